@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { processIo, UsageError, type CommandIo } from './args.js';
+import { parseCommand } from './commands/parse.js';
+
+type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
+
+/** Commands load lazily so `sips-edge parse` does not pay for TLS or the proxy. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  parse: { summary: 'parse one SIP message and print it as JSON', load: async () => parseCommand },
+  certs: {
+    summary: 'certs lab --out DIR: generate the lab PKI',
+    load: async () => {
+      const m = await import('./commands/certs.js');
+      return (argv) => m.certsCommand([...argv]);
+    },
+  },
+  version: { summary: 'print the version', load: async () => versionCommand },
+};
+
+const HELP = `Usage: sips-edge <command> [options]   (every command takes --help)
+
+Commands:
+${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}`;
+
+async function versionCommand(_argv: readonly string[], io: CommandIo): Promise<number> {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  io.out(`sips-edge ${pkg.version} (node ${process.version})`);
+  return 0;
+}
+
+export async function main(argv: readonly string[], io: CommandIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (cmd === undefined) {
+    io.err(`unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await (await cmd.load())(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`sips-edge ${name}: ${e.message} (see sips-edge ${name} --help)`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    process.stderr.write(`sips-edge: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,206 @@
+import { BRANCH_MAGIC_COOKIE } from './constants.js';
+import { SipParseError } from './parse-error.js';
+import { findParam, parseParams, serializeParams, setParam, skipQuoted, type Param } from './params.js';
+import { parseUri, type Uri } from './uri.js';
+
+/** Typed, lazily built views of the headers the edge reads. Each throws SipParseError when malformed. */
+
+export interface Via {
+  readonly protocol: string;
+  readonly version: string;
+  /** Upper-cased: UDP, TCP, TLS, SCTP, WS, WSS. */
+  readonly transport: string;
+  readonly host: string;
+  readonly port: number | null;
+  readonly params: readonly Param[];
+  readonly branch: string | null;
+  readonly received: string | null;
+  /** RFC 3581: undefined when absent, null when present without a value. */
+  readonly rport: number | null | undefined;
+  readonly maddr: string | null;
+  readonly ttl: number | null;
+  /** The branch carries the RFC 3261 magic cookie (§17.1.3 matching applies). */
+  readonly rfc3261: boolean;
+}
+
+const VIA_RE = /^([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]+/;
+
+export function parseVia(value: string): Via {
+  const m = VIA_RE.exec(value);
+  if (m === null) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-protocol in "${value}"`);
+  let i = m[0].length;
+  let host: string;
+  const start = i;
+  if (value[i] === '[') {
+    const close = value.indexOf(']', i);
+    if (close < 0) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad IPv6 sent-by in "${value}"`);
+    host = value.slice(i, close + 1);
+    i = close + 1;
+  } else {
+    while (i < value.length && !' \t:;'.includes(value[i]!)) i++;
+    host = value.slice(start, i);
+  }
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9.])?)$/.test(host)) {
+    throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-by host in "${value}"`);
+  }
+  while (value[i] === ' ' || value[i] === '\t') i++;
+  let port: number | null = null;
+  if (value[i] === ':') {
+    i++;
+    while (value[i] === ' ' || value[i] === '\t') i++;
+    const ps = i;
+    while (i < value.length && value.charCodeAt(i) >= 0x30 && value.charCodeAt(i) <= 0x39) i++;
+    port = Number(value.slice(ps, i));
+    if (i === ps || i - ps > 5 || port > 65535) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-by port in "${value}"`);
+  }
+  const { params, end } = parseParams(value, i, 'SIPS_ERR_PARSE_VIA', '(');
+  if (end < value.length && value[end] !== '(') throw new SipParseError('SIPS_ERR_PARSE_VIA', `trailing text in "${value}"`);
+  const branch = findParam(params, 'branch')?.value ?? null;
+  const rportP = findParam(params, 'rport');
+  let rport: number | null | undefined;
+  if (rportP === undefined) rport = undefined;
+  else if (rportP.value === null || rportP.value === '') rport = null;
+  else {
+    rport = Number(rportP.value);
+    if (!Number.isInteger(rport) || rport < 1 || rport > 65535) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad rport in "${value}"`);
+  }
+  const ttlV = findParam(params, 'ttl')?.value;
+  const ttl = ttlV === undefined || ttlV === null ? null : Number(ttlV);
+  if (ttl !== null && (!Number.isInteger(ttl) || ttl < 0 || ttl > 255)) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad ttl in "${value}"`);
+  return {
+    protocol: m[1]!,
+    version: m[2]!,
+    transport: m[3]!.toUpperCase(),
+    host,
+    port,
+    params,
+    branch,
+    received: findParam(params, 'received')?.value ?? null,
+    rport,
+    maddr: findParam(params, 'maddr')?.value ?? null,
+    ttl,
+    rfc3261: branch !== null && branch.startsWith(BRANCH_MAGIC_COOKIE),
+  };
+}
+
+/** Writes a Via value; used for the edge's own Via and for received/rport edits (RFC 3581 §4). */
+export function formatVia(via: Pick<Via, 'protocol' | 'version' | 'transport' | 'host' | 'port' | 'params'>): string {
+  return `${via.protocol}/${via.version}/${via.transport} ${via.host}${via.port === null ? '' : ':' + via.port}${serializeParams(via.params)}`;
+}
+
+/** RFC 3261 §18.2.1 + RFC 3581 §4: the server stamps where the request really came from. */
+export function stampReceived(via: Via, sourceAddress: string, sourcePort: number): string {
+  let params = via.params as Param[];
+  const hostBare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+  if (hostBare !== sourceAddress || via.rport !== undefined) params = setParam(params, 'received', sourceAddress);
+  if (via.rport !== undefined) params = setParam(params, 'rport', String(sourcePort));
+  return formatVia({ ...via, params });
+}
+
+/** `"Display" <uri>;params`, or `uri;params` (RFC 3261 §20.10: then URI params cannot exist). */
+export interface NameAddr {
+  readonly displayName: string | null;
+  readonly uri: Uri;
+  readonly uriText: string;
+  readonly params: readonly Param[];
+  readonly tag: string | null;
+  /** True when the URI was enclosed in angle brackets. */
+  readonly bracketed: boolean;
+}
+
+export function parseNameAddr(value: string): NameAddr {
+  const E = 'SIPS_ERR_PARSE_NAME_ADDR' as const;
+  const v = value.trim();
+  let displayName: string | null = null;
+  let i = 0;
+  let uriText: string;
+  let bracketed = false;
+  if (v.startsWith('"')) {
+    const endQ = skipQuoted(v, 0, E);
+    displayName = v.slice(0, endQ);
+    i = endQ;
+    while (v[i] === ' ' || v[i] === '\t') i++;
+    if (v[i] !== '<') throw new SipParseError(E, `expected "<" after display name in "${value}"`);
+  }
+  const lt = v.indexOf('<', i);
+  const firstSemi = v.indexOf(';', i);
+  if (lt >= 0 && (firstSemi < 0 || lt < firstSemi || displayName !== null)) {
+    if (displayName === null) {
+      const d = v.slice(0, lt).trim();
+      if (d.length) {
+        if (!/^[A-Za-z0-9._!%*+`'~ \t-]+$/.test(d)) throw new SipParseError(E, `bad display name in "${value}"`);
+        displayName = d;
+      }
+    }
+    const gt = v.indexOf('>', lt);
+    if (gt < 0) throw new SipParseError(E, `unterminated "<" in "${value}"`);
+    uriText = v.slice(lt + 1, gt);
+    i = gt + 1;
+    bracketed = true;
+  } else {
+    const end = firstSemi < 0 ? v.length : firstSemi;
+    uriText = v.slice(0, end).trim();
+    i = end;
+  }
+  if (uriText.length === 0) throw new SipParseError(E, `empty URI in "${value}"`);
+  const uri = parseUri(uriText);
+  const { params, end } = parseParams(v, i, E);
+  if (end < v.length) throw new SipParseError(E, `trailing text in "${value}"`);
+  const tagP = findParam(params, 'tag');
+  return { displayName, uri, uriText, params, tag: tagP?.value ?? null, bracketed };
+}
+
+export function formatNameAddr(na: { displayName?: string | null; uriText: string; params?: readonly Param[] }): string {
+  const dn = na.displayName ? na.displayName + ' ' : '';
+  return `${dn}<${na.uriText}>${serializeParams(na.params ?? [])}`;
+}
+
+export interface CSeq {
+  readonly seq: number;
+  readonly method: string;
+}
+
+const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9._!%*+`'~-]+)$/;
+
+export function parseCSeq(value: string): CSeq {
+  const m = CSEQ_RE.exec(value.trim());
+  if (m === null) throw new SipParseError('SIPS_ERR_PARSE_CSEQ', `bad CSeq "${value}"`);
+  const seq = Number(m[1]);
+  // RFC 3261 §8.1.1.5: the sequence number MUST be less than 2**31.
+  if (seq >= 2 ** 31) throw new SipParseError('SIPS_ERR_PARSE_CSEQ', `CSeq number out of range "${value}"`);
+  return { seq, method: m[2]! };
+}
+
+export function parseMaxForwards(value: string): number {
+  const t = value.trim();
+  if (!/^\d{1,3}$/.test(t) || Number(t) > 255) throw new SipParseError('SIPS_ERR_PARSE_MAX_FORWARDS', `bad Max-Forwards "${value}"`);
+  return Number(t);
+}
+
+export function parseContentLength(value: string): number {
+  const t = value.trim();
+  if (!/^\d{1,9}$/.test(t)) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_LENGTH', `bad Content-Length "${value}"`);
+  return Number(t);
+}
+
+export interface ContentType {
+  readonly type: string;
+  readonly subtype: string;
+  /** `type/subtype`, lower-cased. */
+  readonly mediaType: string;
+  readonly params: readonly Param[];
+  /** multipart boundary, unquoted. */
+  readonly boundary: string | null;
+}
+
+export function parseContentType(value: string): ContentType {
+  const m = /^[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*/.exec(value);
+  if (m === null) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_TYPE', `bad Content-Type "${value}"`);
+  const { params, end } = parseParams(value, m[0].length, 'SIPS_ERR_PARSE_CONTENT_TYPE');
+  if (end < value.trimEnd().length) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_TYPE', `trailing text in "${value}"`);
+  const b = findParam(params, 'boundary')?.value ?? null;
+  const boundary = b !== null && b.startsWith('"') ? b.slice(1, -1) : b;
+  const type = m[1]!.toLowerCase();
+  const subtype = m[2]!.toLowerCase();
+  return { type, subtype, mediaType: `${type}/${subtype}`, params, boundary };
+}

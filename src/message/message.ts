@@ -1,0 +1,329 @@
+import { LIST_HEADERS } from './constants.js';
+import { canonicalName, headerKey } from './header-names.js';
+import {
+  parseCSeq, parseContentType, parseMaxForwards, parseNameAddr, parseVia,
+  type CSeq, type ContentType, type NameAddr, type Via,
+} from './headers.js';
+import { splitList } from './params.js';
+import { parseUri, type Uri } from './uri.js';
+
+export interface HeaderField {
+  /** The name as written ('v', 'VIA', 'Via'). */
+  readonly name: string;
+  /** Lower-case long form: lookups go through this. */
+  readonly key: string;
+  /** Unfolded value, surrounding white space removed. Header text is latin1: one char per byte. */
+  readonly value: string;
+  /** Exact original text of the field (folded lines included, final CRLF excluded); null once edited. */
+  readonly raw: string | null;
+}
+
+export type StartLine =
+  | { readonly kind: 'request'; readonly method: string; readonly uri: string; readonly version: string }
+  | { readonly kind: 'response'; readonly version: string; readonly status: number; readonly reason: string };
+
+/**
+ * One SIP message. Headers keep their order and original text; typed views are parsed on first
+ * use and cached; edits mark the message dirty and `serialize()` then writes edited fields
+ * canonically and recomputes Content-Length. An untouched message serializes to its input bytes.
+ */
+export class SipMessage {
+  private start: StartLine;
+  private startRaw: string | null;
+  private fields: HeaderField[];
+  private content: Buffer;
+  /** Exact wire bytes while the message is untouched. */
+  private source: Buffer | null;
+  private cache: Map<string, unknown> | null = null;
+
+  constructor(start: StartLine, fields: HeaderField[], body: Buffer, startRaw: string | null = null, source: Buffer | null = null) {
+    this.start = start;
+    this.startRaw = startRaw;
+    this.fields = fields;
+    this.content = body;
+    this.source = source;
+  }
+
+  // --- start line -------------------------------------------------------------------------
+
+  get startLine(): StartLine {
+    return this.start;
+  }
+
+  get isRequest(): boolean {
+    return this.start.kind === 'request';
+  }
+
+  /** Request method, or the CSeq method of a response. */
+  get method(): string {
+    return this.start.kind === 'request' ? this.start.method : this.cseq().method;
+  }
+
+  get status(): number {
+    return this.start.kind === 'response' ? this.start.status : 0;
+  }
+
+  /** The Request-URI as text ('' for responses). */
+  get requestUriText(): string {
+    return this.start.kind === 'request' ? this.start.uri : '';
+  }
+
+  requestUri(): Uri {
+    return this.cached('ruri', () => parseUri(this.requestUriText));
+  }
+
+  setRequestUri(uri: Uri | string): void {
+    if (this.start.kind !== 'request') throw new Error('setRequestUri on a response');
+    const text = uri.toString();
+    this.start = { ...this.start, uri: text };
+    this.startRaw = null;
+    this.touch();
+    if (typeof uri !== 'string') this.cacheSet('ruri', uri);
+  }
+
+  // --- headers ----------------------------------------------------------------------------
+
+  get headers(): readonly HeaderField[] {
+    return this.fields;
+  }
+
+  /** First value of a header (compact and long names alike), or undefined. */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    for (const f of this.fields) if (f.key === key) return f.value;
+    return undefined;
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Every field with this name, in order. */
+  getAll(name: string): HeaderField[] {
+    const key = headerKey(name);
+    return this.fields.filter((f) => f.key === key);
+  }
+
+  /** All values of a list header, split on commas across every field of that name. */
+  values(name: string): string[] {
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const f of this.fields) {
+      if (f.key !== key) continue;
+      if (LIST_HEADERS.has(key)) out.push(...splitList(f.value));
+      else out.push(f.value);
+    }
+    return out;
+  }
+
+  /** Inserts a field in front of the first field of the same name, or at `fallbackIndex`. */
+  prepend(name: string, value: string, fallbackIndex = 0): void {
+    const key = headerKey(name);
+    let at = this.fields.findIndex((f) => f.key === key);
+    if (at < 0) at = Math.min(fallbackIndex, this.fields.length);
+    this.fields.splice(at, 0, { name: canonicalName(key), key, value, raw: null });
+    this.touch(key);
+  }
+
+  /** Appends a field after the last field of the same name, or at the end. */
+  append(name: string, value: string): void {
+    const key = headerKey(name);
+    let at = -1;
+    for (let i = 0; i < this.fields.length; i++) if (this.fields[i]!.key === key) at = i;
+    this.fields.splice(at < 0 ? this.fields.length : at + 1, 0, { name: canonicalName(key), key, value, raw: null });
+    this.touch(key);
+  }
+
+  /** Replaces every field of that name with one field (in place of the first). */
+  set(name: string, value: string): void {
+    const key = headerKey(name);
+    const at = this.fields.findIndex((f) => f.key === key);
+    if (at < 0) {
+      this.fields.push({ name: canonicalName(key), key, value, raw: null });
+    } else {
+      this.fields[at] = { name: canonicalName(key), key, value, raw: null };
+      this.fields = this.fields.filter((f, i) => i <= at || f.key !== key);
+    }
+    this.touch(key);
+  }
+
+  remove(name: string): number {
+    const key = headerKey(name);
+    const before = this.fields.length;
+    this.fields = this.fields.filter((f) => f.key !== key);
+    const removed = before - this.fields.length;
+    if (removed) this.touch(key);
+    return removed;
+  }
+
+  /** Removes the first value of a list header (top Via, top Route) and returns it. */
+  shift(name: string): string | undefined {
+    const key = headerKey(name);
+    const at = this.fields.findIndex((f) => f.key === key);
+    if (at < 0) return undefined;
+    const field = this.fields[at]!;
+    const parts = splitList(field.value);
+    const first = parts.shift();
+    if (parts.length === 0) this.fields.splice(at, 1);
+    else this.fields[at] = { name: field.name, key, value: parts.join(', '), raw: null };
+    this.touch(key);
+    return first;
+  }
+
+  /** Index just after the last field of a name, or -1. */
+  indexAfter(name: string): number {
+    const key = headerKey(name);
+    let at = -1;
+    for (let i = 0; i < this.fields.length; i++) if (this.fields[i]!.key === key) at = i + 1;
+    return at;
+  }
+
+  // --- typed views --------------------------------------------------------------------------
+
+  /** Top Via. */
+  via(): Via {
+    return this.cached('via', () => {
+      const top = this.values('via')[0];
+      if (top === undefined) throw new Error('message has no Via');
+      return parseVia(top);
+    });
+  }
+
+  vias(): Via[] {
+    return this.cached('vias', () => this.values('via').map(parseVia));
+  }
+
+  cseq(): CSeq {
+    return this.cached('cseq', () => parseCSeq(this.get('cseq') ?? ''));
+  }
+
+  callId(): string {
+    return this.get('call-id') ?? '';
+  }
+
+  from(): NameAddr {
+    return this.cached('from', () => parseNameAddr(this.get('from') ?? ''));
+  }
+
+  to(): NameAddr {
+    return this.cached('to', () => parseNameAddr(this.get('to') ?? ''));
+  }
+
+  /** undefined when absent. */
+  maxForwards(): number | undefined {
+    const v = this.get('max-forwards');
+    return v === undefined ? undefined : this.cached('mf', () => parseMaxForwards(v));
+  }
+
+  contentType(): ContentType | undefined {
+    const v = this.get('content-type');
+    return v === undefined ? undefined : this.cached('ctype', () => parseContentType(v));
+  }
+
+  /** Contact values; `*` stays as the string '*'. */
+  contacts(): (NameAddr | '*')[] {
+    return this.cached('contact', () => this.values('contact').map((v) => (v === '*' ? '*' : parseNameAddr(v))));
+  }
+
+  routes(): NameAddr[] {
+    return this.cached('route', () => this.values('route').map(parseNameAddr));
+  }
+
+  recordRoutes(): NameAddr[] {
+    return this.cached('rr', () => this.values('record-route').map(parseNameAddr));
+  }
+
+  // --- body -------------------------------------------------------------------------------
+
+  get body(): Buffer {
+    return this.content;
+  }
+
+  setBody(body: Buffer, contentType?: string): void {
+    this.content = body;
+    if (contentType !== undefined) this.set('content-type', contentType);
+    else if (body.length === 0) this.remove('content-type');
+    this.touch();
+  }
+
+  /** True until something is edited: serialize() then returns the input bytes. */
+  get pristine(): boolean {
+    return this.source !== null;
+  }
+
+  // --- serializer -------------------------------------------------------------------------
+
+  serialize(): Buffer {
+    if (this.source !== null) return this.source;
+    const head = this.serializeHead();
+    const out = Buffer.allocUnsafe(head.length + this.content.length);
+    out.write(head, 0, 'latin1');
+    this.content.copy(out, head.length);
+    return out;
+  }
+
+  /** Start line and header section including the blank line, as a latin1 string. */
+  serializeHead(): string {
+    let s = this.startRaw ?? formatStartLine(this.start);
+    s += '\r\n';
+    const bodyLen = this.content.length;
+    let wroteLength = false;
+    for (const f of this.fields) {
+      if (f.key === 'content-length') {
+        if (wroteLength) continue;
+        wroteLength = true;
+        // Content-Length is always what the body is (RFC 3261 §20.14).
+        if (f.raw !== null && Number(f.value) === bodyLen) s += f.raw + '\r\n';
+        else s += 'Content-Length: ' + bodyLen + '\r\n';
+        continue;
+      }
+      s += (f.raw ?? f.name + ': ' + f.value) + '\r\n';
+    }
+    if (!wroteLength) s += 'Content-Length: ' + bodyLen + '\r\n';
+    return s + '\r\n';
+  }
+
+  toString(): string {
+    return this.serializeHead() + this.content.toString('latin1');
+  }
+
+  /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
+  clone(): SipMessage {
+    return new SipMessage(this.start, this.fields.slice(), this.content, this.startRaw, null);
+  }
+
+  private touch(key?: string): void {
+    this.source = null;
+    if (this.cache === null) return;
+    if (key === undefined) return;
+    switch (key) {
+      case 'via': this.cache.delete('via'); this.cache.delete('vias'); break;
+      case 'cseq': this.cache.delete('cseq'); break;
+      case 'from': this.cache.delete('from'); break;
+      case 'to': this.cache.delete('to'); break;
+      case 'max-forwards': this.cache.delete('mf'); break;
+      case 'content-type': this.cache.delete('ctype'); break;
+      case 'contact': this.cache.delete('contact'); break;
+      case 'route': this.cache.delete('route'); break;
+      case 'record-route': this.cache.delete('rr'); break;
+      default: break;
+    }
+  }
+
+  private cached<T>(key: string, make: () => T): T {
+    if (this.cache === null) this.cache = new Map();
+    if (this.cache.has(key)) return this.cache.get(key) as T;
+    const v = make();
+    this.cache.set(key, v);
+    return v;
+  }
+
+  private cacheSet(key: string, v: unknown): void {
+    if (this.cache === null) this.cache = new Map();
+    this.cache.set(key, v);
+  }
+}
+
+export function formatStartLine(s: StartLine): string {
+  return s.kind === 'request' ? `${s.method} ${s.uri} ${s.version}` : `${s.version} ${s.status} ${s.reason}`;
+}

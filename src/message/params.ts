@@ -1,0 +1,124 @@
+import { SipParseError, type ParseErrorCode } from './parse-error.js';
+
+/** One `;name[=value]` parameter; `value` null when the parameter has no `=`. Order is kept. */
+export interface Param {
+  readonly name: string;
+  readonly value: string | null;
+}
+
+/**
+ * Splits `;a=b;c;d="x;y"` starting at `start` (which must be at a ';' or at the end) into params,
+ * stopping at `stop` characters outside quotes. Returns the params and where parsing stopped.
+ */
+export function parseParams(text: string, start: number, code: ParseErrorCode, stopChars = ''): { params: Param[]; end: number } {
+  const params: Param[] = [];
+  let i = start;
+  const n = text.length;
+  while (i < n) {
+    // Skip linear white space around ';' (RFC 3261 SEMI = SWS ";" SWS).
+    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    if (i >= n) break;
+    const ch = text[i]!;
+    if (stopChars.includes(ch)) break;
+    if (ch !== ';') throw new SipParseError(code, `expected ';' at offset ${i} in "${text}"`);
+    i++;
+    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    const nameStart = i;
+    while (i < n && !'=;'.includes(text[i]!) && !stopChars.includes(text[i]!) && text[i] !== ' ' && text[i] !== '\t') i++;
+    const name = text.slice(nameStart, i);
+    if (name.length === 0) throw new SipParseError(code, `empty parameter name in "${text}"`);
+    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    let value: string | null = null;
+    if (text[i] === '=') {
+      i++;
+      while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+      const valueStart = i;
+      if (text[i] === '"') {
+        i = skipQuoted(text, i, code);
+      } else {
+        while (i < n && text[i] !== ';' && !stopChars.includes(text[i]!) && text[i] !== ' ' && text[i] !== '\t') i++;
+      }
+      value = text.slice(valueStart, i);
+    }
+    params.push({ name, value });
+  }
+  return { params, end: i };
+}
+
+/** Index just past the closing quote of the quoted-string starting at `i`. */
+export function skipQuoted(text: string, i: number, code: ParseErrorCode): number {
+  let j = i + 1;
+  while (j < text.length) {
+    const c = text[j];
+    if (c === '\\') j += 2;
+    else if (c === '"') return j + 1;
+    else j++;
+  }
+  throw new SipParseError(code, `unterminated quoted string in "${text}"`);
+}
+
+export function findParam(params: readonly Param[], name: string): Param | undefined {
+  const lower = name.toLowerCase();
+  for (const p of params) if (p.name.toLowerCase() === lower) return p;
+  return undefined;
+}
+
+export function serializeParams(params: readonly Param[]): string {
+  let s = '';
+  for (const p of params) s += p.value === null ? `;${p.name}` : `;${p.name}=${p.value}`;
+  return s;
+}
+
+/** Replaces (in place of the first match) or appends a param; removes further duplicates. */
+export function setParam(params: readonly Param[], name: string, value: string | null): Param[] {
+  const lower = name.toLowerCase();
+  const out: Param[] = [];
+  let done = false;
+  for (const p of params) {
+    if (p.name.toLowerCase() === lower) {
+      if (!done) out.push({ name: p.name, value });
+      done = true;
+    } else {
+      out.push(p);
+    }
+  }
+  if (!done) out.push({ name, value });
+  return out;
+}
+
+export function removeParam(params: readonly Param[], name: string): Param[] {
+  const lower = name.toLowerCase();
+  return params.filter((p) => p.name.toLowerCase() !== lower);
+}
+
+/**
+ * Splits a list header value on commas that are outside quotes and angle brackets
+ * (RFC 3261 §7.3.1). Empty elements are dropped.
+ */
+export function splitList(value: string): string[] {
+  if (!value.includes(',')) {
+    const t = value.trim();
+    return t.length ? [t] : [];
+  }
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '<') depth++;
+    else if (c === '>') depth = Math.max(0, depth - 1);
+    else if (c === ',' && depth === 0) {
+      const part = value.slice(start, i).trim();
+      if (part.length) out.push(part);
+      start = i + 1;
+    }
+  }
+  const last = value.slice(start).trim();
+  if (last.length) out.push(last);
+  return out;
+}

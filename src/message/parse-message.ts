@@ -1,0 +1,234 @@
+import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, type MessageLimits } from './constants.js';
+import { headerKey } from './header-names.js';
+import { parseCSeq, parseContentLength, parseVia } from './headers.js';
+import { SipMessage, type HeaderField, type StartLine } from './message.js';
+import { splitList } from './params.js';
+import { SipParseError, type Result } from './parse-error.js';
+import { TOKEN_BYTES } from './stream-framer.js';
+
+export type Framing = 'udp' | 'stream';
+
+export interface ParseOptions {
+  /** 'stream' (TCP/TLS): Content-Length is mandatory and the buffer holds exactly one message. */
+  readonly framing?: Framing;
+  readonly limits?: Partial<MessageLimits>;
+}
+
+const BIT = {
+  via: 1, from: 2, to: 4, callId: 8, cseq: 16, maxForwards: 32, contentLength: 64, contentType: 128,
+} as const;
+const TRACKED: Readonly<Record<string, number>> = {
+  via: BIT.via, from: BIT.from, to: BIT.to, 'call-id': BIT.callId, cseq: BIT.cseq,
+  'max-forwards': BIT.maxForwards, 'content-length': BIT.contentLength, 'content-type': BIT.contentType,
+};
+/** RFC 3261 §8.1.1: every request and response carries these. */
+const MANDATORY = ['Via', 'From', 'To', 'Call-ID', 'CSeq'] as const;
+const MANDATORY_BITS = BIT.via | BIT.from | BIT.to | BIT.callId | BIT.cseq;
+/** Headers that may appear only once (RFC 3261 §7.3, RFC 4475 §3.3.x). */
+const SINGLETON_BITS = BIT.from | BIT.to | BIT.callId | BIT.cseq | BIT.maxForwards | BIT.contentLength | BIT.contentType;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * Parses one SIP message from wire bytes. Malformed input is a value (`ok: false`) with a typed
+ * SipParseError, never an exception. Parsed eagerly: start line, header fields (split, unfolded,
+ * names interned), Content-Length, CSeq and the top Via (every transaction needs them). Everything
+ * else is parsed lazily by the message's typed views.
+ */
+export function parseMessage(data: Buffer, options: ParseOptions = {}): Result<SipMessage> {
+  try {
+    return { ok: true, value: parseOrThrow(data, options) };
+  } catch (e) {
+    if (e instanceof SipParseError) return { ok: false, error: e };
+    throw e;
+  }
+}
+
+function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
+  const limits = options.limits ? { ...DEFAULT_MESSAGE_LIMITS, ...options.limits } : DEFAULT_MESSAGE_LIMITS;
+  const stream = options.framing === 'stream';
+  if (data.length > limits.maxMessageSize) {
+    throw new SipParseError('SIPS_ERR_PARSE_TOO_LARGE', `message is ${data.length} bytes, limit ${limits.maxMessageSize}`);
+  }
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  let begin = 0;
+  while (begin + 1 < data.length && data[begin] === 0x0d && data[begin + 1] === 0x0a) begin += 2;
+  if (begin >= data.length) throw new SipParseError('SIPS_ERR_PARSE_EMPTY', 'no bytes besides CRLF');
+  let headEnd = data.indexOf(CRLFCRLF, begin);
+  let bodyStart: number;
+  if (headEnd < 0) {
+    // A datagram whose header section ends at the end of the data with a single CRLF is
+    // tolerated only without a body; anything else is cut off.
+    if (!stream && data.length >= 2 && data[data.length - 2] === 0x0d && data[data.length - 1] === 0x0a) {
+      headEnd = data.length - 2;
+      bodyStart = data.length;
+    } else {
+      throw new SipParseError('SIPS_ERR_PARSE_INCOMPLETE', 'no blank line ends the header section');
+    }
+  } else {
+    bodyStart = headEnd + 4;
+  }
+  if (headEnd + 4 - begin > limits.maxHeaderSection) {
+    throw new SipParseError('SIPS_ERR_PARSE_HEADER_SECTION_TOO_LARGE', `header section is ${headEnd + 4 - begin} bytes, limit ${limits.maxHeaderSection}`);
+  }
+  const head = data.toString('latin1', begin, headEnd);
+  // Only HTAB and CRLF pairs may appear in the header section: one scan for other controls here,
+  // bare CR/LF are caught where lines are split.
+  const bad = CONTROL_RE.exec(head);
+  if (bad !== null) {
+    throw new SipParseError('SIPS_ERR_PARSE_BINARY', `control character 0x${bad[0].charCodeAt(0).toString(16).padStart(2, '0')} in header section`);
+  }
+
+  // Start line.
+  let eol = head.indexOf('\r\n');
+  if (eol < 0) eol = head.length;
+  const startRaw = head.slice(0, eol);
+  if (startRaw.includes('\n') || startRaw.includes('\r')) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR or LF in start line');
+  const start = parseStartLine(startRaw, limits);
+
+  // Header fields, unfolding continuation lines (RFC 3261 §7.3.1).
+  const fields: HeaderField[] = [];
+  let pos = eol + 2;
+  let name = '';
+  let key = '';
+  let value = '';
+  let raw = '';
+  let open = false;
+  let contentLength = -1;
+  let viaCount = 0;
+  let seen = 0;
+  let topVia: string | undefined;
+  let cseqValue = '';
+  let callIdValue = '';
+  const flush = (): void => {
+    if (!open) return;
+    if (value.length > limits.maxLineLength) throw new SipParseError('SIPS_ERR_PARSE_LINE_TOO_LONG', `${name} is ${value.length} bytes, limit ${limits.maxLineLength}`);
+    const bit = TRACKED[key];
+    if (bit !== undefined) {
+      if (bit & SINGLETON_BITS && seen & bit) throw new SipParseError('SIPS_ERR_PARSE_DUPLICATE_HEADER', `more than one ${name} header`);
+      seen |= bit;
+      if (bit === BIT.via) {
+        const multi = value.includes(',');
+        const list = multi ? splitList(value) : null;
+        viaCount += list === null ? 1 : list.length;
+        if (viaCount > limits.maxVia) throw new SipParseError('SIPS_ERR_PARSE_TOO_MANY_VIAS', `more than ${limits.maxVia} Via entries`);
+        topVia ??= list === null ? value : list[0];
+      } else if (bit === BIT.cseq) {
+        cseqValue = value;
+      } else if (bit === BIT.callId) {
+        callIdValue = value;
+      } else if (bit === BIT.contentLength) {
+        contentLength = parseContentLength(value);
+      }
+    }
+    fields.push({ name, key, value, raw });
+    if (fields.length > limits.maxHeaders) throw new SipParseError('SIPS_ERR_PARSE_TOO_MANY_HEADERS', `more than ${limits.maxHeaders} headers`);
+    open = false;
+  };
+  let nextCr = head.indexOf('\r', pos);
+  let nextLf = head.indexOf('\n', pos);
+  while (pos < head.length) {
+    let next = head.indexOf('\r\n', pos);
+    if (next < 0) next = head.length;
+    if (nextCr >= 0 && nextCr < next) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR in header section');
+    if (nextLf >= 0 && nextLf < next + 1) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare LF in header section');
+    if (nextCr === next) nextCr = head.indexOf('\r', next + 1);
+    if (nextLf === next + 1) nextLf = head.indexOf('\n', next + 2);
+    if (next - pos > limits.maxLineLength) throw new SipParseError('SIPS_ERR_PARSE_LINE_TOO_LONG', `line of ${next - pos} bytes, limit ${limits.maxLineLength}`);
+    const first = head.charCodeAt(pos);
+    if (first === 0x20 || first === 0x09) {
+      if (!open) throw new SipParseError('SIPS_ERR_PARSE_HEADER', 'continuation line before any header');
+      const line = head.slice(pos, next);
+      const cont = line.trim();
+      if (cont.length) value = value.length ? value + ' ' + cont : cont;
+      raw += '\r\n' + line;
+    } else {
+      flush();
+      let i = pos;
+      while (i < next && TOKEN_BYTES[head.charCodeAt(i)] === 1) i++;
+      if (i === pos) throw new SipParseError('SIPS_ERR_PARSE_HEADER', `bad header name in "${printable(head.slice(pos, next))}"`);
+      name = head.slice(pos, i);
+      while (i < next && (head.charCodeAt(i) === 0x20 || head.charCodeAt(i) === 0x09)) i++;
+      if (head.charCodeAt(i) !== 0x3a) throw new SipParseError('SIPS_ERR_PARSE_HEADER', `no colon after header name "${printable(name)}"`);
+      const line = head.slice(pos, next);
+      value = head.slice(i + 1, next).trim();
+      raw = line;
+      key = headerKey(name);
+      open = true;
+    }
+    pos = next + 2;
+  }
+  flush();
+
+  if ((seen & MANDATORY_BITS) !== MANDATORY_BITS) {
+    const missing = MANDATORY.find((m) => (seen & TRACKED[m.toLowerCase()]!) === 0);
+    throw new SipParseError('SIPS_ERR_PARSE_MISSING_HEADER', `no ${missing ?? 'mandatory'} header`);
+  }
+  if (callIdValue.length === 0 || /[ \t]/.test(callIdValue)) throw new SipParseError('SIPS_ERR_PARSE_HEADER', 'bad Call-ID');
+
+  // Body (RFC 3261 §18.3).
+  let bodyEnd: number;
+  if (contentLength < 0) {
+    if (stream) throw new SipParseError('SIPS_ERR_PARSE_NO_CONTENT_LENGTH', 'stream transports require Content-Length (RFC 3261 §18.3)');
+    bodyEnd = data.length;
+  } else {
+    if (bodyStart + contentLength > data.length) {
+      throw new SipParseError('SIPS_ERR_PARSE_BODY_SHORT', `Content-Length ${contentLength}, body has ${data.length - bodyStart} bytes`);
+    }
+    // A datagram longer than Content-Length is truncated to it.
+    bodyEnd = bodyStart + contentLength;
+  }
+  const body = data.subarray(bodyStart, bodyEnd);
+  const source = begin === 0 ? data.subarray(0, bodyEnd) : null;
+  const message = new SipMessage(start, fields, body, startRaw, source);
+
+  // Eager checks every transaction relies on.
+  const cseq = parseCSeq(cseqValue);
+  if (start.kind === 'request' && cseq.method !== start.method) {
+    throw new SipParseError('SIPS_ERR_PARSE_CSEQ_METHOD', `CSeq method ${cseq.method} in a ${start.method} request`);
+  }
+  if (topVia === undefined) throw new SipParseError('SIPS_ERR_PARSE_MISSING_HEADER', 'empty Via header');
+  parseVia(topVia);
+  return message;
+}
+
+const METHOD_RE = /^[A-Za-z0-9._!%*+`'~-]+$/;
+const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
+
+function parseStartLine(line: string, limits: MessageLimits): StartLine {
+  if (line.length > limits.maxLineLength) throw new SipParseError('SIPS_ERR_PARSE_LINE_TOO_LONG', `start line of ${line.length} bytes`);
+  const sp1 = line.indexOf(' ');
+  if (sp1 <= 0) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
+  const first = line.slice(0, sp1);
+  if (/^SIP\//i.test(first)) {
+    checkVersion(first, line);
+    const m = /^(\d{3})(?: (.*))?$/.exec(line.slice(sp1 + 1));
+    if (m === null) throw new SipParseError('SIPS_ERR_PARSE_STATUS', `"${printable(line)}"`);
+    const status = Number(m[1]);
+    if (status < 100 || status > 699) throw new SipParseError('SIPS_ERR_PARSE_STATUS', `status ${status} out of range`);
+    return { kind: 'response', version: first, status, reason: m[2] ?? '' };
+  }
+  const sp2 = line.lastIndexOf(' ');
+  if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
+  const method = first;
+  if (!METHOD_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
+  const uri = line.slice(sp1 + 1, sp2);
+  if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
+  const version = line.slice(sp2 + 1);
+  checkVersion(version, line);
+  return { kind: 'request', method, uri, version };
+}
+
+function checkVersion(version: string, line: string): void {
+  if (version.toUpperCase() === SIP_VERSION) return;
+  if (VERSION_RE.test(version)) throw new SipParseError('SIPS_ERR_PARSE_VERSION', `${version} (only SIP/2.0)`);
+  throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `bad SIP-Version in "${printable(line)}"`);
+}
+
+/** Header text may not carry control characters other than HTAB (no NUL, no bare CR or LF). */
+const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+function printable(s: string): string {
+  const t = s.length > 80 ? s.slice(0, 80) + '...' : s;
+  return t.replace(/[^\x20-\x7e]/g, '?');
+}
