@@ -9,3 +9,4 @@ export * from './parse-message.js';
 export * from './stream-framer.js';
 export * from './build-response.js';
 export * from "./describe.js";
+export * from "./build-request.js";

@@ -1,0 +1,32 @@
+import { DEFAULT_MESSAGE_LIMITS } from '../message/constants.js';
+
+/**
+ * Every operator limit, named once with its default and the reason for it. The config's `limits`
+ * section overrides any of them; code reads them from there, never from literals.
+ */
+export const DEFAULT_LIMITS = {
+  /** RFC 3261 §18.1.1 speaks of 1300 bytes for UDP; SIP with SDP and headers rarely passes 16 KiB, 64 KiB is the UDP ceiling. */
+  maxMessageSize: DEFAULT_MESSAGE_LIMITS.maxMessageSize,
+  /** A header section larger than this is an attack or a loop, not a call. */
+  maxHeaderSection: DEFAULT_MESSAGE_LIMITS.maxHeaderSection,
+  maxHeaders: DEFAULT_MESSAGE_LIMITS.maxHeaders,
+  /** Each proxy adds one Via: 32 hops is far beyond any real path (Max-Forwards starts at 70). */
+  maxVia: DEFAULT_MESSAGE_LIMITS.maxVia,
+  maxLineLength: DEFAULT_MESSAGE_LIMITS.maxLineLength,
+  /** Stream connections held at once (accepted + opened). */
+  maxConnections: 10_000,
+  /** Accepted connections from one address: a PBX or an lb host needs a handful. */
+  maxConnectionsPerAddress: 100,
+  /** A socket whose unsent bytes pass this stops being read until it drains (back-pressure). */
+  maxWriteBuffer: 1_048_576,
+  /** Server transactions alive at once; past it new requests get 503 (overload ends in 503s, not a crash). */
+  maxTransactions: 50_000,
+  /** Accepted connections with no traffic for this long are closed (s). */
+  idleTimeoutSeconds: 3_600,
+  /** RFC 5626 §4.4.1 CRLF keep-alive on connections the edge opened (s). */
+  keepAliveIntervalSeconds: 30,
+  /** A ping not answered by a pong within this closes the flow (s). */
+  keepAlivePongTimeoutSeconds: 10,
+} as const;
+
+export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };

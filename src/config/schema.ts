@@ -1,0 +1,186 @@
+import { DEFAULT_LIMITS } from './limits.js';
+import { bool, defaulted, int, list, obj, oneOf, optional, record, refine, str, withDefault, type Infer } from './validate.js';
+
+/**
+ * The one config file. Every key has a description (the README reference is generated from these
+ * and a test keeps the two in step) and, where sensible, a default.
+ */
+
+const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[?[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*\]?)$/;
+const ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*|localhost)$/;
+const CIDR = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(\/\d{1,3})?$/;
+
+/** S-VAL-3: the vendor validates by host name; a target given as an IP address cannot pass RFC 5922. */
+const hostName = (doc: string) => refine(str(doc, { pattern: HOSTNAME, patternText: 'a DNS host name' }), (v, path, issues) => {
+  if (IP_LITERAL.test(v)) issues.push({ path, message: `got ${JSON.stringify(v)}: an IP address cannot be validated against a certificate (S-VAL-3, RFC 5922); use the host name` });
+});
+
+const transport = oneOf('transport', ['udp', 'tcp', 'tls'] as const);
+
+const listener = obj('a listening socket', {
+  name: optional(str('label used in logs and metrics')),
+  side: oneOf('outside = the vendor-facing TLS trunk; inside = PBXs and carriers', ['outside', 'inside'] as const),
+  transport,
+  address: withDefault(str('local address to bind (IPv4 or IPv6)', { pattern: ADDRESS, patternText: 'an IPv4 or IPv6 address' }), '0.0.0.0'),
+  port: int('local port (0 = any free port, for tests)', 0, 65535),
+  advertise: optional(str('host name or address written into Via and Record-Route instead of the bound address')),
+});
+
+const identity = obj('a certificate the TLS listeners present', {
+  cert: str('PEM file: leaf first, then every intermediate (S-TRUST-5)'),
+  key: str('PEM private key file (RSA, S-TLS-7)'),
+  passphraseEnv: optional(str('environment variable holding the key passphrase')),
+  names: optional(list('SNI names this identity serves (default: the names in the certificate)', str('host name'))),
+});
+
+const tls = obj('TLS policy (S-TLS, S-VAL)', {
+  deprecatedCiphers: withDefault(oneOf('the two ciphers slated for deprecation (S-TLS-4): allow, allow and log once per connection (warn), or refuse (deny)', ['allow', 'warn', 'deny'] as const), 'warn'),
+  handshakeTimeoutMs: withDefault(int('TLS handshake limit on both sides (S-TLS-6)', 50, 10_000), 500),
+  revocation: withDefault(oneOf('CRL checking of the vendor certificates (S-VAL-5): soft allows when a CRL cannot be fetched, hard refuses', ['off', 'soft', 'hard'] as const), 'soft'),
+  cnFallback: withDefault(oneOf('accept the subject CN when it is the only name (never: only when there is no SAN at all, RFC 5922 §7.1)', ['never', 'always'] as const), 'never'),
+  identities: withDefault(list('certificates presented on TLS listeners; the first is the default when no SNI matches', identity), []),
+  crlFiles: withDefault(list('CRL files (PEM or DER) loaded at start and on reload', str('path')), []),
+  keyLogFile: optional(str('write TLS session keys in SSLKEYLOGFILE format (lab debugging only; logged as a warning)')),
+});
+
+const timers = obj('RFC 3261 timers, milliseconds', {
+  T1: withDefault(int('RTT estimate (§17.1.1.1)', 50, 10_000), 500),
+  T2: withDefault(int('maximum retransmit interval for non-INVITE requests and INVITE responses', 500, 60_000), 4000),
+  T4: withDefault(int('maximum time a message stays in the network', 500, 60_000), 5000),
+  timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11, > 3 min)', 1000, 3_600_000), 180_000),
+});
+
+const limitFields = Object.fromEntries(
+  Object.entries(DEFAULT_LIMITS).map(([k, v]) => [k, withDefault(int(`see config/limits.ts`, 0, 2 ** 31 - 1), v)]),
+) as { [K in keyof typeof DEFAULT_LIMITS]: ReturnType<typeof int> };
+const limits = obj('operator limits (defaults and reasons in src/config/limits.ts)', limitFields);
+
+const hostPort = obj('an upstream host', {
+  host: hostName('host name (never an IP address: S-VAL-3)'),
+  port: optional(int('port (default: the trunk port)', 1, 65535)),
+  priority: optional(int('lower is tried first with strategy priority', 0, 65535)),
+});
+
+const numbers = obj('number normalisation toward E.164', {
+  countryCode: optional(str('country code without +, e.g. "49"', { pattern: /^[1-9]\d{0,2}$/ })),
+  nationalPrefix: withDefault(str('trunk prefix of national numbers', { pattern: /^\d*$/ }), '0'),
+  internationalPrefix: withDefault(str('international access prefix', { pattern: /^\d*$/ }), '00'),
+  stripPrefix: optional(str('digits removed from the front first (e.g. an outside-line 0)', { pattern: /^[\d*#]+$/ })),
+  addPrefix: optional(str('digits added in front after stripping', { pattern: /^\+?[\d*#]*$/ })),
+  plus: withDefault(bool('write E.164 numbers with a leading +'), true),
+});
+
+const trust = obj('trust anchors for the vendor side', {
+  roots: optional(list('bundled roots: digicert-ev, digicert-g2, digicert-g3 (default: the region\'s, S-TRUST-2)', oneOf('root', ['digicert-ev', 'digicert-g2', 'digicert-g3'] as const))),
+  files: optional(list('PEM or DER root files, e.g. a BYOC Premises organisation CA (S-PREM-1)', str('path'))),
+});
+
+const health = obj('OPTIONS probes of each upstream host', {
+  intervalSeconds: withDefault(int('probe interval', 1, 3600), 30),
+  downAfter: withDefault(int('failures in a row that mark a host down', 1, 100), 2),
+  upAfter: withDefault(int('successes in a row that mark it up again', 1, 100), 2),
+  enabled: withDefault(bool('probe at all'), true),
+});
+
+const trunk = refine(obj('a trunk toward the vendor\'s regional proxies', {
+  name: str('trunk name (logs, metrics, routing)', { pattern: /^[A-Za-z0-9_.-]+$/ }),
+  region: optional(str('region code from config/regions.yaml (S-REG), e.g. euc1')),
+  hosts: optional(list('explicit host list (BYOC Premises, or to override the region\'s)', hostPort, { minLength: 1 })),
+  transport: withDefault(oneOf('tls for the vendor (S-CON-5); udp/tcp only with insecure: true (labs, carriers)', ['tls', 'tcp', 'udp'] as const), 'tls'),
+  insecure: withDefault(bool('allow a non-TLS transport for this trunk'), false),
+  port: withDefault(int('port of the hosts (S-TLS-2)', 1, 65535), 5061),
+  scheme: withDefault(oneOf('Request-URI scheme: sip with transport=tls (the vendor\'s form), or sips', ['sip', 'sips'] as const), 'sip'),
+  mode: withDefault(oneOf('Request-URI form (S-URI-2..5)', ['tgrp', 'dnis', 'fqdn'] as const), 'tgrp'),
+  tgrp: optional(str('trunk group label = the trunk\'s inbound SIP termination identifier (TGRP mode)')),
+  trunkContext: optional(str('trunk-context namespace, e.g. byoc.euc1.pure.cloud (TGRP mode; default from the region)')),
+  fqdn: optional(str('identifier for FQDN mode: <fqdn>.<regional BYOC domain>')),
+  terminationHeader: optional(obj('Inbound SIP Termination Header', { name: str('header name'), value: str('header value (the trunk identifier)') })),
+  numbers: defaulted(numbers),
+  strategy: withDefault(oneOf('target order', ['round-robin', 'priority'] as const), 'round-robin'),
+  failover: withDefault(int('further hosts tried after a 503, 408 or transport failure', 0, 10), 3),
+  trust: optional(trust),
+  extraIdentities: withDefault(list('further exact certificate names accepted for this trunk\'s hosts (no wildcards)', hostName('host name')), []),
+  srtp: withDefault(oneOf('SDP check on this trunk (S-MEDIA-1): the vendor side is always required', ['required'] as const), 'required'),
+  health: defaulted(health),
+}), (t, path, issues) => {
+  if (t.region === undefined && t.hosts === undefined) issues.push({ path, message: 'needs region or hosts' });
+  if (t.transport !== 'tls' && !t.insecure) issues.push({ path: `${path}.transport`, message: `got "${t.transport}": the vendor trunk is TLS only (S-CON-5); set insecure: true to allow it for a lab or carrier leg` });
+  if (t.mode === 'fqdn' && t.fqdn === undefined) issues.push({ path: `${path}.fqdn`, message: 'missing, mode fqdn needs the identifier' });
+  if (t.mode === 'tgrp' && t.tgrp === undefined) issues.push({ path: `${path}.tgrp`, message: 'missing, mode tgrp needs the trunk group label' });
+});
+
+const peer = obj('an inside peer: a PBX or a carrier', {
+  name: str('peer name', { pattern: /^[A-Za-z0-9_.-]+$/ }),
+  host: str('address or host name requests to this peer go to'),
+  port: withDefault(int('port', 1, 65535), 5060),
+  transport: withDefault(transport, 'udp'),
+  sources: withDefault(list('source addresses or CIDRs accepted from this peer (default: its host)', str('CIDR', { pattern: CIDR, patternText: 'an address or CIDR' })), []),
+  trunk: optional(str('trunk for calls from this peer (default: routing.defaultTrunk)')),
+  srtp: withDefault(oneOf('SDP check on the inside leg: off for RTP-only PBXs', ['required', 'off'] as const), 'off'),
+  servername: optional(str('TLS: name to validate this peer\'s certificate against')),
+  trustFiles: optional(list('TLS: private CA files for this peer', str('path'))),
+});
+
+const routing = obj('which trunk or peer a request goes to', {
+  defaultTrunk: optional(str('trunk for inside requests no rule matches')),
+  defaultPeer: optional(str('peer for vendor requests no rule matches')),
+  outbound: withDefault(list('by called-number prefix, first match wins', obj('rule', { prefix: str('number prefix', { pattern: /^\+?[\d*#]*$/ }), trunk: str('trunk name') })), []),
+  inbound: withDefault(list('vendor -> inside: by number prefix, tgrp or R-URI host', obj('rule', {
+    prefix: optional(str('called-number prefix', { pattern: /^\+?[\d*#]*$/ })),
+    tgrp: optional(str('the tgrp user parameter the vendor sends')),
+    host: optional(str('Request-URI host (the vendor\'s Outbound SIP Termination FQDN)')),
+    peer: str('peer name'),
+  })), []),
+  vendorSources: withDefault(list('further source CIDRs accepted on outside listeners besides the resolved lb hosts', str('CIDR', { pattern: CIDR, patternText: 'an address or CIDR' })), []),
+});
+
+const dns = obj('name resolution', {
+  overrides: withDefault(record('host name -> addresses, used before DNS (labs and tests)', list('addresses', str('address', { pattern: ADDRESS, patternText: 'an IP address' }))), {}),
+  srv: withDefault(bool('resolve _sips._tcp SRV records for trunk domains (RFC 3263 §4.2)'), false),
+});
+
+const admin = obj('admin HTTP: /metrics /healthz /readyz', {
+  enabled: withDefault(bool('serve the admin endpoints'), true),
+  address: withDefault(str('bind address', { pattern: ADDRESS }), '127.0.0.1'),
+  port: withDefault(int('port (0 = any free port)', 0, 65535), 9090),
+});
+
+const logging = obj('logs and capture', {
+  level: withDefault(oneOf('pino level; debug writes full SIP traces (keys redacted)', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
+  hep: optional(obj('HEPv3 capture to a Homer/heplify collector', {
+    address: str('collector address', { pattern: ADDRESS }),
+    port: withDefault(int('collector UDP port', 1, 65535), 9060),
+    captureId: withDefault(int('HEP capture agent id', 0, 2 ** 31 - 1), 2001),
+  })),
+});
+
+const srtp = obj('SRTP enforcement (S-MEDIA-1)', {
+  policy: withDefault(oneOf('strict: refuse calls without SRTP; audit: forward and count', ['strict', 'audit'] as const), 'strict'),
+  allowedSuites: optional(list('crypto suites accepted in a=crypto', str('suite'))),
+  allowDtlsSrtp: withDefault(bool('accept DTLS-SRTP offers without a=crypto'), false),
+});
+
+export const configSchema = obj('sips-edge configuration', {
+  edge: obj('this edge', {
+    name: hostName('the edge\'s certificate host name: the vendor validates it; written in the outside Record-Route'),
+    drainTimeoutSeconds: withDefault(int('SIGTERM: how long existing transactions may finish', 0, 3600), 30),
+  }),
+  listen: list('listening sockets', listener, { minLength: 1 }),
+  tls: defaulted(tls),
+  timers: defaulted(timers),
+  limits: defaulted(limits),
+  regionsFile: optional(str('regions table (default: config/regions.yaml shipped with sips-edge)')),
+  trunks: withDefault(list('trunks toward the vendor', trunk), []),
+  peers: withDefault(list('inside peers', peer), []),
+  routing: defaulted(routing),
+  dns: defaulted(dns),
+  srtp: defaulted(srtp),
+  admin: defaulted(admin),
+  logging: defaulted(logging),
+});
+
+export type EdgeConfig = Infer<typeof configSchema>;
+export type ListenerConfig = EdgeConfig['listen'][number];
+export type TrunkConfig = EdgeConfig['trunks'][number];
+export type PeerConfig = EdgeConfig['peers'][number];

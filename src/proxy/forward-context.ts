@@ -1,0 +1,331 @@
+import type { TimerHandle } from '../clock.js';
+import { buildCancel } from '../message/build-request.js';
+import { buildResponse } from '../message/build-response.js';
+import type { SipMessage } from '../message/message.js';
+import type { ClientTransaction } from '../transaction/client-transaction.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { TransportFailure } from '../transaction/types.js';
+import { loopHash, newBranch } from './branch.js';
+import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
+import type { Leg } from './identity.js';
+import type { ProxyDeps } from './ports.js';
+import { recordRouteValue, type RouteHints } from './record-route.js';
+import { refuseAnswer } from './refuse-answer.js';
+import { viaValue } from './via.js';
+import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
+
+/** Methods whose initial requests create dialogs and so get Record-Route (RFC 3261 §16.6 step 4). */
+const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+interface Branch {
+  readonly target: Target;
+  readonly tx: ClientTransaction;
+  readonly request: SipMessage;
+  provisional: boolean;
+  done: boolean;
+  cancelPending: boolean;
+}
+
+interface Candidate {
+  readonly status: number;
+  /** A response received from downstream, or null for the edge's own (timeout, transport error). */
+  readonly response: SipMessage | null;
+  readonly code: ProxyErrorCode | null;
+  readonly detail: string;
+}
+
+export interface ForwardOptions {
+  readonly inLeg: Leg;
+  /** Record-route this request (initial dialog-creating requests only). */
+  readonly recordRoute: boolean;
+  /** Hints for the Record-Route entry facing the side the request came from. */
+  readonly inHints: RouteHints;
+  readonly peer: string;
+}
+
+/**
+ * One proxied request (RFC 3261 §16.6–§16.10): serial forking over the decision's targets with
+ * failover on 503/408/transport failure, best-response selection, Timer C and CANCEL.
+ */
+export class ForwardContext {
+  private readonly branches: Branch[] = [];
+  private next = 0;
+  private attempts = 0;
+  private best: Candidate | null = null;
+  private finalSent = false;
+  private canceled = false;
+  private timerC: TimerHandle | null = null;
+  private readonly startedAt: number;
+  private readonly loop: string;
+  private ringingSeen = false;
+
+  constructor(
+    private readonly deps: ProxyDeps,
+    private readonly serverTx: ServerTransaction,
+    /** The request after Route preprocessing (§16.4), not yet edited for any target. */
+    private readonly request: SipMessage,
+    private readonly decision: ForwardDecision,
+    private readonly options: ForwardOptions,
+  ) {
+    this.startedAt = deps.clock.now();
+    this.loop = loopHash(serverTx.request);
+  }
+
+  get isInvite(): boolean {
+    return this.request.method === 'INVITE';
+  }
+
+  start(): void {
+    if (!this.tryNext()) this.finish();
+  }
+
+  /** §16.10: the caller cancelled. Branches with a provisional get a CANCEL now, others when one arrives. */
+  cancel(): void {
+    if (this.canceled || this.finalSent) return;
+    this.canceled = true;
+    for (const b of this.branches) {
+      if (b.done) continue;
+      if (b.provisional) this.sendCancel(b);
+      else {
+        b.cancelPending = true;
+        b.tx.cancelTimers(); // §9.1: no CANCEL before a provisional; stop retransmitting the INVITE
+      }
+    }
+  }
+
+  // --- §16.6: forward to the next target ------------------------------------------------------
+
+  private tryNext(): boolean {
+    while (this.next < this.decision.targets.length && this.attempts <= this.decision.failover && !this.canceled) {
+      const target = this.decision.targets[this.next++]!;
+      this.attempts++;
+      if (this.forwardTo(target)) return true;
+    }
+    return false;
+  }
+
+  private forwardTo(target: Target): boolean {
+    const out = this.request.clone();
+    // Step 2: Request-URI from the routing decision.
+    out.setRequestUri(target.requestUri);
+    // Step 3: Max-Forwards.
+    const mf = this.request.maxForwards();
+    out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
+    const exitLeg = this.deps.identity.exitLeg(this.decision.exitSide, target.transport);
+    // Step 4: Record-Route, doubled when the legs differ (RFC 5658). The entry nearest the
+    // callee goes on top: the callee's route set starts with it.
+    if (this.options.recordRoute && DIALOG_METHODS.has(out.method) && out.to().tag === null) {
+      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints);
+      const outHints: RouteHints = this.decision.exitSide === 'outside'
+        ? (target.servername !== undefined ? { targetName: target.servername } : {})
+        : (this.decision.peer !== undefined ? { peer: this.decision.peer } : {});
+      const outEntry = recordRouteValue(exitLeg, outHints);
+      const viaIndex = out.indexAfter('via');
+      if (!sameLeg(this.options.inLeg, exitLeg)) out.prepend('record-route', inEntry, viaIndex < 0 ? 0 : viaIndex);
+      out.prepend('record-route', sameLeg(this.options.inLeg, exitLeg) ? inEntry : outEntry, viaIndex < 0 ? 0 : viaIndex);
+    }
+    // Step 5: headers routing asked for.
+    for (const [name, value] of this.decision.addHeaders ?? []) out.set(name, value);
+    // Step 8: our Via with a unique branch carrying the loop hash; rport on UDP (RFC 3581).
+    const branch = newBranch(this.loop);
+    out.prepend('via', viaValue(exitLeg, branch));
+    const b: Branch = {
+      target,
+      request: out,
+      provisional: false,
+      done: false,
+      cancelPending: false,
+      tx: null as unknown as ClientTransaction,
+    };
+    this.branches.push(b);
+    // Step 10/11: client transaction; Timer C for INVITE.
+    (b as { tx: ClientTransaction }).tx = this.deps.transactions.createClient(out, target, {
+      onResponse: (r) => this.onResponse(b, r),
+      onTimeout: () => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', 'no response from ' + target.label),
+      onTransportError: (f: TransportFailure) => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${target.label}: ${f.reason}`),
+    });
+    if (this.isInvite) this.restartTimerC();
+    return true;
+  }
+
+  // --- §16.7: responses ---------------------------------------------------------------------
+
+  private onResponse(b: Branch, response: SipMessage): void {
+    const status = response.status;
+    // Step 3: remove our Via.
+    const res = response.clone();
+    res.shift('via');
+    if (b.done && status >= 200 && status < 300) {
+      // 2xx retransmission in the client's Accepted state (RFC 6026): forward it again.
+      this.serverTx.respond(res);
+      return;
+    }
+    if (b.done) return;
+    if (status < 200) {
+      if (status === 100) return; // the edge sent its own 100 Trying; never forwarded
+      b.provisional = true;
+      if (b.cancelPending) {
+        this.sendCancel(b);
+        return;
+      }
+      if (this.isInvite) this.restartTimerC();
+      if (!this.checkResponseSdp(res, b.tx)) return;
+      if (!this.ringingSeen && this.isInvite) {
+        this.ringingSeen = true;
+        this.deps.observer.callSetup?.({ stage: 'ringing', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
+      }
+      if (!this.finalSent) this.serverTx.respond(res);
+      return;
+    }
+    b.done = true;
+    this.deps.observer.targetOutcome?.({ target: b.target.label, status, reason: null });
+    if (status < 300) {
+      if (!this.checkResponseSdp(res, b.tx)) return; // strict SRTP gate handled the 2xx
+      if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
+      this.sendFinal(res, null, b.target.label);
+      this.cancelOthers(b);
+      return;
+    }
+    this.consider({ status, response: res, code: null, detail: `${status} from ${b.target.label}` });
+    if (status >= 600) {
+      // Step 9/10: a 6xx ends the search; other branches are cancelled.
+      this.cancelOthers(b);
+      this.finish();
+      return;
+    }
+    if ((status === 503 || status === 408) && !this.finalSent && this.tryNext()) return;
+    this.finish();
+  }
+
+  private onLocalFailure(b: Branch, code: ProxyErrorCode, detail: string): void {
+    if (b.done) return;
+    b.done = true;
+    const status = PROXY_ERRORS[code].status;
+    this.deps.observer.targetOutcome?.({ target: b.target.label, status, reason: detail });
+    this.consider({ status, response: null, code, detail });
+    if (!this.finalSent && !this.canceled && this.tryNext()) return;
+    this.finish();
+  }
+
+  /** Step 6: 6xx beats all; otherwise the lowest class, first seen wins within it. */
+  private consider(c: Candidate): void {
+    const b = this.best;
+    if (b === null) { this.best = c; return; }
+    if (b.status >= 600) return;
+    if (c.status >= 600 || Math.floor(c.status / 100) < Math.floor(b.status / 100)) this.best = c;
+  }
+
+  private finish(): void {
+    if (this.finalSent) return;
+    if (this.branches.some((b) => !b.done)) return;
+    this.timerC?.cancel();
+    const best = this.best;
+    if (best === null) {
+      this.sendLocal(503, 'SIPS_ERR_PROXY_TRANSPORT', 'no target could be tried', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      return;
+    }
+    if (this.canceled && best.status !== 487 && best.response === null) {
+      this.sendLocal(487, 'SIPS_ERR_PROXY_TIMEOUT', 'request cancelled');
+      return;
+    }
+    if (best.response !== null) {
+      // A downstream 503 means "that element is overloaded", not this edge: RFC 3261 §16.7 step 6.
+      if (best.status === 503) {
+        this.sendLocal(500, 'SIPS_ERR_PROXY_TRANSPORT', best.detail);
+        return;
+      }
+      this.sendFinal(best.response, null, null);
+      return;
+    }
+    const extra: [string, string][] = best.status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)]] : [];
+    this.sendLocal(best.status, best.code ?? 'SIPS_ERR_PROXY_TRANSPORT', best.detail, extra);
+  }
+
+  private sendLocal(status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
+    const res = buildResponse(this.serverTx.request, status, {
+      headers: [...headers, ['Warning', warningValue(this.deps.agent, code, detail)], ['Server', this.deps.agent]],
+    });
+    this.sendFinal(res, code, null);
+  }
+
+  private sendFinal(res: SipMessage, code: string | null, target: string | null): void {
+    if (this.finalSent) return;
+    this.finalSent = true;
+    this.timerC?.cancel();
+    this.serverTx.respond(res);
+    this.deps.observer.transactionDone?.({
+      callId: this.request.callId(),
+      method: this.request.method,
+      fromSide: this.options.inLeg.side,
+      toSide: this.decision.exitSide,
+      peer: this.options.peer,
+      transport: this.options.inLeg.transport,
+      status: res.status,
+      durationMs: this.deps.clock.now() - this.startedAt,
+      route: this.decision.via,
+      target,
+      code,
+    });
+  }
+
+  private cancelOthers(winner: Branch): void {
+    for (const b of this.branches) if (b !== winner && !b.done) {
+      if (b.provisional) this.sendCancel(b);
+      else { b.cancelPending = true; b.tx.cancelTimers(); }
+    }
+  }
+
+  /** RFC 3261 §9.1 / §16.10: CANCEL a pending branch (only once it has a provisional). */
+  private sendCancel(b: Branch): void {
+    if (!this.isInvite || b.done) return;
+    b.cancelPending = false;
+    this.deps.transactions.createClient(buildCancel(b.request), b.target, {
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    });
+  }
+
+  private restartTimerC(): void {
+    this.timerC?.cancel();
+    this.timerC = this.deps.clock.setTimer(this.deps.timers.timerC, () => this.onTimerC());
+  }
+
+  /** §16.6 step 11 / §16.8: Timer C fired — cancel a ringing branch, or give up on a silent one. */
+  private onTimerC(): void {
+    for (const b of this.branches) {
+      if (b.done) continue;
+      if (b.provisional) this.sendCancel(b);
+      else {
+        b.tx.terminate();
+        this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', `Timer C: no final response from ${b.target.label}`);
+      }
+    }
+  }
+
+  private checkResponseSdp(res: SipMessage, branchOf: ClientTransaction): boolean {
+    const gate = this.deps.sdpGate;
+    if (gate === null || res.body.length === 0) return true;
+    const ctx: SdpContext = { fromSide: this.decision.exitSide, toSide: this.options.inLeg.side, srtpRequired: this.decision.srtpRequired };
+    const r = gate.checkResponse(res, this.request, ctx);
+    this.deps.observer.sdpChecked?.({ direction: 'response', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
+    if (r.ok || r.audit) return true;
+    if (res.status < 200) {
+      this.deps.observer.dropped?.({ what: `${res.status} provisional`, reason: r.reason });
+      return false;
+    }
+    // A 2xx with clear media must not set up the call (S-MEDIA-1): ACK + BYE the answerer, 488 the caller.
+    const b = this.branches.find((x) => x.tx === branchOf);
+    if (b !== undefined) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
+    this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+    return false;
+  }
+
+  get side(): Side {
+    return this.options.inLeg.side;
+  }
+}
+
+function sameLeg(a: Leg, b: Leg): boolean {
+  return a.side === b.side && a.transport === b.transport && a.port === b.port && a.host === b.host;
+}

@@ -1,0 +1,56 @@
+import { SipUri, socketHost, type Uri } from '../message/uri.js';
+import type { Source } from '../transaction/types.js';
+import type { Side } from './types.js';
+
+/** One listening socket as the proxy writes it into Via and Record-Route. */
+export interface Leg {
+  readonly side: Side;
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  /** Advertised host: the certificate name on TLS legs, the bound (or advertised) address inside. */
+  readonly host: string;
+  readonly port: number;
+  /** The address actually bound, to recognise which listener a message came in on. */
+  readonly boundAddress: string;
+}
+
+/**
+ * Who the edge is: its names and legs. Used to recognise its own Route/Record-Route entries and
+ * Via sent-bys, requests addressed to the edge itself, and which side a message came from.
+ */
+export class ProxyIdentity {
+  private readonly hosts: Set<string>;
+  private readonly ports: Set<number>;
+
+  constructor(readonly name: string, readonly legs: readonly Leg[], extraNames: readonly string[] = []) {
+    this.hosts = new Set([name, ...extraNames].map((h) => h.toLowerCase()));
+    for (const l of legs) {
+      this.hosts.add(l.host.toLowerCase());
+      if (l.boundAddress !== '0.0.0.0' && l.boundAddress !== '::') this.hosts.add(l.boundAddress.toLowerCase());
+    }
+    this.ports = new Set(legs.map((l) => l.port));
+  }
+
+  isOwnHost(host: string, port: number | null, secure = false): boolean {
+    if (!this.hosts.has(socketHost(host).toLowerCase())) return false;
+    const p = port ?? (secure ? 5061 : 5060);
+    return this.ports.has(p);
+  }
+
+  isOwnUri(uri: Uri): boolean {
+    return uri instanceof SipUri && this.isOwnHost(uri.host, uri.port, uri.scheme === 'sips' || uri.transport === 'tls');
+  }
+
+  /** The listener a message arrived on. */
+  legOf(source: Source): Leg | undefined {
+    const exact = this.legs.find((l) => l.transport === source.transport && l.port === source.localPort && l.boundAddress === source.localAddress);
+    return exact ?? this.legs.find((l) => l.transport === source.transport && l.port === source.localPort);
+  }
+
+  /** The leg to leave by: same side, the target's transport if there is such a listener. */
+  exitLeg(side: Side, transport: 'udp' | 'tcp' | 'tls'): Leg {
+    const onSide = this.legs.filter((l) => l.side === side);
+    const leg = onSide.find((l) => l.transport === transport) ?? onSide[0] ?? this.legs[0];
+    if (leg === undefined) throw new Error('the edge has no listeners');
+    return leg.transport === transport ? leg : { ...leg, transport };
+  }
+}

@@ -1,0 +1,62 @@
+import type { Clock } from '../clock.js';
+import type { SipMessage } from '../message/message.js';
+import type { ClientTransaction } from '../transaction/client-transaction.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { ClientTransactionHandlers, Destination, Source, TimerConfig } from '../transaction/types.js';
+import type { ProxyIdentity } from './identity.js';
+import type { Router, SdpGate, Side } from './types.js';
+
+/** What the proxy needs of the transaction layer. */
+export interface ProxyTransactions {
+  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers): ClientTransaction;
+  /** §9.2: the INVITE server transaction a CANCEL cancels. */
+  findInviteFor(cancel: SipMessage, source: Source): ServerTransaction | null;
+  /** Server transactions alive now (overload protection). */
+  readonly activeServerTransactions: number;
+}
+
+/** What the proxy reports; observability turns these into logs and metrics. */
+export interface ProxyObserver {
+  /** One line per proxied transaction outcome. */
+  transactionDone?(e: {
+    readonly callId: string;
+    readonly method: string;
+    readonly fromSide: Side;
+    readonly toSide: Side | null;
+    readonly peer: string;
+    readonly transport: string;
+    readonly status: number;
+    readonly durationMs: number;
+    readonly route: string | null;
+    readonly target: string | null;
+    readonly code: string | null;
+  }): void;
+  /** A request the edge answered itself with an error (validation, routing, SRTP, overload). */
+  localReply?(e: { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }): void;
+  /** A target of a trunk failed or answered (for passive health and the lab report). */
+  targetOutcome?(e: { readonly target: string; readonly status: number; readonly reason: string | null }): void;
+  /** INVITE setup timing: first 18x and 2xx after the INVITE arrived. */
+  callSetup?(e: { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }): void;
+  /** SDP gate results (S-MEDIA-1). */
+  sdpChecked?(e: { readonly direction: 'request' | 'response'; readonly ok: boolean; readonly reason: string | null; readonly audit: boolean }): void;
+  /** A provisional dropped by the SDP gate, or other message intentionally not forwarded. */
+  dropped?(e: { readonly what: string; readonly reason: string }): void;
+}
+
+export interface ProxyDeps {
+  readonly identity: ProxyIdentity;
+  readonly router: Router;
+  readonly transactions: ProxyTransactions;
+  /** Stateless sends: ACK for 2xx, stray 2xx retransmissions (RFC 3261 §16.7, §16.11). */
+  readonly sendStateless: (data: Buffer, dest: Destination) => Promise<void>;
+  readonly clock: Clock;
+  readonly timers: TimerConfig;
+  readonly sdpGate: SdpGate | null;
+  readonly observer: ProxyObserver;
+  /** Past this many server transactions, new INVITEs get 503 (overload ends in 503s, never a dead process). */
+  readonly maxTransactions: number;
+  /** Seconds for Retry-After on the edge's own 503s. */
+  readonly retryAfterSeconds: number;
+  /** Written into Warning headers and User-Agent/Server. */
+  readonly agent: string;
+}

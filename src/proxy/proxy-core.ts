@@ -1,0 +1,239 @@
+import { buildResponse } from '../message/build-response.js';
+import type { SipMessage } from '../message/message.js';
+import { SipParseError } from '../message/parse-error.js';
+import type { Uri } from '../message/uri.js';
+import type { ServerTransaction } from '../transaction/server-transaction.js';
+import type { Destination, Source } from '../transaction/types.js';
+import { loopHash, newBranch } from './branch.js';
+import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
+import { ForwardContext } from './forward-context.js';
+import type { ProxyDeps } from './ports.js';
+import { preprocessRoute } from './preprocess-route.js';
+import { routeUriOf, type RouteHints } from './record-route.js';
+import type { ForwardDecision, RejectDecision, Side } from './types.js';
+import { validateRequest } from './validate-request.js';
+import { viaValue } from './via.js';
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
+
+/**
+ * A transaction-stateful RFC 3261 §16 proxy. Entry points are the transaction layer's callbacks:
+ * `onRequest` (every new server transaction), `onAck` and `onStrayResponse`.
+ */
+export class ProxyCore {
+  private readonly contexts = new Map<ServerTransaction, ForwardContext>();
+  private draining = false;
+
+  constructor(private readonly deps: ProxyDeps) {}
+
+  get identity() {
+    return this.deps.identity;
+  }
+
+  /** SIGTERM: new INVITEs get 503 with Retry-After; in-dialog requests still pass. */
+  startDrain(): void {
+    this.draining = true;
+  }
+
+  get activeContexts(): number {
+    return this.contexts.size;
+  }
+
+  onRequest(request: SipMessage, tx: ServerTransaction): void {
+    this.handle(request, tx).catch((e: unknown) => {
+      // A bug, not bad input: answer 500 so the caller is not left hanging, and surface it.
+      if (tx.lastResponse === null || tx.lastResponse.status < 200) this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${(e as Error).message}`);
+      throw e;
+    });
+  }
+
+  private async handle(request: SipMessage, tx: ServerTransaction): Promise<void> {
+    const source = tx.source;
+    const leg = this.deps.identity.legOf(source);
+    if (leg === undefined) return this.reply(tx, 403, 'SIPS_ERR_PROXY_FORBIDDEN', 'arrived on an unknown listener');
+    const refused = this.deps.router.admit(source, leg.side);
+    if (refused !== null) return this.rejectDecision(tx, refused);
+    if (request.method === 'CANCEL') return this.handleCancel(request, tx);
+
+    const v = validateOrReply(this, request, tx);
+    if (v === null) return;
+    if (v.toSelf) {
+      tx.respond(buildResponse(request, 200, { headers: [['Allow', ALLOW], ['Accept', 'application/sdp'], ['Supported', 'path, outbound'], ['Server', this.deps.agent]] }));
+      return;
+    }
+    const isInvite = request.method === 'INVITE';
+    // §16.2 / §16.7: the edge answers INVITE with its own 100 Trying at once.
+    if (isInvite) tx.respond(buildResponse(request, 100));
+
+    const pre = preprocessRoute(request, this.deps.identity);
+    const inDialog = request.to().tag !== null;
+    if (isInvite && !inDialog) {
+      if (this.draining) return this.reply(tx, 503, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      if (this.deps.transactions.activeServerTransactions > this.deps.maxTransactions) {
+        return this.reply(tx, 503, 'SIPS_ERR_PROXY_OVERLOAD', 'too many transactions', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      }
+    }
+
+    let decision: ForwardDecision | RejectDecision;
+    let recordRoute: boolean;
+    let inHints: RouteHints = {};
+    if (pre.own.length > 0 || inDialog) {
+      if (pre.own.length === 0) return this.reply(tx, 404, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
+      decision = await this.inDialogDecision(pre.request, pre.own[pre.own.length - 1]!.side, mergeHints(pre.own));
+      recordRoute = false;
+    } else {
+      decision = await this.deps.router.routeInitial(pre.request, source, leg.side);
+      recordRoute = true;
+      if (leg.side === 'outside' && source.flowId !== undefined) inHints = { flowId: source.flowId };
+      if (leg.side === 'inside' && decision.kind === 'forward' && decision.peer !== undefined) inHints = { peer: decision.peer };
+    }
+    if (decision.kind === 'reject') return this.rejectDecision(tx, decision);
+    if (tx.state === 'Terminated' || tx.state === 'Completed' || (tx.lastResponse !== null && tx.lastResponse.status >= 200)) return;
+
+    // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
+    const gate = this.deps.sdpGate;
+    if (gate !== null && request.body.length > 0) {
+      const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
+      this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
+      if (!r.ok && !r.audit) return this.reply(tx, 488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+    }
+
+    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
+    this.contexts.set(tx, ctx);
+    ctx.start();
+  }
+
+  onServerTxTerminated(tx: ServerTransaction): void {
+    this.contexts.delete(tx);
+  }
+
+  /** The decision for an in-dialog request: one hop, taken from the remaining Route set or the Request-URI. */
+  private async inDialogDecision(request: SipMessage, exitSide: Side, hints: RouteHints): Promise<ForwardDecision | RejectDecision> {
+    const top = request.values('route')[0];
+    const nextHop: Uri | null = top !== undefined ? routeUriOf(top) : request.requestUri();
+    if (nextHop === null) return { kind: 'reject', status: 400, code: 'SIPS_ERR_PROXY_BAD_REQUEST', reason: 'Bad Route' };
+    const dest = await this.deps.router.resolveNextHop(nextHop, exitSide, hints);
+    if ('kind' in dest) return dest;
+    return {
+      kind: 'forward',
+      exitSide,
+      targets: [{ ...dest, label: dest.servername ?? dest.host, requestUri: request.requestUri() }],
+      failover: 0,
+      via: 'dialog',
+      srtpRequired: exitSide === 'outside' || this.deps.router.srtpRequiredFor(exitSide, hints.peer),
+      ...(hints.peer !== undefined ? { peer: hints.peer } : {}),
+    };
+  }
+
+  /** §16.10: answer the CANCEL, then cancel the INVITE's pending branches. */
+  private handleCancel(cancel: SipMessage, tx: ServerTransaction): void {
+    const invite = this.deps.transactions.findInviteFor(cancel, tx.source);
+    const ctx = invite === null ? undefined : this.contexts.get(invite);
+    if (invite === null || ctx === undefined) return this.reply(tx, 481, 'SIPS_ERR_PROXY_NO_TRANSACTION', 'no INVITE transaction to cancel');
+    tx.respond(buildResponse(cancel, 200));
+    ctx.cancel();
+  }
+
+  /**
+   * ACK for a 2xx (and any ACK that matched no INVITE server transaction in a non-2xx state):
+   * forwarded statelessly along its Route set (§16.11). ACKs for non-2xx are absorbed by the
+   * transaction layer and never reach here.
+   */
+  onAck(ack: SipMessage, source: Source): void {
+    this.forwardAck(ack, source).catch(() => undefined);
+  }
+
+  private async forwardAck(ack: SipMessage, source: Source): Promise<void> {
+    const leg = this.deps.identity.legOf(source);
+    if (leg === undefined || this.deps.router.admit(source, leg.side) !== null) return;
+    let pre;
+    try {
+      pre = preprocessRoute(ack, this.deps.identity);
+    } catch (e) {
+      if (e instanceof SipParseError) return;
+      throw e;
+    }
+    if (pre.own.length === 0) return; // not routed through us: drop (§16.4 would loop it back)
+    const decision = await this.inDialogDecision(pre.request, pre.own[pre.own.length - 1]!.side, mergeHints(pre.own));
+    if (decision.kind === 'reject') return;
+    const target = decision.targets[0]!;
+    const out = pre.request;
+    const mf = out.maxForwards();
+    if (mf === 0) return;
+    out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
+    const exitLeg = this.deps.identity.exitLeg(decision.exitSide, target.transport);
+    out.prepend('via', viaValue(exitLeg, newBranch(loopHash(ack))));
+    const gate = this.deps.sdpGate;
+    if (gate !== null && out.body.length > 0) {
+      const r = gate.checkRequest(out, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired });
+      this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
+    }
+    await this.deps.sendStateless(out.serialize(), target);
+  }
+
+  /** A 2xx retransmission whose client transaction is gone: forwarded statelessly (§16.7 step 5 / §18.1.2). */
+  onStrayResponse(response: SipMessage): void {
+    if (response.status < 200 || response.status >= 300) return;
+    let top;
+    try {
+      top = response.via();
+    } catch {
+      return;
+    }
+    if (!this.deps.identity.isOwnHost(top.host, top.port, top.transport === 'TLS')) return;
+    const out = response.clone();
+    out.shift('via');
+    let next;
+    try {
+      next = out.via();
+    } catch {
+      return;
+    }
+    const transport = next.transport === 'TLS' ? 'tls' : next.transport === 'TCP' ? 'tcp' : 'udp';
+    const dest: Destination = {
+      transport,
+      host: next.received ?? next.host.replace(/^\[|\]$/g, ''),
+      port: typeof next.rport === 'number' ? next.rport : next.port ?? (transport === 'tls' ? 5061 : 5060),
+    };
+    this.deps.sendStateless(out.serialize(), dest).catch(() => undefined);
+  }
+
+  reply(tx: ServerTransaction, status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
+    const req = tx.request;
+    tx.respond(buildResponse(req, status, {
+      ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
+      headers: [...headers, ['Warning', warningValue(this.deps.agent, code, detail)], ['Server', this.deps.agent]],
+    }));
+    this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: describeSource(tx.source) });
+  }
+
+  private rejectDecision(tx: ServerTransaction, d: RejectDecision): void {
+    if (d.silent) {
+      tx.terminate();
+      this.deps.observer.localReply?.({ method: tx.request.method, status: 0, code: d.code, detail: 'dropped', peer: describeSource(tx.source) });
+      return;
+    }
+    const req = tx.request;
+    tx.respond(buildResponse(req, d.status, {
+      ...(d.reason !== undefined ? { reason: d.reason } : {}),
+      headers: [...(d.headers ?? []), ['Warning', warningValue(this.deps.agent, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
+    }));
+    this.deps.observer.localReply?.({ method: req.method, status: d.status, code: d.code, detail: d.reason ?? '', peer: describeSource(tx.source) });
+  }
+}
+
+function validateOrReply(core: ProxyCore, request: SipMessage, tx: ServerTransaction) {
+  const v = validateRequest(request, core.identity);
+  if (v.ok) return v;
+  core.reply(tx, PROXY_ERRORS[v.code].status, v.code, v.detail, [...(v.headers ?? [])] as [string, string][]);
+  return null;
+}
+
+function mergeHints(own: readonly { hints: RouteHints }[]): RouteHints {
+  return Object.assign({}, ...own.map((o) => o.hints)) as RouteHints;
+}
+
+function describeSource(s: Source): string {
+  return s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
+}
+

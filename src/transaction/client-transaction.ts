@@ -1,0 +1,162 @@
+import type { Clock } from '../clock.js';
+import type { SipMessage } from '../message/message.js';
+import type { ClientAction, ClientContext, ClientInput, ClientKind, ClientMachine } from './client-machine.js';
+import { TimerSet, toFailure, type TxTiming } from './fsm.js';
+import type { InviteClientState } from './invite-client.js';
+import type { NonInviteClientState } from './non-invite-client.js';
+import type { ClientTransactionHandlers, Destination, TransactionTransport } from './types.js';
+
+export type ClientTransactionState = InviteClientState['name'] | NonInviteClientState['name'];
+
+/** A client transaction as the TU (the proxy) sees it: RFC 3261 §17.1. */
+export interface ClientTransaction {
+  readonly kind: ClientKind;
+  /** Top Via branch of the request (made by the proxy; opaque here). */
+  readonly branch: string;
+  readonly method: string;
+  readonly request: SipMessage;
+  readonly dest: Destination;
+  readonly state: ClientTransactionState;
+  /** Milliseconds on the layer's clock when the request was first sent. */
+  readonly createdAt: number;
+  /**
+   * Stops retransmitting the request (Timers A/E) without changing state, e.g. for a branch the
+   * proxy gives up on before any provisional arrived (§9.1: no CANCEL then). Timer B/F still ends
+   * the transaction, with onTimeout as usual.
+   */
+  cancelTimers(): void;
+  /** Ends the transaction now: timers cancelled, no further callbacks but onTerminated. */
+  terminate(): void;
+}
+
+export interface ClientDriverDeps {
+  readonly transport: TransactionTransport;
+  readonly clock: Clock;
+  readonly timing: TxTiming;
+  /** The layer's bookkeeping hook, called once on Terminated before `handlers.onTerminated`. */
+  readonly onTerminated: (tx: ClientTransaction) => void;
+}
+
+/** Performs the actions of a pure client machine: sends, timers, TU callbacks. */
+export class ClientTransactionDriver<S extends { readonly name: ClientTransactionState }, T extends string> implements ClientTransaction {
+  readonly kind: ClientKind;
+  readonly branch: string;
+  readonly method: string;
+  readonly createdAt: number;
+  private current: S;
+  private pending: readonly ClientAction<T>[];
+  private readonly timers: TimerSet<T>;
+  private requestBytes: Buffer | null = null;
+  private ackBytes: { readonly ack: SipMessage; readonly data: Buffer } | null = null;
+  private done = false;
+
+  constructor(
+    private readonly machine: ClientMachine<S, T>,
+    readonly request: SipMessage,
+    readonly dest: Destination,
+    private readonly handlers: ClientTransactionHandlers,
+    private readonly deps: ClientDriverDeps,
+  ) {
+    const branch = request.via().branch;
+    if (branch === null) throw new Error('client transaction: the request has no Via branch');
+    this.kind = machine.kind;
+    this.branch = branch;
+    this.method = request.method;
+    this.createdAt = deps.clock.now();
+    this.timers = new TimerSet(deps.clock);
+    const ctx: ClientContext = { ...deps.timing, request };
+    const step = machine.start(ctx);
+    this.current = step.state;
+    this.pending = step.actions;
+  }
+
+  get state(): ClientTransactionState {
+    return this.current.name;
+  }
+
+  /** Sends the request and starts the timers (separate from construction so the layer can register first). */
+  start(): void {
+    const actions = this.pending;
+    this.pending = [];
+    this.run(actions);
+  }
+
+  /** A response matched to this transaction by §17.1.3. */
+  receiveResponse(response: SipMessage): void {
+    this.input({ kind: 'response', response });
+  }
+
+  cancelTimers(): void {
+    this.input({ kind: 'stop-retransmissions' });
+  }
+
+  terminate(): void {
+    if (this.done) return;
+    this.current = this.machine.terminated;
+    this.finish();
+  }
+
+  private input(input: ClientInput<T>): void {
+    if (this.done) return;
+    const step = this.machine.transition(this.current, input);
+    this.current = step.state;
+    this.run(step.actions);
+  }
+
+  private run(actions: readonly ClientAction<T>[]): void {
+    for (const a of actions) {
+      if (this.done) return;
+      switch (a.kind) {
+        case 'send-request':
+          this.requestBytes ??= this.request.serialize();
+          this.send(this.requestBytes);
+          break;
+        case 'send-ack':
+          if (this.ackBytes?.ack !== a.ack) this.ackBytes = { ack: a.ack, data: a.ack.serialize() };
+          this.send(this.ackBytes.data);
+          break;
+        case 'start-timer':
+          this.timers.start(a.timer, a.ms, (timer) => this.input({ kind: 'timer', timer }));
+          break;
+        case 'cancel-timer':
+          this.timers.cancel(a.timer);
+          break;
+        case 'pass-response':
+          this.handlers.onResponse(a.response);
+          break;
+        case 'timeout':
+          this.handlers.onTimeout();
+          break;
+        case 'transport-error':
+          this.handlers.onTransportError(a.failure);
+          break;
+        case 'terminated':
+          this.finish();
+          break;
+        default: {
+          const never: never = a;
+          throw new Error(`unknown action ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  }
+
+  /** §17.1.4: a rejected send becomes the machine's "Transport Err." input. */
+  private send(data: Buffer): void {
+    let sent: Promise<void>;
+    try {
+      sent = this.deps.transport.send(data, this.dest);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(undefined, (err: unknown) => this.input({ kind: 'transport-error', failure: toFailure(err) }));
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.timers.cancelAll();
+    this.deps.onTerminated(this);
+    this.handlers.onTerminated?.();
+  }
+}

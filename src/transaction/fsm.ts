@@ -1,0 +1,92 @@
+import type { Clock, TimerHandle } from '../clock.js';
+import type { TimerConfig, TransportFailure } from './types.js';
+
+/**
+ * Pieces shared by the four RFC 3261 §17 state machines. Each machine is a pure
+ * `transition(state, input) -> { state, actions }`; the transaction classes perform the actions.
+ */
+
+export interface Step<S, A> {
+  readonly state: S;
+  readonly actions: readonly A[];
+}
+
+export type TimerAction<T extends string> =
+  | { readonly kind: 'start-timer'; readonly timer: T; readonly ms: number }
+  | { readonly kind: 'cancel-timer'; readonly timer: T };
+
+/** Timer base values for one transaction, plus whether its transport is reliable (§17.1.1.2). */
+export interface TxTiming {
+  readonly T1: number;
+  readonly T2: number;
+  readonly T4: number;
+  /** TCP/TLS: no retransmissions, Timers D/I/J/K are zero (RFC 3261 §17). */
+  readonly reliable: boolean;
+}
+
+/** RFC 3261 §17.1.1.2: Timer D is "at least 32 seconds for unreliable transports". */
+export const TIMER_D_UNRELIABLE_MS = 32_000;
+
+export function txTiming(timers: TimerConfig, transport: 'udp' | 'tcp' | 'tls'): TxTiming {
+  return { T1: timers.T1, T2: timers.T2, T4: timers.T4, reliable: transport !== 'udp' };
+}
+
+export function startTimer<T extends string>(timer: T, ms: number): TimerAction<T> {
+  return { kind: 'start-timer', timer, ms };
+}
+
+export function cancelTimer<T extends string>(timer: T): TimerAction<T> {
+  return { kind: 'cancel-timer', timer };
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unhandled case: ${JSON.stringify(x)}`);
+}
+
+/** Normalizes a rejected `TransactionTransport.send` into a §17.1.4 failure. */
+export function toFailure(err: unknown): TransportFailure {
+  let reason = 'send-failed';
+  let message = String(err);
+  if (typeof err === 'object' && err !== null) {
+    const r = (err as { reason?: unknown }).reason;
+    const m = (err as { message?: unknown }).message;
+    if (typeof r === 'string') reason = r;
+    if (typeof m === 'string') message = m;
+    else if (typeof r === 'string') message = r;
+  }
+  return { reason, message };
+}
+
+/** The named timers of one transaction, all through the injected clock. */
+export class TimerSet<T extends string> {
+  private readonly handles = new Map<T, TimerHandle>();
+
+  constructor(private readonly clock: Clock) {}
+
+  start(timer: T, ms: number, fire: (timer: T) => void): void {
+    this.handles.get(timer)?.cancel();
+    const handle = this.clock.setTimer(ms, () => {
+      if (this.handles.get(timer) !== handle) return;
+      this.handles.delete(timer);
+      fire(timer);
+    });
+    this.handles.set(timer, handle);
+  }
+
+  cancel(timer: T): void {
+    const h = this.handles.get(timer);
+    if (h === undefined) return;
+    h.cancel();
+    this.handles.delete(timer);
+  }
+
+  cancelAll(): void {
+    for (const h of this.handles.values()) h.cancel();
+    this.handles.clear();
+  }
+
+  /** Names of running timers (tests, diagnostics). */
+  running(): T[] {
+    return [...this.handles.keys()];
+  }
+}

@@ -1,0 +1,14 @@
+export * from './types.js';
+export { TransactionLayer, type TransactionLayerOptions, type TransactionCounts } from './transaction-layer.js';
+export type { ClientTransaction, ClientTransactionState } from './client-transaction.js';
+export type { ServerTransaction, ServerTransactionState, ServerTerminationCause } from './server-transaction.js';
+export { responseDestination } from './response-destination.js';
+export { buildNonSuccessAck } from './ack.js';
+export { clientKey, responseKey, serverKeys, type ServerKeys } from './matching.js';
+export { TIMER_D_UNRELIABLE_MS, txTiming, type TxTiming, type Step } from './fsm.js';
+export { inviteClientTransition, startInviteClient, type InviteClientState, type InviteClientTimer } from './invite-client.js';
+export { nonInviteClientTransition, startNonInviteClient, type NonInviteClientState, type NonInviteClientTimer } from './non-invite-client.js';
+export { inviteServerTransition, initialInviteServer, type InviteServerState, type InviteServerTimer } from './invite-server.js';
+export { nonInviteServerTransition, initialNonInviteServer, type NonInviteServerState, type NonInviteServerTimer } from './non-invite-server.js';
+export type { ClientAction, ClientInput, ClientContext } from './client-machine.js';
+export type { ServerAction, ServerInput } from './server-machine.js';

@@ -1,0 +1,169 @@
+import type { Clock } from '../clock.js';
+import type { SipMessage } from '../message/message.js';
+import { TimerSet, toFailure, type TxTiming } from './fsm.js';
+import type { InviteServerState } from './invite-server.js';
+import type { NonInviteServerState } from './non-invite-server.js';
+import type { ServerAction, ServerInput, ServerKind, ServerMachine } from './server-machine.js';
+import type { Destination, Source, TransactionTransport, TransportFailure } from './types.js';
+
+export type ServerTransactionState = InviteServerState['name'] | NonInviteServerState['name'];
+
+/** Why a server transaction ended (published through `onServerTxTerminated`). */
+export type ServerTerminationCause =
+  /** Timer I, J or L, or the reliable-transport zero timers: the normal end. */
+  | { readonly kind: 'completed' }
+  /** Timer H: no ACK for a non-2xx final response (§17.2.1 "transaction failure"). */
+  | { readonly kind: 'timeout' }
+  /** A response could not be sent (§17.2.1 / §17.2.2 "Transport Err. / Inform TU"). */
+  | { readonly kind: 'transport-error'; readonly failure: TransportFailure }
+  /** `terminate()` was called. */
+  | { readonly kind: 'terminated-by-tu' };
+
+/** A server transaction as the TU (the proxy) sees it: RFC 3261 §17.2. */
+export interface ServerTransaction {
+  readonly kind: ServerKind;
+  readonly request: SipMessage;
+  readonly source: Source;
+  /** Top Via branch of the request, or null (RFC 2543 peers may omit it). */
+  readonly branch: string | null;
+  /** Where responses go (§18.2.2 + RFC 3581), fixed when the request arrived. */
+  readonly responseDest: Destination;
+  readonly state: ServerTransactionState;
+  /** The response most recently passed to the transport (provisional or final). */
+  readonly lastResponse: SipMessage | null;
+  readonly terminationCause: ServerTerminationCause | null;
+  readonly createdAt: number;
+  /** Sends a provisional or final response through the state machine (Figures 7 and 8). */
+  respond(response: SipMessage): void;
+  /** Ends the transaction now; no further sends. */
+  terminate(): void;
+}
+
+export interface ServerDriverDeps {
+  readonly transport: TransactionTransport;
+  readonly clock: Clock;
+  readonly timing: TxTiming;
+  readonly responseDest: Destination;
+  readonly onAck: (ack: SipMessage, source: Source, tx: ServerTransaction) => void;
+  readonly onTerminated: (tx: ServerTransaction) => void;
+}
+
+/** Performs the actions of a pure server machine: sends, timers, TU notifications. */
+export class ServerTransactionDriver<S extends { readonly name: ServerTransactionState }, T extends string> implements ServerTransaction {
+  readonly kind: ServerKind;
+  readonly branch: string | null;
+  readonly responseDest: Destination;
+  readonly createdAt: number;
+  private current: S;
+  private readonly timers: TimerSet<T>;
+  private last: { readonly response: SipMessage; readonly data: Buffer } | null = null;
+  private cause: ServerTerminationCause | null = null;
+  private done = false;
+
+  constructor(
+    private readonly machine: ServerMachine<S, T>,
+    readonly request: SipMessage,
+    readonly source: Source,
+    private readonly deps: ServerDriverDeps,
+  ) {
+    this.kind = machine.kind;
+    this.branch = request.via().branch;
+    this.responseDest = deps.responseDest;
+    this.createdAt = deps.clock.now();
+    this.timers = new TimerSet(deps.clock);
+    this.current = machine.initial(deps.timing);
+  }
+
+  get state(): ServerTransactionState {
+    return this.current.name;
+  }
+
+  get lastResponse(): SipMessage | null {
+    return this.last?.response ?? null;
+  }
+
+  get terminationCause(): ServerTerminationCause | null {
+    return this.cause;
+  }
+
+  respond(response: SipMessage): void {
+    if (response.isRequest) throw new Error('ServerTransaction.respond: not a response');
+    this.input({ kind: 'tu-response', response });
+  }
+
+  /** A retransmission of the request (§17.2.3 matched it). */
+  receiveRequest(): void {
+    this.input({ kind: 'request' });
+  }
+
+  /** An ACK matched to this transaction (INVITE server only). */
+  receiveAck(ack: SipMessage, source: Source): void {
+    this.input({ kind: 'ack', ack, source });
+  }
+
+  terminate(): void {
+    if (this.done) return;
+    this.current = this.machine.terminated;
+    this.cause = { kind: 'terminated-by-tu' };
+    this.finish();
+  }
+
+  private input(input: ServerInput<T>): void {
+    if (this.done) return;
+    const step = this.machine.transition(this.current, input);
+    this.current = step.state;
+    this.run(step.actions);
+  }
+
+  private run(actions: readonly ServerAction<T>[]): void {
+    for (const a of actions) {
+      if (this.done) return;
+      switch (a.kind) {
+        case 'send-response':
+          if (this.last?.response !== a.response) this.last = { response: a.response, data: a.response.serialize() };
+          this.send(this.last.data);
+          break;
+        case 'start-timer':
+          this.timers.start(a.timer, a.ms, (timer) => this.input({ kind: 'timer', timer }));
+          break;
+        case 'cancel-timer':
+          this.timers.cancel(a.timer);
+          break;
+        case 'pass-ack':
+          this.deps.onAck(a.ack, a.source, this);
+          break;
+        case 'timeout':
+          this.cause = { kind: 'timeout' };
+          break;
+        case 'transport-error':
+          this.cause = { kind: 'transport-error', failure: a.failure };
+          break;
+        case 'terminated':
+          this.cause ??= { kind: 'completed' };
+          this.finish();
+          break;
+        default: {
+          const never: never = a;
+          throw new Error(`unknown action ${JSON.stringify(never)}`);
+        }
+      }
+    }
+  }
+
+  private send(data: Buffer): void {
+    let sent: Promise<void>;
+    try {
+      sent = this.deps.transport.send(data, this.responseDest);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    sent.then(undefined, (err: unknown) => this.input({ kind: 'transport-error', failure: toFailure(err) }));
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.timers.cancelAll();
+    this.deps.onTerminated(this);
+  }
+}
