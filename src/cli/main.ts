@@ -15,6 +15,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return (argv) => m.certsCommand([...argv]);
     },
   },
+  route: {
+    summary: "route --explain URI: where a request goes and why",
+    load: async () => (await import('./commands/route.js')).routeCommand,
+  },
   version: { summary: 'print the version', load: async () => versionCommand },
 };
 

@@ -10,3 +10,4 @@ export * from './stream-framer.js';
 export * from './build-response.js';
 export * from "./describe.js";
 export * from "./build-request.js";
+export * from "./error-response.js";
