@@ -178,7 +178,7 @@ export class ForwardContext {
       return;
     }
     b.done = true;
-    this.deps.observer.targetOutcome?.({ target: b.target.label, status, reason: null });
+    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.target.label, status, reason: null });
     if (status < 300) {
       if (!this.checkResponseSdp(res, b.tx)) return; // strict SRTP gate handled the 2xx
       if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
@@ -201,7 +201,7 @@ export class ForwardContext {
     if (b.done) return;
     b.done = true;
     const status = PROXY_ERRORS[code].status;
-    this.deps.observer.targetOutcome?.({ target: b.target.label, status, reason: detail });
+    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.target.label, status, reason: detail });
     this.consider({ status, response: null, code, detail });
     if (!this.finalSent && !this.canceled && this.tryNext()) return;
     this.finish();

@@ -34,7 +34,7 @@ export interface ProxyObserver {
   /** A request the edge answered itself with an error (validation, routing, SRTP, overload). */
   localReply?(e: { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }): void;
   /** A target of a trunk failed or answered (for passive health and the lab report). */
-  targetOutcome?(e: { readonly target: string; readonly status: number; readonly reason: string | null }): void;
+  targetOutcome?(e: { readonly trunk: string | null; readonly target: string; readonly status: number; readonly reason: string | null }): void;
   /** INVITE setup timing: first 18x and 2xx after the INVITE arrived. */
   callSetup?(e: { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }): void;
   /** SDP gate results (S-MEDIA-1). */

@@ -1,0 +1,261 @@
+/**
+ * The composition root: config -> TLS -> transport -> transactions -> proxy <- routing, with
+ * observability fed through the seams. The only module that imports every layer.
+ */
+import type tls from 'node:tls';
+import { systemClock, type Clock } from './clock.js';
+import type { EdgeConfig } from './config/schema.js';
+import { rawErrorResponse } from './message/error-response.js';
+import { parseMessage } from './message/parse-message.js';
+import { ProxyIdentity, type Leg } from './proxy/identity.js';
+import type { ProxyObserver } from './proxy/ports.js';
+import { ProxyCore } from './proxy/proxy-core.js';
+import { SrtpGate } from './proxy/srtp-gate.js';
+import type { Router } from './proxy/types.js';
+import { createSrtpPolicy } from './sdp/srtp-policy.js';
+import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
+import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
+import { RevocationChecker } from './tls/revocation.js';
+import { loadTrustAnchors, type TrustAnchors } from './tls/trust-store.js';
+import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
+import { TransactionLayer } from './transaction/transaction-layer.js';
+import type { Destination, Source } from './transaction/types.js';
+import { Transport } from './transport/transport-layer.js';
+import type { Endpoint, OutboundTarget, ReceivedMessage } from './transport/types.js';
+
+export const AGENT = 'sips-edge';
+
+/** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
+export interface TlsPeerPolicy {
+  readonly anchors: TrustAnchors;
+  readonly extraNames: readonly string[];
+}
+
+export interface EdgeDeps {
+  readonly clock?: Clock;
+  readonly observer?: ProxyObserver;
+  /** Builds the router once the edge knows its bound listeners. */
+  readonly router: (edge: { readonly config: EdgeConfig; readonly identity: ProxyIdentity }) => Router;
+  /** Which trust applies to a TLS server name (trunk hosts, inside TLS peers). */
+  readonly tlsPeers: (servername: string) => TlsPeerPolicy | undefined;
+  /** Every SIP message in and out (HEP capture, debug traces). */
+  readonly capture?: (direction: 'in' | 'out', transport: string, local: Endpoint | null, remote: Endpoint | { address: string; port: number }, data: Buffer) => void;
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** CRL distribution point URL -> URL actually fetched (lab). */
+  readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+}
+
+export interface BoundListener {
+  readonly side: 'inside' | 'outside';
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  readonly address: string;
+  readonly port: number;
+}
+
+export class Edge {
+  readonly transport: Transport;
+  readonly transactions: TransactionLayer;
+  private proxy: ProxyCore | null = null;
+  private identities: IdentitySet | null = null;
+  private readonly policy: TlsPolicy;
+  private readonly revocation: RevocationChecker;
+  private bound: BoundListener[] = [];
+  readonly clock: Clock;
+
+  constructor(readonly config: EdgeConfig, private readonly deps: EdgeDeps) {
+    this.clock = deps.clock ?? systemClock;
+    this.policy = resolveTlsPolicy({
+      deprecatedCiphers: config.tls.deprecatedCiphers,
+      handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+      revocation: config.tls.revocation,
+      cnFallback: config.tls.cnFallback,
+    });
+    this.revocation = new RevocationChecker({
+      mode: config.tls.revocation,
+      crlFiles: config.tls.crlFiles,
+      ...(deps.crlUrlOverrides ? { urlOverrides: deps.crlUrlOverrides } : {}),
+      onEvent: (e) => deps.log?.('warn', `revocation: ${e.kind}`, { detail: e.detail, ...(e.url ? { url: e.url } : {}) }),
+    });
+    const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
+    let tlsServerOptions: tls.TlsOptions | undefined;
+    if (tlsListeners.length > 0) {
+      this.identities = IdentitySet.load(config.tls.identities.map((id, i) => ({
+        names: id.names ?? [config.edge.name],
+        certFile: id.cert,
+        keyFile: id.key,
+        ...(id.passphraseEnv !== undefined && process.env[id.passphraseEnv] !== undefined ? { passphrase: process.env[id.passphraseEnv]! } : {}),
+        default: i === 0,
+      })), this.policy);
+      tlsServerOptions = buildServerOptions(this.identities, this.policy);
+    }
+    const limits = config.limits;
+    this.transport = new Transport({
+      udp: config.listen.filter((l) => l.transport === 'udp').map((l) => ({ host: l.address, port: l.port })),
+      tcp: config.listen.filter((l) => l.transport === 'tcp').map((l) => ({ host: l.address, port: l.port })),
+      tls: tlsListeners.map((l) => ({ host: l.address, port: l.port })),
+      ...(tlsServerOptions ? { tlsServerOptions } : {}),
+      handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+      connectOptions: (t) => this.connectOptions(t),
+      verifyPeer: (socket, t) => this.verify(socket, t),
+      classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
+      clock: this.clock,
+      limits: {
+        maxConnections: limits.maxConnections,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+        idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
+        keepAliveIntervalMs: limits.keepAliveIntervalSeconds * 1000,
+        keepAlivePongTimeoutMs: limits.keepAlivePongTimeoutSeconds * 1000,
+        writeHighWaterBytes: limits.maxWriteBuffer,
+      },
+      messageLimits: {
+        maxMessageSize: limits.maxMessageSize,
+        maxHeaderSection: limits.maxHeaderSection,
+        maxHeaders: limits.maxHeaders,
+        maxVia: limits.maxVia,
+        maxLineLength: limits.maxLineLength,
+      },
+    });
+    this.transactions = new TransactionLayer({
+      transport: { send: (data, dest) => this.send(data, dest) },
+      clock: this.clock,
+      timers: config.timers,
+      onRequest: (req, tx) => this.proxy?.onRequest(req, tx),
+      onAck: (ack, source) => this.proxy?.onAck(ack, source),
+      onStrayResponse: (res) => this.proxy?.onStrayResponse(res),
+      onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
+    });
+    this.transport.onMessage((m) => this.receive(m));
+  }
+
+  get listeners(): readonly BoundListener[] {
+    return this.bound;
+  }
+
+  get core(): ProxyCore | null {
+    return this.proxy;
+  }
+
+  async start(): Promise<void> {
+    const addrs = await this.transport.start();
+    const byTransport: Record<'udp' | 'tcp' | 'tls', Endpoint[]> = { udp: [...addrs.udp], tcp: [...addrs.tcp], tls: [...addrs.tls] };
+    const legs: Leg[] = [];
+    this.bound = this.config.listen.map((l) => {
+      const ep = byTransport[l.transport].shift();
+      const port = ep?.port ?? l.port;
+      const address = ep?.address ?? l.address;
+      const host = l.advertise ?? (l.side === 'outside' && l.transport === 'tls' ? this.config.edge.name : hostForAddress(l.address));
+      legs.push({ side: l.side, transport: l.transport, host, port, boundAddress: address });
+      return { side: l.side, transport: l.transport, address, port };
+    });
+    const identity = new ProxyIdentity(this.config.edge.name, legs);
+    const srtp = this.config.srtp;
+    const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
+    this.proxy = new ProxyCore({
+      identity,
+      router: this.deps.router({ config: this.config, identity }),
+      transactions: this.transactions,
+      sendStateless: (data, dest) => this.send(data, dest),
+      clock: this.clock,
+      timers: this.config.timers,
+      sdpGate: new SrtpGate(policy, srtp.policy),
+      observer: this.deps.observer ?? {},
+      maxTransactions: this.config.limits.maxTransactions,
+      retryAfterSeconds: 30,
+      agent: AGENT,
+    });
+  }
+
+  /** SIGTERM: stop taking new calls, let transactions finish, then stop (within timeoutMs). */
+  async drain(timeoutMs: number): Promise<void> {
+    this.proxy?.startDrain();
+    const end = this.clock.now() + timeoutMs;
+    while (this.transactions.size > 0 && this.clock.now() < end) {
+      await new Promise<void>((r) => this.clock.setTimer(100, r));
+    }
+    await this.stop();
+  }
+
+  async stop(): Promise<void> {
+    this.transactions.close();
+    await this.transport.stop();
+  }
+
+  /** Certificate hot reload: new handshakes use the new files; a broken file keeps the old one. */
+  reloadCertificates(): { reloaded: number; errors: readonly Error[] } {
+    if (this.identities === null) return { reloaded: 0, errors: [] };
+    return this.identities.reload(this.policy);
+  }
+
+  private receive(m: ReceivedMessage): void {
+    this.deps.capture?.('in', m.transport, m.local, m.remote, m.data);
+    const r = parseMessage(m.data, { framing: m.transport === 'udp' ? 'udp' : 'stream', limits: {
+      maxMessageSize: this.config.limits.maxMessageSize,
+      maxHeaderSection: this.config.limits.maxHeaderSection,
+      maxHeaders: this.config.limits.maxHeaders,
+      maxVia: this.config.limits.maxVia,
+      maxLineLength: this.config.limits.maxLineLength,
+    } });
+    const source: Source = {
+      transport: m.transport,
+      address: m.remote.address,
+      port: m.remote.port,
+      localAddress: m.local.address,
+      localPort: m.local.port,
+      ...(m.flow ? { flowId: m.flow.id } : {}),
+    };
+    if (!r.ok) {
+      // Malformed: a 400 (505/513) with the reason when it was a request we can answer; never forwarded.
+      this.deps.log?.('warn', 'malformed SIP message', { code: r.error.code, reason: r.error.message, peer: `${m.remote.address}:${m.remote.port}`, transport: m.transport });
+      const answer = rawErrorResponse(m.data, r.error, AGENT);
+      if (answer !== null) {
+        const dest: Destination = m.flow ? { transport: m.transport, host: m.remote.address, port: m.remote.port, flowId: m.flow.id } : { transport: 'udp', host: m.remote.address, port: m.remote.port };
+        this.send(answer, dest).catch(() => undefined);
+      }
+      return;
+    }
+    this.transactions.receive(r.value, source);
+  }
+
+  private async send(data: Buffer, dest: Destination): Promise<void> {
+    let flow = dest.flowId !== undefined ? this.transport.getFlow(dest.flowId) : undefined;
+    if (flow !== undefined) {
+      await this.transport.send(flow.id, data);
+    } else {
+      const target: OutboundTarget = { transport: dest.transport, host: dest.host, port: dest.port, ...(dest.servername !== undefined ? { servername: dest.servername } : {}) };
+      flow = (await this.transport.send(target, data)) ?? undefined;
+    }
+    this.deps.capture?.('out', dest.transport, flow?.local ?? null, flow?.remote ?? { address: dest.host, port: dest.port }, data);
+  }
+
+  private connectOptions(t: OutboundTarget): tls.ConnectionOptions {
+    const name = t.servername ?? t.host;
+    const peer = this.deps.tlsPeers(name);
+    if (peer === undefined) throw new Error(`no TLS trust configured for ${name}`);
+    return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy: this.policy }), host: t.host };
+  }
+
+  private async verify(socket: tls.TLSSocket, t: OutboundTarget): Promise<VerifyResult | { ok: true }> {
+    const name = t.servername ?? t.host;
+    const peer = this.deps.tlsPeers(name);
+    if (peer === undefined) return { ok: false, reason: 'untrusted-root', detail: `no trust configured for ${name}` } as VerifyResult;
+    const r = await verifyPeer(socket, {
+      host: name,
+      anchors: peer.anchors,
+      policy: this.policy,
+      extraNames: peer.extraNames,
+      revocation: this.revocation,
+      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { host: name, detail: d }),
+    });
+    if (r.ok && r.deprecatedCipher && this.policy.deprecatedCiphers === 'warn') {
+      this.deps.log?.('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
+    }
+    return r;
+  }
+}
+
+function hostForAddress(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export { loadTrustAnchors };

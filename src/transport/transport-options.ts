@@ -1,0 +1,70 @@
+/**
+ * Transport settings and their defaults. Every limit is named once here with a one-line reason;
+ * config/limits.ts can re-export them to operators.
+ */
+import type tls from 'node:tls';
+import type { Clock } from '../clock.js';
+import type { MessageLimits } from '../message/constants.js';
+import type { ListenAddress, OutboundTarget, VerifyPeer } from './types.js';
+
+export interface TransportLimits {
+  /** All stream connections (accepted, opening, handshaking): a bound on file descriptors. */
+  readonly maxConnections: number;
+  /** Accepted connections from one remote IP address: one peer cannot take the whole table. */
+  readonly maxConnectionsPerAddress: number;
+  /** Accepted flows with no traffic for this long are closed. */
+  readonly idleTimeoutMs: number;
+  /** Opened flows with no traffic (pongs count) for this long are closed; 0 = never. */
+  readonly outboundIdleTimeoutMs: number;
+  /** RFC 5626 §4.4.1: CRLFCRLF ping on opened flows idle this long; 0 = no pings. */
+  readonly keepAliveIntervalMs: number;
+  /** RFC 5626 §4.4.1: no pong (nor anything else) within this after a ping closes the flow. */
+  readonly keepAlivePongTimeoutMs: number;
+  /** TCP connect to an outside target. */
+  readonly connectTimeoutMs: number;
+  /** Stop reading from a socket whose unsent bytes exceed this, until 'drain'. */
+  readonly writeHighWaterBytes: number;
+  /** Close a flow whose unsent bytes exceed this: the peer is not reading (slow-peer abuse). */
+  readonly writeCloseBytes: number;
+  /** Sends queued behind one connect. */
+  readonly maxQueuedSends: number;
+  /** Largest datagram sent: 65,535 - 8 (UDP) - 20 (IPv4). RFC 3261 §18.1.1 wants TCP well before that. */
+  readonly maxDatagramSize: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 100,
+  idleTimeoutMs: 3_600_000,
+  outboundIdleTimeoutMs: 3_600_000,
+  keepAliveIntervalMs: 30_000,
+  keepAlivePongTimeoutMs: 10_000,
+  connectTimeoutMs: 2_000,
+  writeHighWaterBytes: 1_048_576,
+  writeCloseBytes: 8_388_608,
+  maxQueuedSends: 1_000,
+  maxDatagramSize: 65_507,
+};
+
+/** S-TLS-6: the TLS handshake on these trunks has a 500 ms timeout (both directions). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 500;
+
+export interface TransportOptions {
+  readonly udp?: readonly ListenAddress[];
+  readonly tcp?: readonly ListenAddress[];
+  readonly tls?: readonly ListenAddress[];
+  /** Server side TLS, built by tls/ (versions, ciphers, curve, certificates, SNICallback). Required with `tls` listeners. */
+  readonly tlsServerOptions?: tls.TlsOptions;
+  readonly handshakeTimeoutMs?: number;
+  /** Client side TLS options per target, built by tls/ (trust store, versions, ciphers). */
+  readonly connectOptions?: (target: OutboundTarget) => tls.ConnectionOptions;
+  /** Called after 'secureConnect'; a failure destroys the socket and fails the target with its reason. */
+  readonly verifyPeer?: VerifyPeer;
+  /** Short reason for a TLS handshake error (both roles); default `handshake-failed`. */
+  readonly classifyTlsError?: (err: unknown) => string;
+  readonly clock?: Clock;
+  readonly limits?: Partial<TransportLimits>;
+  readonly messageLimits?: Partial<MessageLimits>;
+  /** Prefix for flow ids, e.g. a worker index (architecture: several workers per machine). */
+  readonly flowIdPrefix?: string;
+}

@@ -1,0 +1,98 @@
+/**
+ * Shapes the transport layer hands up and takes down. Only `transport/` touches sockets; the layers
+ * above see flows (by id), endpoints and whole messages as bytes.
+ */
+import { isIPv6 } from 'node:net';
+import type tls from 'node:tls';
+
+export type StreamTransport = 'tcp' | 'tls';
+export type TransportKind = 'udp' | StreamTransport;
+export type Family = 'IPv4' | 'IPv6';
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly family: Family;
+}
+
+/** What was negotiated on a TLS flow, for logs, metrics and the proxy's access checks. */
+export interface TlsDetails {
+  readonly protocol: string;
+  readonly cipher: string;
+  /** SNI: the name the client asked for (server side) or sent (client side). */
+  readonly servername: string | null;
+  /** Peer certificate subject as `CN=...,O=...`; null when the peer sent none (S-CON-2: no client certs). */
+  readonly peerSubject: string | null;
+  /** Peer certificate subjectAltName as Node prints it (`DNS:a, DNS:b`). */
+  readonly peerSan: string | null;
+}
+
+export type FlowDirection = 'inbound' | 'outbound';
+
+/** One stream connection, accepted or opened. Live view: `lastActivityAt` moves with traffic. */
+export interface FlowInfo {
+  readonly id: string;
+  readonly transport: StreamTransport;
+  readonly direction: FlowDirection;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  readonly tls: TlsDetails | null;
+  /** Clock milliseconds (the injected clock's `now()`). */
+  readonly createdAt: number;
+  readonly lastActivityAt: number;
+}
+
+/** One whole SIP message from the network, not yet parsed. */
+export interface ReceivedMessage {
+  /** Stream: exactly one framed message (RFC 3261 §18.3). UDP: the datagram as received. */
+  readonly data: Buffer;
+  /** The stream flow it came on (send responses back with its id); null for UDP. */
+  readonly flow: FlowInfo | null;
+  readonly transport: TransportKind;
+  readonly remote: Endpoint;
+  readonly local: Endpoint;
+  readonly receivedAt: number;
+}
+
+/** Where to send when there is no flow to reuse. */
+export interface OutboundTarget {
+  readonly transport: TransportKind;
+  readonly host: string;
+  readonly port: number;
+  /** TLS SNI and the name the injected verifyPeer checks (RFC 5922); defaults to `host` when it is a name. */
+  readonly servername?: string;
+}
+
+/** A flow id (reuse the connection, RFC 5923 spirit) or an outbound target. */
+export type SendTarget = string | OutboundTarget;
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type VerifyResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
+
+/** Judges the server's certificate after 'secureConnect' (the tls/ layer supplies it: RFC 5922 identity). */
+export type VerifyPeer = (socket: tls.TLSSocket, target: OutboundTarget) => VerifyResult | Promise<VerifyResult>;
+
+export type FlowCloseReason =
+  | 'peer-closed'
+  | 'socket-error'
+  | 'framing-error'
+  | 'idle-timeout'
+  | 'keepalive-timeout'
+  | 'write-overflow'
+  | 'local-close'
+  | 'shutdown';
+
+/** Builds an Endpoint; IPv4-mapped IPv6 (`::ffff:a.b.c.d`, dual-stack listeners) is shown as IPv4. */
+export function endpoint(address: string | undefined, port: number | undefined): Endpoint {
+  let a = address ?? '';
+  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
+  return { address: a, port: port ?? 0, family: isIPv6(a) ? 'IPv6' : 'IPv4' };
+}
+
+export function describeEndpoint(e: Endpoint): string {
+  return e.family === 'IPv6' ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}

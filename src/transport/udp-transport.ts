@@ -1,0 +1,113 @@
+/**
+ * UDP: one socket per configured address (IPv4 or IPv6), one datagram = one message (RFC 3261
+ * §18.3: the parser applies the datagram rules). Replies leave from a socket of the destination's
+ * address family, so they come from the port the peer knows.
+ */
+import dgram from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import type { Clock } from '../clock.js';
+import { TRANSPORT_ERROR_CODES, TransportError, errorDetail } from './transport-error.js';
+import type { TransportEvents } from './transport-events.js';
+import type { Endpoint, ListenAddress, ReceivedMessage } from './types.js';
+import { endpoint } from './types.js';
+
+export interface UdpContext {
+  readonly clock: Clock;
+  readonly events: TransportEvents;
+  /** Largest datagram sent (TransportLimits.maxDatagramSize). */
+  readonly maxDatagramSize: number;
+  /** Larger datagrams received are dropped unread (MessageLimits.maxMessageSize). */
+  readonly maxMessageSize: number;
+  deliver(message: ReceivedMessage): void;
+}
+
+interface Bound {
+  readonly socket: dgram.Socket;
+  readonly local: Endpoint;
+}
+
+export class UdpTransport {
+  private readonly sockets: Bound[] = [];
+  dropped = 0;
+
+  constructor(private readonly ctx: UdpContext) {}
+
+  get addresses(): Endpoint[] {
+    return this.sockets.map((b) => b.local);
+  }
+
+  listen(at: ListenAddress): Promise<Endpoint> {
+    const ipv6 = net.isIPv6(at.host);
+    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 });
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        socket.close();
+        reject(new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'bind-failed', `udp listen on ${at.host}:${at.port}: ${errorDetail(err)}`, { cause: err }));
+      };
+      socket.once('error', onError);
+      socket.bind({ address: at.host, port: at.port }, () => {
+        socket.off('error', onError);
+        // Per-datagram errors (ICMP unreachable on some systems) must not end the listener.
+        socket.on('error', () => {});
+        const a = socket.address();
+        const bound: Bound = { socket, local: endpoint(a.address, a.port) };
+        socket.on('message', (msg, rinfo) => this.onDatagram(bound, msg, rinfo));
+        this.sockets.push(bound);
+        resolve(bound.local);
+      });
+    });
+  }
+
+  async send(host: string, port: number, data: Uint8Array): Promise<void> {
+    if (data.length > this.ctx.maxDatagramSize) {
+      throw new TransportError(TRANSPORT_ERROR_CODES.TOO_LARGE, 'datagram-too-large', `${data.length} bytes exceed the UDP limit of ${this.ctx.maxDatagramSize} (RFC 3261 §18.1.1: use TCP)`);
+    }
+    let address = host;
+    if (net.isIP(host) === 0) {
+      const families = new Set(this.sockets.map((b) => b.local.family));
+      const found = await lookup(host, families.size === 1 && families.has('IPv6') ? { family: 6 } : families.has('IPv4') ? { family: 4 } : {});
+      address = found.address;
+    }
+    const family = net.isIPv6(address) ? 'IPv6' : 'IPv4';
+    const bound = this.sockets.find((b) => b.local.family === family);
+    if (!bound) {
+      throw new TransportError(TRANSPORT_ERROR_CODES.NO_SOCKET, 'no-socket-for-family', `no UDP socket for ${family} destination ${address}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      bound.socket.send(data, port, address, (err) => {
+        if (err) reject(new TransportError(TRANSPORT_ERROR_CODES.SEND, 'send-failed', `udp to ${address}:${port}: ${errorDetail(err)}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const all = this.sockets.splice(0).map((b) => new Promise<void>((resolve) => b.socket.close(() => resolve())));
+    return Promise.all(all).then(() => undefined);
+  }
+
+  private onDatagram(bound: Bound, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const remote = endpoint(rinfo.address, rinfo.port);
+    if (msg.length > this.ctx.maxMessageSize) {
+      this.dropped++;
+      this.ctx.events.emit('datagramDropped', { reason: 'too-large', remote, size: msg.length });
+      return;
+    }
+    if (isOnlyCrlf(msg)) {
+      // A CRLF keep-alive sent over UDP (some devices do): nothing to parse, nothing to answer.
+      this.dropped++;
+      this.ctx.events.emit('datagramDropped', { reason: 'keepalive', remote, size: msg.length });
+      return;
+    }
+    this.ctx.deliver({ data: msg, flow: null, transport: 'udp', remote, local: bound.local, receivedAt: this.ctx.clock.now() });
+  }
+}
+
+function isOnlyCrlf(msg: Buffer): boolean {
+  for (let i = 0; i < msg.length; i++) {
+    const b = msg[i];
+    if (b !== 0x0d && b !== 0x0a) return false;
+  }
+  return true;
+}

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { TransportError } from '../../../src/transport/transport-error.js';
+import { Transport } from '../../../src/transport/transport-layer.js';
+import type { OutboundTarget, VerifyResult } from '../../../src/transport/types.js';
+import { makeSelfSignedCert } from '../../helpers/transport-certs.js';
+import type { TestCert } from '../../helpers/transport-certs.js';
+import { ByteSink, Inbox, connectTcp, nextEvent, sipRequest, sipResponse, tagOf, tcpPeer } from '../../helpers/transport-util.js';
+
+/** Stands in for tls/'s RFC 5922 check: the SAN must name the target. */
+function verifySan(socket: tls.TLSSocket, target: OutboundTarget): VerifyResult {
+  const san = socket.getPeerCertificate().subjectaltname ?? '';
+  const want = target.servername ?? target.host;
+  return san.split(', ').includes(`DNS:${want}`) ? { ok: true } : { ok: false, reason: 'name-mismatch', detail: `${want} not in ${san}` };
+}
+
+describe('TLS listener and outbound TLS pool', () => {
+  let cert: TestCert;
+  let server: Transport;
+  let serverInbox: Inbox;
+  let tlsPort: number;
+  let client: Transport;
+  let clientInbox: Inbox;
+  const target = (servername = 'test.local'): OutboundTarget => ({ transport: 'tls', host: '127.0.0.1', port: tlsPort, servername });
+
+  before(async () => {
+    cert = makeSelfSignedCert('test.local');
+    server = new Transport({ tls: [{ host: '127.0.0.1', port: 0 }], tlsServerOptions: { key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } });
+    serverInbox = new Inbox(server);
+    tlsPort = (await server.start()).tls[0]!.port;
+    client = new Transport({ connectOptions: () => ({ rejectUnauthorized: false }), verifyPeer: verifySan });
+    clientInbox = new Inbox(client);
+    await client.start();
+  });
+  after(async () => {
+    await client.stop();
+    await server.stop();
+    cert.cleanup();
+  });
+
+  it('connects once, verifies the peer, reuses the flow, and carries responses back by flow id', async () => {
+    const serverUp = nextEvent(server, 'tlsEstablished');
+    const clientUp = nextEvent(client, 'tlsEstablished');
+    const f1 = await client.send(target(), sipRequest('t1'));
+    const f2 = await client.send(target(), sipRequest('t2'));
+    assert.equal(f1?.id, f2?.id);
+    assert.equal(f1?.tls?.protocol, 'TLSv1.2');
+    assert.equal(f1?.tls?.servername, 'test.local');
+    assert.match(f1?.tls?.peerSan ?? '', /DNS:test\.local/);
+    const [s, c] = await Promise.all([serverUp, clientUp]);
+    assert.deepEqual([s.role, c.role, s.servername, s.protocol], ['server', 'client', 'test.local', 'TLSv1.2']);
+    const [a, b] = await serverInbox.take(2);
+    assert.deepEqual([tagOf(a!.data), tagOf(b!.data)], ['t1', 't2']);
+    assert.equal(a!.transport, 'tls');
+    assert.equal(a!.flow?.tls?.servername, 'test.local');
+    assert.equal(a!.flow?.tls?.peerSubject, null); // S-CON-2: no client certificate
+    await server.send(a!.flow!.id, sipResponse('t1'));
+    const r = await clientInbox.next();
+    assert.equal(r.flow?.id, f1?.id);
+    assert.deepEqual(r.data, sipResponse('t1'));
+    assert.equal(server.stats().flows.inbound.tls, 1);
+  });
+
+  it('fails queued sends with the verifyPeer reason and destroys the socket', async () => {
+    const serverSawClose = nextEvent(server, 'flowClosed');
+    const failure = nextEvent(client, 'tlsFailure');
+    const results = await Promise.allSettled([client.send(target('other.local'), sipRequest('v1')), client.send(target('other.local'), sipRequest('v2'))]);
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      const err = (r as PromiseRejectedResult).reason as unknown;
+      assert.ok(err instanceof TransportError);
+      assert.deepEqual([err.code, err.reason], ['SIPS_ERR_TRANSPORT_TLS_HANDSHAKE', 'name-mismatch']);
+    }
+    const f = await failure;
+    assert.deepEqual([f.role, f.reason, f.servername], ['client', 'name-mismatch', 'other.local']);
+    assert.match(f.detail, /other\.local not in DNS:test\.local/);
+    await serverSawClose; // the server's side of the verified-then-rejected connection goes away
+    assert.equal(client.stats().flows.outbound.tls, 1); // only the good pooled flow remains
+  });
+
+  it('closes a TLS flow on a framing error', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const sink = new ByteSink(socket);
+    const framing = nextEvent(server, 'framingError');
+    socket.write('OPTIONS sip:edge SIP/2.0\r\nCall-ID: y\r\n\r\n');
+    assert.equal((await framing).error.code, 'SIPS_ERR_PARSE_NO_CONTENT_LENGTH');
+    await sink.waitClosed();
+  });
+
+  it('sends a 10 KB message as one write, so the peer decrypts it from one TLS record', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const sink = new ByteSink(socket);
+    socket.write(sipRequest('big'));
+    const m = await serverInbox.next();
+    const big = sipRequest('big-answer', 10_000);
+    await server.send(m.flow!.id, big);
+    const got = await sink.waitFor((b) => b.length >= big.length);
+    assert.deepEqual(got, big);
+    // A TLS socket hands up each record's plaintext as it is decrypted: one chunk = one record.
+    assert.equal(sink.chunks.length, 1);
+    socket.destroy();
+  });
+
+  it('drops a client that connects to the TLS port and never starts the handshake (S-TLS-6)', async () => {
+    const failure = nextEvent(server, 'tlsFailure');
+    const socket: net.Socket = await connectTcp(tlsPort);
+    const localPort = socket.localPort;
+    const sink = new ByteSink(socket);
+    await sink.waitClosed(); // the server closed it: we never close it ourselves
+    const f = await failure;
+    assert.deepEqual([f.role, f.reason], ['server', 'handshake-timeout']);
+    assert.equal(f.remote.port, localPort);
+  });
+
+  it('fails an outbound TLS connect to a server that never answers with handshake-timeout', async () => {
+    const silent = await tcpPeer();
+    const failure = nextEvent(client, 'tlsFailure');
+    await assert.rejects(client.send({ transport: 'tls', host: '127.0.0.1', port: silent.port, servername: 'test.local' }, sipRequest('hs')), {
+      code: 'SIPS_ERR_TRANSPORT_TLS_HANDSHAKE',
+      reason: 'handshake-timeout',
+    });
+    assert.equal((await failure).reason, 'handshake-timeout');
+    await silent.close();
+  });
+
+  it('reports a handshake error through classifyTlsError', async () => {
+    const strict = new Transport({ connectOptions: () => ({ rejectUnauthorized: true }), classifyTlsError: (e) => `classified:${(e as { code?: string }).code ?? '?'}` });
+    await strict.start();
+    await assert.rejects(strict.send(target(), sipRequest('untrusted')), (err: unknown) => {
+      assert.ok(err instanceof TransportError);
+      assert.equal(err.code, 'SIPS_ERR_TRANSPORT_TLS_HANDSHAKE');
+      assert.equal(err.reason, 'classified:DEPTH_ZERO_SELF_SIGNED_CERT');
+      return true;
+    });
+    await strict.stop();
+  });
+});

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { describe, it } from 'node:test';
+import { TransportError } from '../../../src/transport/transport-error.js';
+import { Transport } from '../../../src/transport/transport-layer.js';
+import { Inbox, nextEvent, sipRequest, sipResponse, tagOf } from '../../helpers/transport-util.js';
+
+/** Whether this machine can bind UDP on ::1 (containers sometimes have IPv6 off). */
+async function ipv6LoopbackAvailable(): Promise<boolean> {
+  const s = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+  s.on('error', () => {});
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.bind({ address: '::1', port: 0 }, () => resolve(true));
+  });
+  try {
+    s.close();
+  } catch {
+    // not bound
+  }
+  return ok;
+}
+
+async function pingPong(host: string): Promise<void> {
+  const a = new Transport({ udp: [{ host, port: 0 }] });
+  const b = new Transport({ udp: [{ host, port: 0 }] });
+  const aIn = new Inbox(a);
+  const bIn = new Inbox(b);
+  const aAddr = (await a.start()).udp[0]!;
+  const bAddr = (await b.start()).udp[0]!;
+  assert.equal(aAddr.address, host);
+  try {
+    assert.equal(await a.send({ transport: 'udp', host, port: bAddr.port }, sipRequest('u1', 500)), null);
+    const m = await bIn.next();
+    assert.deepEqual(m.data, sipRequest('u1', 500));
+    assert.deepEqual([m.transport, m.flow, m.remote.address, m.remote.port, m.local.port], ['udp', null, host, aAddr.port, bAddr.port]);
+    // The reply goes to where the request came from, i.e. a's listening socket.
+    await b.send({ transport: 'udp', host: m.remote.address, port: m.remote.port }, sipResponse('u1'));
+    const r = await aIn.next();
+    assert.equal(tagOf(r.data), 'u1');
+    assert.equal(r.remote.port, bAddr.port);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}
+
+describe('UDP', () => {
+  it('sends and receives both ways over IPv4 loopback, one datagram = one message', async () => {
+    await pingPong('127.0.0.1');
+  });
+
+  it('does the same over ::1 when the machine has IPv6 loopback, else refuses to bind it', async () => {
+    if (await ipv6LoopbackAvailable()) {
+      await pingPong('::1');
+    } else {
+      // The chosen fallback: a configured IPv6 listener that cannot bind fails start() loudly.
+      const t = new Transport({ udp: [{ host: '::1', port: 0 }] });
+      await assert.rejects(t.start(), { code: 'SIPS_ERR_TRANSPORT_LISTEN' });
+    }
+  });
+
+  it('refuses datagrams over the UDP size limit and destinations of a family it has no socket for', async () => {
+    const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }], limits: { maxDatagramSize: 1_300 } });
+    await t.start();
+    try {
+      await assert.rejects(t.send({ transport: 'udp', host: '127.0.0.1', port: 9 }, sipRequest('big', 2_000)), (e: unknown) => {
+        assert.ok(e instanceof TransportError);
+        assert.deepEqual([e.code, e.reason], ['SIPS_ERR_TRANSPORT_TOO_LARGE', 'datagram-too-large']);
+        return true;
+      });
+      await assert.rejects(t.send({ transport: 'udp', host: '::1', port: 9 }, sipRequest('v6')), { code: 'SIPS_ERR_TRANSPORT_NO_SOCKET' });
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('drops CRLF keep-alive datagrams instead of handing them up', async () => {
+    const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }] });
+    const inbox = new Inbox(t);
+    const port = (await t.start()).udp[0]!.port;
+    const raw = dgram.createSocket('udp4');
+    try {
+      const dropped = nextEvent(t, 'datagramDropped');
+      raw.send('\r\n\r\n', port, '127.0.0.1');
+      assert.equal((await dropped).reason, 'keepalive');
+      raw.send(sipRequest('after'), port, '127.0.0.1');
+      assert.equal(tagOf((await inbox.next()).data), 'after');
+      assert.equal(t.stats().datagramsDropped, 1);
+    } finally {
+      raw.close();
+      await t.stop();
+    }
+  });
+});
