@@ -6,6 +6,7 @@ import type tls from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/error-response.js';
+import { stampReceived } from './message/headers.js';
 import { parseMessage } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
@@ -213,7 +214,18 @@ export class Edge {
       }
       return;
     }
-    this.transactions.receive(r.value, source);
+    const msg = r.value;
+    if (msg.isRequest) {
+      // RFC 3261 §18.2.1 + RFC 3581 §4: stamp where the request really came from, so every
+      // response (ours and forwarded ones) goes back to the address and port it was sent from.
+      const via = msg.via();
+      const bare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
+      if (bare !== m.remote.address || via.rport !== undefined) {
+        msg.shift('via');
+        msg.prepend('via', stampReceived(via, m.remote.address, m.remote.port));
+      }
+    }
+    this.transactions.receive(msg, source);
   }
 
   private async send(data: Buffer, dest: Destination): Promise<void> {
@@ -221,7 +233,13 @@ export class Edge {
     if (flow !== undefined) {
       await this.transport.send(flow.id, data);
     } else {
-      const target: OutboundTarget = { transport: dest.transport, host: dest.host, port: dest.port, ...(dest.servername !== undefined ? { servername: dest.servername } : {}) };
+      const target: OutboundTarget = {
+        transport: dest.transport,
+        host: dest.host,
+        port: dest.port,
+        ...(dest.servername !== undefined ? { servername: dest.servername } : {}),
+        ...(dest.localPort !== undefined ? { localPort: dest.localPort } : {}),
+      };
       flow = (await this.transport.send(target, data)) ?? undefined;
     }
     this.deps.capture?.('out', dest.transport, flow?.local ?? null, flow?.remote ?? { address: dest.host, port: dest.port }, data);

@@ -7,6 +7,7 @@ type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
 /** Commands load lazily so `sips-edge parse` does not pay for TLS or the proxy. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  start: { summary: 'start --config FILE: run the edge', load: async () => (await import('./commands/start.js')).startCommand },
   parse: { summary: 'parse one SIP message and print it as JSON', load: async () => parseCommand },
   certs: {
     summary: 'certs lab --out DIR: generate the lab PKI',

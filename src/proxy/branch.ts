@@ -42,3 +42,14 @@ export function loopHashOf(branch: string | null): string | null {
 export function branchOnly(): string {
   return newBranch('0000000000');
 }
+
+/**
+ * RFC 3261 §16.11: a request forwarded statelessly (the ACK for a 2xx) must get the same branch
+ * every time it is retransmitted, so the branch is derived from the incoming top Via's branch
+ * and sent-by instead of a counter.
+ */
+export function statelessBranch(request: SipMessage): string {
+  const via = request.via();
+  const h = createHash('sha1').update(`${via.branch ?? ''}\0${via.host}:${via.port ?? ''}\0${request.callId()}`).digest('hex').slice(0, 12);
+  return `${PREFIX}0.${loopHash(request)}.s${h}`;
+}

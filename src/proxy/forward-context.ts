@@ -104,14 +104,16 @@ export class ForwardContext {
     return false;
   }
 
-  private forwardTo(target: Target): boolean {
+  private forwardTo(chosen: Target): boolean {
     const out = this.request.clone();
     // Step 2: Request-URI from the routing decision.
-    out.setRequestUri(target.requestUri);
+    out.setRequestUri(chosen.requestUri);
     // Step 3: Max-Forwards.
     const mf = this.request.maxForwards();
     out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
-    const exitLeg = this.deps.identity.exitLeg(this.decision.exitSide, target.transport);
+    const exitLeg = this.deps.identity.exitLeg(this.decision.exitSide, chosen.transport);
+    // UDP leaves by the exit leg's own socket; CANCEL and ACK/BYE of this branch follow it.
+    const target: Target = exitLeg.transport === 'udp' ? { ...chosen, localPort: exitLeg.port } : chosen;
     // Step 4: Record-Route, doubled when the legs differ (RFC 5658). The entry nearest the
     // callee goes on top: the callee's route set starts with it.
     if (this.options.recordRoute && DIALOG_METHODS.has(out.method) && out.to().tag === null) {

@@ -4,7 +4,7 @@ import { SipParseError } from '../message/parse-error.js';
 import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Destination, Source } from '../transaction/types.js';
-import { loopHash, newBranch } from './branch.js';
+import { statelessBranch } from './branch.js';
 import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './ports.js';
@@ -162,13 +162,13 @@ export class ProxyCore {
     if (mf === 0) return;
     out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const exitLeg = this.deps.identity.exitLeg(decision.exitSide, target.transport);
-    out.prepend('via', viaValue(exitLeg, newBranch(loopHash(ack))));
+    out.prepend('via', viaValue(exitLeg, statelessBranch(ack)));
     const gate = this.deps.sdpGate;
     if (gate !== null && out.body.length > 0) {
       const r = gate.checkRequest(out, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired });
       this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
     }
-    await this.deps.sendStateless(out.serialize(), target);
+    await this.deps.sendStateless(out.serialize(), exitLeg.transport === 'udp' ? { ...target, localPort: exitLeg.port } : target);
   }
 
   /** A 2xx retransmission whose client transaction is gone: forwarded statelessly (§16.7 step 5 / §18.1.2). */

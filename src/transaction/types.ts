@@ -21,6 +21,8 @@ export interface Destination {
   readonly flowId?: string;
   /** TLS: the name to send as SNI and to validate the certificate against (RFC 5922). */
   readonly servername?: string;
+  /** UDP: the local listener port to send from (the exit leg). */
+  readonly localPort?: number;
 }
 
 /** The transaction layer's view of the transport. */

@@ -147,7 +147,7 @@ export class Transport {
       return flow.info;
     }
     if (target.transport === 'udp') {
-      await this.udp.send(target.host, target.port, data);
+      await this.udp.send(target.host, target.port, data, target.localPort);
       return null;
     }
     return this.pool.send({ ...target, transport: target.transport }, data);

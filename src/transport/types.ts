@@ -61,6 +61,8 @@ export interface OutboundTarget {
   readonly port: number;
   /** TLS SNI and the name the injected verifyPeer checks (RFC 5922); defaults to `host` when it is a name. */
   readonly servername?: string;
+  /** UDP: send from the socket bound to this local port (the exit leg's listener). */
+  readonly localPort?: number;
 }
 
 /** A flow id (reuse the connection, RFC 5923 spirit) or an outbound target. */

@@ -59,7 +59,7 @@ export class UdpTransport {
     });
   }
 
-  async send(host: string, port: number, data: Uint8Array): Promise<void> {
+  async send(host: string, port: number, data: Uint8Array, localPort?: number): Promise<void> {
     if (data.length > this.ctx.maxDatagramSize) {
       throw new TransportError(TRANSPORT_ERROR_CODES.TOO_LARGE, 'datagram-too-large', `${data.length} bytes exceed the UDP limit of ${this.ctx.maxDatagramSize} (RFC 3261 §18.1.1: use TCP)`);
     }
@@ -70,7 +70,10 @@ export class UdpTransport {
       address = found.address;
     }
     const family = net.isIPv6(address) ? 'IPv6' : 'IPv4';
-    const bound = this.sockets.find((b) => b.local.family === family);
+    // Leave by the listener the caller chose (the exit leg), so peers that answer to the source
+    // address (symmetric SIP, RFC 3581) reach the right side of the edge.
+    const bound = (localPort !== undefined ? this.sockets.find((b) => b.local.family === family && b.local.port === localPort) : undefined)
+      ?? this.sockets.find((b) => b.local.family === family);
     if (!bound) {
       throw new TransportError(TRANSPORT_ERROR_CODES.NO_SOCKET, 'no-socket-for-family', `no UDP socket for ${family} destination ${address}`);
     }

@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const SCENARIOS = join(process.cwd(), 'test/fixtures/sipp');
+
+export interface SippResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Contents of the -trace_err / -trace_msg files written in the run directory. */
+  readonly traces: string;
+}
+
+/** A free UDP port on 127.0.0.1 (bound and released; SIPp binds it next). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface SippOptions {
+  readonly scenario: string;
+  /** host:port to send to (UAC); omitted for a UAS. */
+  readonly remote?: string;
+  readonly port?: number;
+  readonly service?: string;
+  readonly calls?: number;
+  readonly rate?: number;
+  readonly timeoutSeconds?: number;
+  readonly extra?: readonly string[];
+}
+
+/** Runs SIPp (Debian's sip-tester) to completion; every run is bounded by -timeout. */
+export function runSipp(o: SippOptions & { port: number }): { done: Promise<SippResult>; kill(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
+  const args = [
+    ...(o.remote ? [o.remote] : []),
+    '-sf', join(SCENARIOS, o.scenario),
+    '-i', '127.0.0.1',
+    ...(o.port !== undefined ? ['-p', String(o.port)] : []),
+    '-m', String(o.calls ?? 1),
+    '-r', String(o.rate ?? 1),
+    '-s', o.service ?? '4969123456789',
+    '-timeout', `${o.timeoutSeconds ?? 30}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-trace_err', '-trace_msg',
+    ...(o.extra ?? []),
+  ];
+  const p = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const done = new Promise<SippResult>((resolve) => {
+    p.once('exit', (code) => {
+      let traces = '';
+      for (const f of readdirSync(dir)) if (f.endsWith('.log')) traces += `--- ${f}\n` + readFileSync(join(dir, f), 'utf8');
+      resolve({ code, stdout, stderr, traces });
+    });
+  });
+  return { done, kill: () => { if (p.exitCode === null) p.kill('SIGKILL'); } };
+}
