@@ -1,0 +1,170 @@
+/**
+ * pino JSON logs (stdout; a compact line format when stdout is a TTY), one child per component
+ * with its bindings serialized once, and the two SIP-specific log shapes: one line per
+ * transaction outcome (info) and full SIP traces (debug).
+ *
+ * Keys never reach a log: every SIP text passes through `redactSdpKeys` (SDES `inline:` keys,
+ * `k=` lines, MIKEY), every string field and message argument is passed through it again as a
+ * backstop, and TLS key material (`key`, `passphrase`, ...) is censored by path.
+ */
+import pino from 'pino';
+import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions as PinoOptions } from 'pino';
+import { redactSdpKeys } from '../sdp/redact-sdp-keys.js';
+import { prettyDestination } from './pretty.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  readonly level: LevelWithSilent;
+  /** Where lines go; default stdout (JSON, or the pretty format when stdout is a TTY). */
+  readonly destination?: DestinationStream;
+  /** Force (true) or forbid (false) the pretty format on the default destination. */
+  readonly pretty?: boolean;
+  /** Extra fields on every line, e.g. `{ edge: 'edge1.example.com' }`. */
+  readonly base?: Readonly<Record<string, string>>;
+}
+
+/** Field names whose values are secret wherever they appear (TLS private keys, passphrases, key logs). */
+export const SECRET_PATHS = [
+  'key', 'passphrase', 'privateKey', 'secret', 'keylog', 'masterKey',
+  '*.key', '*.passphrase', '*.privateKey', '*.secret', '*.keylog', '*.masterKey',
+] as const;
+
+const CENSOR = '[redacted]';
+
+/** Redacts SDP keys in every string value, one object level deep (the log call's own fields). */
+function redactFields(o: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    let r: unknown = v;
+    if (typeof v === 'string') r = redactSdpKeys(v);
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Error)) {
+      const inner = v as Record<string, unknown>;
+      for (const ik of Object.keys(inner)) {
+        const iv = inner[ik];
+        if (typeof iv === 'string' && redactSdpKeys(iv) !== iv) {
+          r = Object.fromEntries(Object.entries(inner).map(([a, b]) => [a, typeof b === 'string' ? redactSdpKeys(b) : b]));
+          break;
+        }
+      }
+    }
+    if (r !== v) (out ??= { ...o })[k] = r;
+  }
+  return out ?? o;
+}
+
+export function pinoOptions(opts: LoggerOptions): PinoOptions {
+  return {
+    level: opts.level,
+    base: { pid: process.pid, ...opts.base },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: [...SECRET_PATHS], censor: CENSOR },
+    formatters: {
+      level: (label, number) => ({ level: number, severity: label }),
+      log: redactFields,
+    },
+    hooks: {
+      // The message and printf-style arguments: a SIP text pasted into a message is redacted too.
+      logMethod(args, method) {
+        const clean = args.map((a: unknown) => (typeof a === 'string' ? redactSdpKeys(a) : a)) as Parameters<typeof method>;
+        method.apply(this, clean);
+      },
+    },
+  };
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  let dest = opts.destination;
+  if (dest === undefined) {
+    const pretty = opts.pretty ?? process.stdout.isTTY === true;
+    dest = pretty ? prettyDestination(process.stdout, process.stdout.isTTY === true) : pino.destination({ dest: 1, sync: true });
+  }
+  return pino(pinoOptions(opts), dest);
+}
+
+const children = new WeakMap<Logger, Map<string, Logger>>();
+
+/** A child per component (`transport`, `proxy`, `tls`, ...), created once: pino serializes its bindings at creation. */
+export function componentLogger(root: Logger, component: string): Logger {
+  let map = children.get(root);
+  if (map === undefined) children.set(root, (map = new Map()));
+  let child = map.get(component);
+  if (child === undefined) map.set(component, (child = root.child({ component })));
+  return child;
+}
+
+export interface HostPort {
+  readonly address: string;
+  readonly port: number;
+}
+
+export function hostPort(e: HostPort): string {
+  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+/** One SIP message as it crossed the wire (decrypted), for debug traces. */
+export interface SipTrace {
+  readonly direction: 'in' | 'out';
+  readonly transport: string;
+  readonly local: HostPort;
+  readonly remote: HostPort;
+  readonly data: Buffer | string;
+}
+
+/** First line of a SIP message (request or status line), at most 200 characters. */
+export function startLine(text: string): string {
+  const end = text.indexOf('\r\n');
+  const line = end < 0 ? text : text.slice(0, end);
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+}
+
+/** Full SIP trace at `debug`, keys redacted. Free when debug is off (one level check). */
+export function logSipTrace(log: Logger, t: SipTrace): void {
+  if (!log.isLevelEnabled('debug')) return;
+  const raw = typeof t.data === 'string' ? t.data : t.data.toString('utf8');
+  const sip = redactSdpKeys(raw);
+  log.debug({
+    event: 'sip',
+    dir: t.direction,
+    transport: t.transport,
+    local: hostPort(t.local),
+    remote: hostPort(t.remote),
+    bytes: typeof t.data === 'string' ? Buffer.byteLength(t.data) : t.data.length,
+    sip,
+  }, `SIP ${t.direction === 'in' ? '<-' : '->'} ${startLine(sip)}`);
+}
+
+/** One line per proxied transaction outcome (info). */
+export interface TransactionOutcome {
+  readonly callId: string;
+  readonly method: string;
+  /** `inbound` = vendor to inside, `outbound` = inside to vendor. */
+  readonly direction: string;
+  readonly peer: string;
+  readonly transport: string;
+  readonly status: number;
+  readonly durationMs: number;
+  /** Trunk or peer the request was routed by. */
+  readonly route: string | null;
+  readonly target: string | null;
+  /** `SIPS_ERR_*` when the edge caused or decided the outcome. */
+  readonly code: string | null;
+}
+
+export function logTransactionOutcome(log: Logger, e: TransactionOutcome): void {
+  if (!log.isLevelEnabled('info')) return;
+  log.info({
+    event: 'transaction',
+    callId: e.callId,
+    method: e.method,
+    direction: e.direction,
+    peer: e.peer,
+    transport: e.transport,
+    status: e.status,
+    durationMs: Math.round(e.durationMs),
+    route: e.route,
+    target: e.target,
+    code: e.code,
+  }, `${e.method} ${e.status} ${e.direction}`);
+}

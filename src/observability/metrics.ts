@@ -1,0 +1,167 @@
+/**
+ * Prometheus metrics: one `Registry` of our own (never the global one), every name `sips_edge_*`,
+ * labels bounded (no Call-IDs, no addresses: see labels.ts). Core layers never touch this file;
+ * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
+
+export const METRIC_PREFIX = 'sips_edge_';
+
+/** Call setup (INVITE -> 18x / 2xx) spans milliseconds to ringing minutes. */
+const SETUP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120];
+/** OPTIONS probes over TLS: a few ms on a LAN, the S-TLS-6 500 ms handshake limit, then timeouts. */
+const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];
+
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag) as `sips_edge_process_*` etc. Default true. */
+  readonly processMetrics?: boolean;
+  /** Wall clock in ms for certificate expiry (tests). Default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface ProbeObservation {
+  readonly region: string;
+  readonly host: string;
+  readonly ok: boolean;
+  readonly latencyMs: number;
+}
+
+/** Shape of routing/health.ts `HealthChange` (structural: observability does not import routing). */
+export interface UpstreamChange {
+  readonly trunk: string;
+  readonly region: string | undefined;
+  readonly host: string;
+  readonly up: boolean;
+}
+
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  private readonly now: () => number;
+  private activeTransactions: () => number = () => 0;
+  private readonly certificates = new Map<string, { name: string; file: string; notAfter: number }>();
+
+  // One guard per free-text label, so one noisy label cannot crowd out another.
+  readonly guards = {
+    code: new LabelGuard(128),
+    reason: new LabelGuard(64),
+    tlsReason: new LabelGuard(64),
+    cipher: new LabelGuard(32),
+    host: new LabelGuard(256),
+    route: new LabelGuard(128),
+  };
+
+  readonly requests: Counter<'method' | 'direction'>;
+  readonly responses: Counter<'method' | 'status' | 'direction'>;
+  readonly transactionFailures: Counter<'method' | 'status' | 'code'>;
+  readonly localReplies: Counter<'method' | 'status' | 'code'>;
+  readonly targetOutcomes: Counter<'trunk' | 'target' | 'status'>;
+  readonly dropped: Counter<'reason'>;
+  readonly tlsHandshakes: Counter<'role' | 'result' | 'reason' | 'cipher'>;
+  readonly deprecatedCiphers: Counter<'role' | 'cipher'>;
+  readonly connectionsActive: Gauge<'transport' | 'direction'>;
+  readonly connectionsClosed: Counter<'transport' | 'reason'>;
+  readonly connectionsRejected: Counter<'transport' | 'reason'>;
+  readonly framingErrors: Counter<'transport' | 'code'>;
+  readonly upstreamUp: Gauge<'region' | 'host'>;
+  readonly probeSeconds: Histogram<'region' | 'host'>;
+  readonly probes: Counter<'region' | 'host' | 'result'>;
+  readonly callSetupSeconds: Histogram<'stage'>;
+  readonly sdpChecks: Counter<'direction' | 'kind' | 'result' | 'reason'>;
+  readonly certificateExpiry: Gauge<'name' | 'file'>;
+  readonly hepPackets: Counter<'result'>;
+
+  constructor(opts: MetricsOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    const registers = [this.registry];
+    const self = this;
+    this.requests = new Counter({ name: 'sips_edge_requests_total', help: 'SIP requests proxied (one per transaction), by method and direction (inbound = vendor to inside)', labelNames: ['method', 'direction'], registers });
+    this.responses = new Counter({ name: 'sips_edge_responses_total', help: 'Final responses sent for proxied transactions, by method, status and direction', labelNames: ['method', 'status', 'direction'], registers });
+    this.transactionFailures = new Counter({ name: 'sips_edge_transaction_failures_total', help: 'Proxied transactions that ended >= 300, by method, status and SIPS_ERR code (none when the answer came from upstream)', labelNames: ['method', 'status', 'code'], registers });
+    this.localReplies = new Counter({ name: 'sips_edge_local_replies_total', help: 'Requests the edge answered itself (validation, routing, SRTP, overload), by method, status and code', labelNames: ['method', 'status', 'code'], registers });
+    this.targetOutcomes = new Counter({ name: 'sips_edge_target_outcomes_total', help: 'Final outcomes per upstream target tried (failover included), by trunk, target and status', labelNames: ['trunk', 'target', 'status'], registers });
+    this.dropped = new Counter({ name: 'sips_edge_dropped_messages_total', help: 'Messages intentionally not forwarded, by reason', labelNames: ['reason'], registers });
+    new Gauge({
+      name: 'sips_edge_transactions_active', help: 'Server transactions alive now', registers,
+      collect() { this.set(self.activeTransactions()); },
+    });
+    this.tlsHandshakes = new Counter({ name: 'sips_edge_tls_handshakes_total', help: 'TLS handshakes by role (server = accepted, client = to upstream), result, failure reason and negotiated cipher', labelNames: ['role', 'result', 'reason', 'cipher'], registers });
+    this.deprecatedCiphers = new Counter({ name: 'sips_edge_tls_deprecated_cipher_total', help: 'TLS connections that negotiated a cipher slated for deprecation (S-TLS-4)', labelNames: ['role', 'cipher'], registers });
+    this.connectionsActive = new Gauge({ name: 'sips_edge_connections_active', help: 'Open stream connections (TCP and TLS flows), by transport and direction', labelNames: ['transport', 'direction'], registers });
+    this.connectionsClosed = new Counter({ name: 'sips_edge_connections_closed_total', help: 'Closed stream connections by transport and close reason', labelNames: ['transport', 'reason'], registers });
+    this.connectionsRejected = new Counter({ name: 'sips_edge_connections_rejected_total', help: 'Connections refused at accept by a connection limit', labelNames: ['transport', 'reason'], registers });
+    this.framingErrors = new Counter({ name: 'sips_edge_framing_errors_total', help: 'Stream framing errors (the flow is closed), by transport and parse error code', labelNames: ['transport', 'code'], registers });
+    this.upstreamUp = new Gauge({ name: 'sips_edge_upstream_up', help: '1 when the upstream host is considered up by health probes, else 0 (region = trunk name for explicit host lists)', labelNames: ['region', 'host'], registers });
+    this.probeSeconds = new Histogram({ name: 'sips_edge_upstream_probe_seconds', help: 'OPTIONS probe round-trip time', labelNames: ['region', 'host'], buckets: PROBE_BUCKETS, registers });
+    this.probes = new Counter({ name: 'sips_edge_upstream_probes_total', help: 'OPTIONS probes by result', labelNames: ['region', 'host', 'result'], registers });
+    this.callSetupSeconds = new Histogram({ name: 'sips_edge_call_setup_seconds', help: 'Time from INVITE arrival to the first 18x (stage=ringing) and to the 2xx (stage=answered)', labelNames: ['stage'], buckets: SETUP_BUCKETS, registers });
+    this.sdpChecks = new Counter({ name: 'sips_edge_sdp_checks_total', help: 'SRTP policy checks of SDP (S-MEDIA-1) by message direction, offer/answer, result (ok, refused, audited) and reason', labelNames: ['direction', 'kind', 'result', 'reason'], registers });
+    this.certificateExpiry = new Gauge({
+      name: 'sips_edge_certificate_expiry_seconds', help: 'Seconds until each loaded certificate expires (negative: expired)', labelNames: ['name', 'file'], registers,
+      collect() {
+        this.reset();
+        const now = self.now();
+        for (const c of self.certificates.values()) this.set({ name: c.name, file: c.file }, Math.round((c.notAfter - now) / 1000));
+      },
+    });
+    this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+  }
+
+  /** The composition root hands in the transaction layer's live count; read at scrape time. */
+  setActiveTransactionsSource(source: () => number): void {
+    this.activeTransactions = source;
+  }
+
+  /** Records a loaded certificate; the gauge shows seconds until `notAfter` at scrape time. */
+  setCertificateExpiry(name: string, file: string, notAfter: Date): void {
+    this.certificates.set(`${name}\u0000${file}`, { name, file, notAfter: notAfter.getTime() });
+  }
+
+  /** On config reload: forget certificates no longer loaded. */
+  clearCertificates(): void {
+    this.certificates.clear();
+  }
+
+  setUpstreamUp(region: string, host: string, up: boolean): void {
+    this.upstreamUp.set({ region: this.guards.route.label(region), host: this.guards.host.label(host) }, up ? 1 : 0);
+  }
+
+  /** routing/health.ts `onChange` feeds this; `region` falls back to the trunk name. */
+  upstreamChanged(change: UpstreamChange): void {
+    this.setUpstreamUp(change.region ?? change.trunk, change.host, change.up);
+  }
+
+  observeProbe(p: ProbeObservation): void {
+    const labels = { region: this.guards.route.label(p.region), host: this.guards.host.label(p.host) };
+    this.probes.inc({ ...labels, result: p.ok ? 'ok' : 'failed' });
+    if (p.ok) this.probeSeconds.observe(labels, p.latencyMs / 1000);
+  }
+
+  /** A local reply or transaction code: `SIPS_ERR_*` codes as they are, anything else folded. */
+  codeLabel(code: string | null): string {
+    if (code === null || code === '') return 'none';
+    return code.startsWith('SIPS_ERR_') ? this.guards.code.label(code) : OTHER;
+  }
+
+  methodLabel(method: string): string {
+    return methodLabel(method);
+  }
+
+  statusLabel(status: number): string {
+    return statusLabel(status);
+  }
+
+  /** Prometheus text exposition. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+export function createMetrics(opts: MetricsOptions = {}): EdgeMetrics {
+  return new EdgeMetrics(opts);
+}

@@ -1,0 +1,93 @@
+/**
+ * proxy/ports.ts `ProxyObserver` -> logs and metrics. The event shapes are restated here
+ * structurally (observability sits below proxy in the layer map and imports only message, config
+ * and sdp); test/unit/observability/seams.test.ts assigns the result to `ProxyObserver`, so the
+ * compiler keeps the two in step.
+ */
+import type { Logger } from 'pino';
+import { componentLogger, logTransactionOutcome } from './logger.js';
+import type { EdgeMetrics } from './metrics.js';
+import { directionOf } from './labels.js';
+
+type Side = 'inside' | 'outside';
+
+export interface TransactionDoneEvent {
+  readonly callId: string;
+  readonly method: string;
+  readonly fromSide: Side;
+  readonly toSide: Side | null;
+  readonly peer: string;
+  readonly transport: string;
+  readonly status: number;
+  readonly durationMs: number;
+  readonly route: string | null;
+  readonly target: string | null;
+  readonly code: string | null;
+}
+
+export interface LocalReplyEvent { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }
+export interface TargetOutcomeEvent { readonly trunk?: string | null; readonly target: string; readonly status: number; readonly reason: string | null }
+export interface CallSetupEvent { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }
+export interface SdpCheckedEvent {
+  readonly direction: 'request' | 'response';
+  readonly ok: boolean;
+  readonly reason: string | null;
+  readonly audit: boolean;
+  /** Not in the seam yet: derived from direction (request = offer, response = answer) when absent. */
+  readonly kind?: 'offer' | 'answer';
+}
+export interface DroppedEvent { readonly what: string; readonly reason: string }
+
+export interface ObservabilityProxyObserver {
+  transactionDone(e: TransactionDoneEvent): void;
+  localReply(e: LocalReplyEvent): void;
+  targetOutcome(e: TargetOutcomeEvent): void;
+  callSetup(e: CallSetupEvent): void;
+  sdpChecked(e: SdpCheckedEvent): void;
+  dropped(e: DroppedEvent): void;
+}
+
+export interface ObserverSinks {
+  readonly log: Logger;
+  readonly metrics: EdgeMetrics;
+}
+
+/** Builds the proxy's observer: the composition root passes the result as `ProxyDeps.observer`. */
+export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObserver {
+  const { metrics: m } = sinks;
+  const log = componentLogger(sinks.log, 'proxy');
+  return {
+    transactionDone(e) {
+      const direction = directionOf(e.fromSide);
+      const method = m.methodLabel(e.method);
+      const status = m.statusLabel(e.status);
+      m.requests.inc({ method, direction });
+      m.responses.inc({ method, status, direction });
+      if (e.status >= 300) m.transactionFailures.inc({ method, status, code: m.codeLabel(e.code) });
+      logTransactionOutcome(log, { ...e, direction });
+    },
+    localReply(e) {
+      m.localReplies.inc({ method: m.methodLabel(e.method), status: m.statusLabel(e.status), code: m.codeLabel(e.code) });
+      // Overload answers come in bursts: keep them at info; every other local refusal is a warning.
+      const level = e.status === 503 || e.status === 0 ? 'info' : 'warn';
+      log[level]({ event: 'local-reply', method: e.method, status: e.status, code: e.code, detail: e.detail, peer: e.peer }, `${e.method} answered locally ${e.status} ${e.code}`);
+    },
+    targetOutcome(e) {
+      m.targetOutcomes.inc({ trunk: m.guards.route.label(e.trunk ?? null), target: m.guards.host.label(e.target), status: m.statusLabel(e.status) });
+      if (e.reason !== null) log.warn({ event: 'target-failed', trunk: e.trunk ?? null, target: e.target, status: e.status, reason: e.reason }, `target ${e.target} failed: ${e.reason}`);
+    },
+    callSetup(e) {
+      m.callSetupSeconds.observe({ stage: e.stage }, e.ms / 1000);
+    },
+    sdpChecked(e) {
+      const result = e.ok ? 'ok' : e.audit ? 'audited' : 'refused';
+      const kind = e.kind ?? (e.direction === 'request' ? 'offer' : 'answer');
+      m.sdpChecks.inc({ direction: e.direction, kind, result, reason: m.guards.reason.label(e.reason) });
+      if (!e.ok) log.info({ event: 'sdp-check', direction: e.direction, kind, result, reason: e.reason }, `SDP ${kind} ${result}: ${e.reason ?? ''}`);
+    },
+    dropped(e) {
+      m.dropped.inc({ reason: m.guards.reason.label(e.reason) });
+      log.info({ event: 'dropped', what: e.what, reason: e.reason }, `dropped ${e.what}: ${e.reason}`);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * One call per SIP message crossing the edge (received or sent, decrypted): a debug trace in the
+ * log (keys redacted) and a HEP capture when a collector is configured. The composition root
+ * calls it from the transport's message handler and send path.
+ */
+import type { Logger } from 'pino';
+import { componentLogger, logSipTrace, type HostPort } from './logger.js';
+import type { HepSender } from './hep.js';
+
+export interface SipTapMessage {
+  readonly direction: 'in' | 'out';
+  readonly transport: string;
+  readonly local: HostPort;
+  readonly remote: HostPort;
+  readonly data: Buffer;
+  /** Wall-clock time of the message; default now. */
+  readonly at?: Date;
+}
+
+export type SipTap = (m: SipTapMessage) => void;
+
+export function createSipTap(log: Logger, hep: HepSender): SipTap {
+  const sipLog = componentLogger(log, 'sip');
+  if (!hep.enabled) return (m) => logSipTrace(sipLog, m);
+  return (m) => {
+    logSipTrace(sipLog, m);
+    hep.capture(m.direction, m.transport, m.local, m.remote, m.data, m.at ?? new Date());
+  };
+}
