@@ -40,10 +40,19 @@ export interface EdgeDeps {
   /** Which trust applies to a TLS server name (trunk hosts, inside TLS peers). */
   readonly tlsPeers: (servername: string) => TlsPeerPolicy | undefined;
   /** Every SIP message in and out (HEP capture, debug traces). */
-  readonly capture?: (direction: 'in' | 'out', transport: string, local: Endpoint | null, remote: Endpoint | { address: string; port: number }, data: Buffer) => void;
+  readonly capture?: (direction: 'in' | 'out', transport: string, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer) => void;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
   /** CRL distribution point URL -> URL actually fetched (lab). */
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+  /** TLS key logging seams (lab debugging). */
+  readonly onTlsServer?: (server: tls.Server) => void;
+  readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
+}
+
+export interface LoadedCertificate {
+  readonly name: string;
+  readonly file: string;
+  readonly notAfter: Date;
 }
 
 export interface BoundListener {
@@ -100,6 +109,8 @@ export class Edge {
       verifyPeer: (socket, t) => this.verify(socket, t),
       classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
       clock: this.clock,
+      ...(deps.onTlsServer ? { onTlsServer: deps.onTlsServer } : {}),
+      ...(deps.onTlsClientSocket ? { onTlsClientSocket: deps.onTlsClientSocket } : {}),
       limits: {
         maxConnections: limits.maxConnections,
         maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
@@ -181,6 +192,16 @@ export class Edge {
     await this.transport.stop();
   }
 
+  /** Every certificate the edge presents (leaf and chain), for the expiry metric and doctor. */
+  loadedCertificates(): LoadedCertificate[] {
+    if (this.identities === null) return [];
+    return this.identities.identities.flatMap((id) => [id.leaf, ...id.chain.filter((c) => c !== id.leaf)].map((c) => ({
+      name: c.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? c.subject,
+      file: id.spec.certFile,
+      notAfter: new Date(c.validTo),
+    })));
+  }
+
   /** Certificate hot reload: new handshakes use the new files; a broken file keeps the old one. */
   reloadCertificates(): { reloaded: number; errors: readonly Error[] } {
     if (this.identities === null) return { reloaded: 0, errors: [] };
@@ -242,7 +263,7 @@ export class Edge {
       };
       flow = (await this.transport.send(target, data)) ?? undefined;
     }
-    this.deps.capture?.('out', dest.transport, flow?.local ?? null, flow?.remote ?? { address: dest.host, port: dest.port }, data);
+    this.deps.capture?.('out', dest.transport, flow?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, flow?.remote ?? { address: dest.host, port: dest.port }, data);
   }
 
   private connectOptions(t: OutboundTarget): tls.ConnectionOptions {

@@ -1,57 +1,133 @@
 /**
- * One edge process: runs the edge from a config, wires observability, handles signals, and
- * resolves with the exit code when it has stopped.
+ * One edge process: runs the edge from a config, wires observability (logs, metrics, admin HTTP,
+ * HEP capture, key log), handles signals, and resolves with the exit code when it has stopped.
  */
 import type { EdgeConfig } from './config/schema.js';
+import { createHepSender } from './observability/hep.js';
+import { startAdminServer, type AdminServer } from './observability/admin-http.js';
+import { createKeyLog } from './observability/keylog.js';
+import { componentLogger, createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, type EdgeMetrics } from './observability/metrics.js';
+import { createProxyObserver } from './observability/proxy-observer.js';
+import { createSipTap } from './observability/sip-tap.js';
+import { attachTransportEvents } from './observability/transport-observer.js';
 import { runEdge, type RunningEdge } from './run-edge.js';
+import { DEPRECATED_CIPHERS } from './tls/policy.js';
 
 export interface ProcessOptions {
   readonly configFile: string;
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
 }
 
-type Level = 'info' | 'warn' | 'error';
+export interface Observed {
+  readonly running: RunningEdge;
+  readonly log: Logger;
+  readonly metrics: EdgeMetrics;
+  readonly admin: AdminServer | null;
+  close(): Promise<void>;
+}
 
-function jsonLog(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields }) + '\n');
+/** Starts the edge with every observability seam wired; used by `start` and by the lab. */
+export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions, log: Logger = createLogger({ level: config.logging.level })): Promise<Observed> {
+  const metrics = createMetrics();
+  const hep = createHepSender(config.logging.hep, (r) => metrics.hepPackets.inc({ result: r }));
+  const tap = createSipTap(log, hep);
+  const keylog = createKeyLog(config.tls.keyLogFile);
+  if (keylog.warning !== null) log.warn({ event: 'keylog' }, keylog.warning);
+  const edgeLog = componentLogger(log, 'edge');
+  const running = await runEdge(config, {
+    observer: createProxyObserver({ log, metrics }),
+    log: (level, msg, fields) => edgeLog[level]({ ...fields }, msg),
+    capture: (direction, transport, local, remote, data) => tap({ direction, transport, local, remote, data }),
+    onHealthChange: (c) => {
+      metrics.upstreamChanged(c);
+      edgeLog[c.up ? 'info' : 'warn']({ event: c.up ? 'upstream-up' : 'upstream-down', ...c }, c.up ? 'upstream up' : 'upstream down');
+    },
+    onProbe: (h, r) => metrics.observeProbe({ region: regionOf(config, h.name), host: h.name, ok: r.ok, latencyMs: r.latencyMs }),
+    onTlsServer: (s) => keylog.attach(s),
+    onTlsClientSocket: (s) => keylog.attach(s),
+    ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+  });
+  attachTransportEvents(running.edge.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
+  metrics.setActiveTransactionsSource(() => running.edge.transactions.activeServerTransactions);
+  const setExpiry = (): void => {
+    metrics.clearCertificates();
+    for (const c of running.edge.loadedCertificates()) metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
+  };
+  setExpiry();
+  let admin: AdminServer | null = null;
+  if (config.admin.enabled) {
+    admin = await startAdminServer({
+      address: config.admin.address,
+      port: config.admin.port,
+      metrics,
+      readiness: () => {
+        const snap = running.health.snapshot();
+        return {
+          listenersBound: running.edge.listeners.length === config.listen.length,
+          trunks: config.trunks.map((t) => ({ name: t.name, healthyUpstreams: snap.filter((h) => h.trunk === t.name && h.up).length })),
+        };
+      },
+    });
+  }
+  return {
+    running,
+    log,
+    metrics,
+    admin,
+    async close() {
+      await admin?.close();
+      await hep.close();
+      keylog.close();
+    },
+  };
+}
+
+function regionOf(config: EdgeConfig, host: string): string {
+  const t = config.trunks.find((x) => x.hosts?.some((h) => h.host === host) || (x.region !== undefined && host.includes(`.${x.region}.`)));
+  return t?.region ?? t?.name ?? 'unknown';
 }
 
 export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Promise<number> {
-  const log = jsonLog;
-  let running: RunningEdge;
+  const log = createLogger({ level: config.logging.level });
+  let obs: Observed;
   try {
-    running = await runEdge(config, {
-      log,
-      ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
-      observer: {
-        transactionDone: (e) => log('info', 'transaction', { ...e }),
-        localReply: (e) => log('info', 'local reply', { ...e }),
-      },
-      onHealthChange: (c) => log(c.up ? 'info' : 'warn', c.up ? 'upstream up' : 'upstream down', { ...c }),
-    });
+    obs = await startObservedEdge(config, opts, log);
   } catch (e) {
-    log('error', 'start failed', { error: (e as Error).message, code: (e as { code?: string }).code ?? null });
+    log.error({ event: 'start-failed', code: (e as { code?: string }).code ?? null, error: (e as Error).message }, 'start failed');
     return 1;
   }
-  log('info', 'listening', { config: opts.configFile, listeners: running.edge.listeners, edge: config.edge.name });
+  const { running } = obs;
+  const listening = {
+    event: 'listening',
+    config: opts.configFile,
+    edge: config.edge.name,
+    listeners: running.edge.listeners,
+    admin: obs.admin === null ? null : { address: obs.admin.address, port: obs.admin.port },
+  };
+  log.info(listening, 'listening');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const finish = (code: number) => {
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      log('info', 'stopped', { code });
-      resolve(code);
+      obs.close().finally(() => {
+        log.info({ event: 'stopped', code }, 'stopped');
+        log.flush?.();
+        resolve(code);
+      });
     };
     const onHup = () => {
       const r = running.edge.reloadCertificates();
-      for (const e of r.errors) log('error', 'certificate reload refused; keeping the old one', { error: e.message });
-      log('info', 'certificates reloaded', { reloaded: r.reloaded, refused: r.errors.length });
+      for (const e of r.errors) log.error({ event: 'reload-refused', error: e.message }, 'certificate reload refused; keeping the old one');
+      for (const c of running.edge.loadedCertificates()) obs.metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
+      log.info({ event: 'reloaded', reloaded: r.reloaded, refused: r.errors.length }, 'certificates reloaded');
     };
     const onTerm = () => {
       if (stopping) return;
       stopping = true;
-      log('info', 'draining', { timeoutSeconds: config.edge.drainTimeoutSeconds });
+      log.info({ event: 'draining', timeoutSeconds: config.edge.drainTimeoutSeconds }, 'draining');
       running.drain(config.edge.drainTimeoutSeconds * 1000).then(() => finish(0), () => finish(1));
     };
     const onInt = () => {

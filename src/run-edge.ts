@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
   readonly onHealthChange?: (c: HealthChange) => void;
   readonly onProbe?: (host: ProbeHost, r: ProbeResult) => void;
+  readonly onTlsServer?: EdgeDeps['onTlsServer'];
+  readonly onTlsClientSocket?: EdgeDeps['onTlsClientSocket'];
 }
 
 export interface RunningEdge {
@@ -83,6 +85,8 @@ export async function runEdge(config: EdgeConfig, opts: RunOptions = {}): Promis
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.capture ? { capture: opts.capture } : {}),
     ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+    ...(opts.onTlsServer ? { onTlsServer: opts.onTlsServer } : {}),
+    ...(opts.onTlsClientSocket ? { onTlsClientSocket: opts.onTlsClientSocket } : {}),
   });
   await edge.start();
   const r = router as EdgeRouter | null;

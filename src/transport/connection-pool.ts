@@ -27,6 +27,7 @@ export interface PoolContext {
   readonly verifyPeer: VerifyPeer;
   classifyTlsError(err: unknown): string;
   adopt(socket: net.Socket, init: AdoptInit): Flow;
+  onTlsClientSocket?(socket: tls.TLSSocket): void;
 }
 
 export type StreamTarget = OutboundTarget & { readonly transport: StreamTransport };
@@ -107,6 +108,7 @@ export class ConnectionPool {
     const isTls = target.transport === 'tls';
     const tlsOpts = isTls ? this.tlsOptions(target) : null;
     const socket: net.Socket = tlsOpts ? tls.connect(tlsOpts) : net.connect({ host: target.host, port: target.port });
+    if (tlsOpts) ctx.onTlsClientSocket?.(socket as tls.TLSSocket);
     const socketClosed = new Promise<void>((resolve) => socket.once('close', () => {
       ctx.caps.release(null);
       resolve();

@@ -28,6 +28,8 @@ export interface StreamListenerContext {
   classifyTlsError(err: unknown): string;
   /** Turns an accepted, established socket into a flow. */
   adopt(socket: net.Socket, init: AdoptInit): Flow;
+  /** Called once per TLS server created (key logging for lab debugging). */
+  onTlsServer?(server: tls.Server): void;
 }
 
 interface PendingHandshake {
@@ -58,6 +60,7 @@ export class StreamListener {
       server.on('secureConnection', (socket) => this.onSecure(socket));
       server.on('tlsClientError', (err, socket) => this.onTlsClientError(err, socket));
       this.server = server;
+      ctx.onTlsServer?.(server);
     } else {
       this.server = net.createServer();
     }

@@ -88,6 +88,7 @@ export class Transport {
       verifyPeer: options.verifyPeer ?? (() => ({ ok: true })),
       classifyTlsError,
       adopt: (socket, init) => this.adopt(socket, init, 'outbound'),
+      ...(options.onTlsClientSocket ? { onTlsClientSocket: options.onTlsClientSocket } : {}),
     });
     this.udp = new UdpTransport({
       clock: this.clock,
@@ -103,6 +104,7 @@ export class Transport {
       handshakeTimeoutMs,
       classifyTlsError,
       adopt: (socket: net.Socket, init: AdoptInit) => this.adopt(socket, init, 'inbound'),
+      ...(options.onTlsServer ? { onTlsServer: options.onTlsServer } : {}),
     };
     for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx) });
     for (const at of options.tls ?? []) this.listeners.push({ at, l: new StreamListener('tls', listenerCtx, options.tlsServerOptions) });

@@ -65,6 +65,9 @@ export interface TransportOptions {
   readonly clock?: Clock;
   readonly limits?: Partial<TransportLimits>;
   readonly messageLimits?: Partial<MessageLimits>;
+  /** Seams for TLS key logging (lab debugging): every TLS server, and every client socket before its handshake. */
+  readonly onTlsServer?: (server: tls.Server) => void;
+  readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
   /** Prefix for flow ids, e.g. a worker index (architecture: several workers per machine). */
   readonly flowIdPrefix?: string;
 }

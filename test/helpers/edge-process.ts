@@ -13,9 +13,11 @@ export interface Listener {
   readonly port: number;
 }
 
+/** One pino JSON line; `event` names the kind of line (see docs/observability.md). */
 export interface LogLine {
-  readonly level: string;
+  readonly level: number;
   readonly msg: string;
+  readonly event?: string;
   readonly [k: string]: unknown;
 }
 
@@ -55,10 +57,10 @@ export class EdgeProcess {
     const proc = spawn(process.execPath, [BIN, 'start', '--config', file, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const edge = new EdgeProcess(proc, file);
     const ready = await Promise.race([
-      edge.waitFor((l) => l.msg === 'listening' || l.msg === 'start failed'),
+      edge.waitFor((l) => l.event === 'listening' || l.event === 'start-failed'),
       edge.exited.then((code) => { throw new Error(`edge exited with ${code} before listening: ${edge.stderr}`); }),
     ]);
-    if (ready.msg !== 'listening') throw new Error(`edge did not start: ${JSON.stringify(ready)}`);
+    if (ready.event !== 'listening') throw new Error(`edge did not start: ${JSON.stringify(ready)}`);
     edge.listeners = ready['listeners'] as Listener[];
     return edge;
   }
@@ -73,6 +75,11 @@ export class EdgeProcess {
     const hit = this.logs.find(pred);
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+  }
+
+  /** Lines of one event kind, in order. */
+  events(kind: string): LogLine[] {
+    return this.logs.filter((l) => l.event === kind);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {

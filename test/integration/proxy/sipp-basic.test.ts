@@ -33,10 +33,10 @@ test('basic call, caller hangs up: 100/180/200/ACK/BYE through double Record-Rou
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-answer-expect-bye.xml', port: far }]);
-  const done = edge.logs.filter((l) => l.msg === 'transaction');
-  assert.deepEqual(done.map((l) => [l['method'], l['status'], l['fromSide'], l['toSide']]), [
-    ['INVITE', 200, 'inside', 'outside'],
-    ['BYE', 200, 'inside', 'outside'],
+  const done = edge.events('transaction');
+  assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction']]), [
+    ['INVITE', 200, 'outbound'],
+    ['BYE', 200, 'outbound'],
   ]);
 });
 
@@ -44,9 +44,8 @@ test('basic call, callee hangs up: the far end BYE is routed back to the PBX by 
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-call-callee-bye.xml', [{ scenario: 'uas-answer-then-bye.xml', port: far }]);
-  const bye = edge.logs.find((l) => l.msg === 'transaction' && l['method'] === 'BYE');
-  assert.equal(bye?.['fromSide'], 'outside');
-  assert.equal(bye?.['toSide'], 'inside');
+  const bye = edge.events('transaction').find((l) => l['method'] === 'BYE');
+  assert.equal(bye?.['direction'], 'inbound');
 });
 
 test('CANCEL after 180: 200 for the CANCEL, 487 from the far end forwarded', async () => {
@@ -65,7 +64,7 @@ test('503 from the first target, the call succeeds on the second (serial failove
   const [far1, far2] = [await freeUdpPort(), await freeUdpPort()];
   const edge = await startEdge({ farPorts: [far1, far2] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-reply-503.xml', port: far1 }, { scenario: 'uas-answer-expect-bye.xml', port: far2 }]);
-  const invite = edge.logs.find((l) => l.msg === 'transaction' && l['method'] === 'INVITE');
+  const invite = edge.events('transaction').find((l) => l['method'] === 'INVITE');
   assert.equal(invite?.['target'], 'far2.lab.test');
 });
 
@@ -73,7 +72,7 @@ test('a first target that never answers: Timer B, then the next target answers',
   const [silent, far2] = [await freeUdpPort(), await freeUdpPort()];
   const edge = await startEdge({ farPorts: [silent, far2] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-answer-expect-bye.xml', port: far2 }]);
-  const invite = edge.logs.find((l) => l.msg === 'transaction' && l['method'] === 'INVITE');
+  const invite = edge.events('transaction').find((l) => l['method'] === 'INVITE');
   assert.equal(invite?.['target'], 'far2.lab.test');
 });
 
@@ -87,7 +86,7 @@ test('re-INVITE inside the dialog, routed by the Route set both ways', async () 
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-reinvite.xml', [{ scenario: 'uas-reinvite.xml', port: far }]);
-  const invites = edge.logs.filter((l) => l.msg === 'transaction' && l['method'] === 'INVITE');
+  const invites = edge.events('transaction').filter((l) => l['method'] === 'INVITE');
   assert.equal(invites.length, 2);
   assert.equal(invites[1]?.['route'], 'dialog');
 });
@@ -97,7 +96,7 @@ test('UDP loss: a retransmitted INVITE is absorbed and answered, a retransmitted
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-retransmit.xml', [{ scenario: 'uas-answer-twice.xml', port: far }]);
   // One INVITE and one BYE transaction, however many copies crossed the wire.
-  const done = edge.logs.filter((l) => l.msg === 'transaction');
+  const done = edge.events('transaction');
   assert.deepEqual(done.map((l) => l['method']), ['INVITE', 'BYE']);
 });
 
@@ -105,9 +104,9 @@ test('Max-Forwards 0 gets 483 from the edge and goes nowhere', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-maxforwards-0-expect-483.xml', []);
-  const reply = edge.logs.find((l) => l.msg === 'local reply');
+  const reply = edge.events('local-reply')[0];
   assert.equal(reply?.['code'], 'SIPS_ERR_PROXY_TOO_MANY_HOPS');
-  assert.equal(edge.logs.filter((l) => l.msg === 'transaction').length, 0);
+  assert.equal(edge.events('transaction').length, 0);
 });
 
 test('a routing loop back into the edge ends in 482 Loop Detected', async () => {
@@ -115,14 +114,14 @@ test('a routing loop back into the edge ends in 482 Loop Detected', async () => 
   // The trunk's only host is the edge's own inside listener: the request comes back unchanged.
   const edge = await startEdge({ farPorts: [inside], insidePort: inside });
   await call(edge, 'uac-expect-482.xml', []);
-  assert.ok(edge.logs.some((l) => l.msg === 'local reply' && l['code'] === 'SIPS_ERR_PROXY_LOOP'));
+  assert.ok(edge.events('local-reply').some((l) => l['code'] === 'SIPS_ERR_PROXY_LOOP'));
 });
 
 test('an offer without SRTP is refused with 488 and a Warning, and reaches no one', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-clear-offer-expect-488.xml', []);
-  const reply = edge.logs.find((l) => l.msg === 'local reply');
+  const reply = edge.events('local-reply')[0];
   assert.equal(reply?.['code'], 'SIPS_ERR_PROXY_SRTP_REQUIRED');
 });
 
