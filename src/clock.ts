@@ -20,11 +20,12 @@ export const systemClock: Clock = {
   },
 };
 
-/** A clock that only moves when told to: `advance(ms)` fires due timers in order. */
+/** A clock that only moves when told to: `advance(ms)` fires due timers in order (a binary heap). */
 export class VirtualClock implements Clock {
   private time = 0;
   private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  private readonly heap: { at: number; id: number; fn: () => void }[] = [];
+  private readonly live = new Set<number>();
 
   now(): number {
     return this.time;
@@ -32,31 +33,59 @@ export class VirtualClock implements Clock {
 
   setTimer(ms: number, fn: () => void): TimerHandle {
     const id = ++this.seq;
-    this.timers.set(id, { at: this.time + Math.max(0, ms), fn });
-    return { cancel: () => this.timers.delete(id) };
+    this.push({ at: this.time + Math.max(0, ms), id, fn });
+    this.live.add(id);
+    return { cancel: () => { this.live.delete(id); } };
   }
 
   get pending(): number {
-    return this.timers.size;
+    return this.live.size;
   }
 
   advance(ms: number): void {
     const end = this.time + ms;
     for (;;) {
-      let nextId = -1;
-      let nextAt = Infinity;
-      for (const [id, t] of this.timers) {
-        if (t.at <= end && (t.at < nextAt || (t.at === nextAt && id < nextId))) {
-          nextAt = t.at;
-          nextId = id;
-        }
-      }
-      if (nextId < 0) break;
-      const t = this.timers.get(nextId)!;
-      this.timers.delete(nextId);
-      this.time = t.at;
-      t.fn();
+      const top = this.heap[0];
+      if (top === undefined || top.at > end) break;
+      this.pop();
+      if (!this.live.delete(top.id)) continue; // cancelled
+      this.time = top.at;
+      top.fn();
     }
     this.time = end;
+  }
+
+  private less(a: { at: number; id: number }, b: { at: number; id: number }): boolean {
+    return a.at < b.at || (a.at === b.at && a.id < b.id);
+  }
+
+  private push(e: { at: number; id: number; fn: () => void }): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (last === undefined || h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
   }
 }

@@ -121,7 +121,7 @@ function trustFor(t: EdgeConfig['trunks'][number]['trust'], regionRoots: readonl
   return loadTrustAnchors(spec);
 }
 
-/** An OPTIONS over the TLS pool to one lb host: any answer below 500 means it takes calls. */
+/** An OPTIONS over the TLS pool to one lb host: an answer below 500 means it takes calls. */
 function probeOptions(edge: Edge, host: ProbeHost): Promise<ProbeResult> {
   const started = edge.clock.now();
   const leg = edge.core!.identity.exitLeg('outside', 'tls');

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "route --explain URI: where a request goes and why",
     load: async () => (await import('./commands/route.js')).routeCommand,
   },
+  lab: { summary: 'run the lab: simulated region + edge + PBX simulator', load: async () => (await import('./commands/lab.js')).labCommand },
   version: { summary: 'print the version', load: async () => versionCommand },
 };
 

@@ -79,7 +79,10 @@ export class ProxyCore {
     let inHints: RouteHints = {};
     if (pre.own.length > 0 || inDialog) {
       if (pre.own.length === 0) return this.reply(tx, 404, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
-      decision = await this.inDialogDecision(pre.request, pre.own[pre.own.length - 1]!.side, mergeHints(pre.own));
+      // Only the hints of the entries facing the exit side: the outside entry's flow (f=) must not
+      // steer a request that leaves by the inside leg back onto the vendor's connection.
+      const exitSide = pre.own[pre.own.length - 1]!.side;
+      decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
       recordRoute = false;
     } else {
       decision = await this.deps.router.routeInitial(pre.request, source, leg.side);
@@ -154,7 +157,8 @@ export class ProxyCore {
       throw e;
     }
     if (pre.own.length === 0) return; // not routed through us: drop (§16.4 would loop it back)
-    const decision = await this.inDialogDecision(pre.request, pre.own[pre.own.length - 1]!.side, mergeHints(pre.own));
+    const exitSide = pre.own[pre.own.length - 1]!.side; // as in handle(): only the exit side's hints (no f= flow on an inside exit)
+    const decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
     if (decision.kind === 'reject') return;
     const target = decision.targets[0]!;
     const out = pre.request;
