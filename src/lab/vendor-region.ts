@@ -20,7 +20,7 @@ import { buildServerOptions, IdentitySet } from '../tls/secure-context.js';
 import type { TlsPolicy } from '../tls/policy.js';
 import { RevocationChecker } from '../tls/revocation.js';
 import { loadTrustAnchors } from '../tls/trust-store.js';
-import { connectTls } from '../tls/verify.js';
+import { connectTls, guardTlsServer } from '../tls/verify.js';
 import { makeAnswer, makeOffer } from './lab-sdp.js';
 import { LabUa, type CallResult, type Hop, type InviteDecision } from './lab-ua.js';
 
@@ -162,7 +162,7 @@ export class SimulatedRegion {
           socket.once('close', () => sockets.delete(socket));
           attach(socket, ua, `${name} <- ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`);
         });
-        server.on('tlsClientError', () => undefined); // a refused handshake is the client's problem
+        guardTlsServer(server); // a refused handshake is the client's problem; close its socket
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen(o.ports[i] ?? 0, o.address, () => {

@@ -21,6 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   media: ['message', 'sdp'],
   proxy: ['message', 'transaction', 'transport', 'routing', 'sdp', 'tls', 'config', 'media'],
   observability: ['message', 'config', 'sdp'],
+  doctor: ['message', 'config', 'tls', 'routing'],
   lab: ['message', 'tls', 'sdp', 'config', 'transport', 'transaction', 'routing', 'proxy', 'observability'],
   cli: ['*'],
   '.': ['*'],

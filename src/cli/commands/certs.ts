@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { assertHostNameTarget } from '../../tls/peer-identity.js';
 import { DEFAULT_CRL_BASE_URL, DEFAULT_EDGE_NAME, DEFAULT_LAB_REGIONS, generateLabPki } from '../../tls/lab-pki.js';
 import { parseFlags, processIo, UsageError, type CommandIo } from '../args.js';
 
@@ -27,6 +28,13 @@ export async function certsCommand(argv: string[], io: CommandIo = processIo): P
     if (positional[0] !== 'lab' || positional.length > 1) throw new UsageError(`unknown certs subcommand: ${positional.join(' ')}`);
     if (!flags.out) throw new UsageError('--out DIR is required');
     for (const r of flags.region ?? []) if (!/^[a-z0-9-]{2,20}$/.test(r)) throw new UsageError(`--region ${r}: expected a region code like euc1`);
+    if (flags['edge-name'] !== undefined) {
+      try {
+        assertHostNameTarget(flags['edge-name'], '--edge-name');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     const outDir = resolve(flags.out);
     const pki = generateLabPki({
       outDir,
