@@ -21,6 +21,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./commands/route.js')).routeCommand,
   },
   lab: { summary: 'run the lab: simulated region + edge + PBX simulator', load: async () => (await import('./commands/lab.js')).labCommand },
+  config: { summary: 'config check FILE: validate a config file', load: async () => (await import('./commands/config-check.js')).configCommand },
+  doctor: { summary: 'doctor --config FILE: check certificates, trunks and config', load: async () => (await import('./commands/doctor.js')).doctorCommand },
   version: { summary: 'print the version', load: async () => versionCommand },
 };
 

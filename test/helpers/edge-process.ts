@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,7 +50,9 @@ export class EdgeProcess {
     const dir = mkdtempSync(join(tmpdir(), 'sips-edge-test-'));
     const file = join(dir, 'edge.yaml');
     writeFileSync(file, yaml);
-    return EdgeProcess.startFile(file, extraArgs);
+    const edge = await EdgeProcess.startFile(file, extraArgs);
+    void edge.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+    return edge;
   }
 
   static async startFile(file: string, extraArgs: readonly string[] = []): Promise<EdgeProcess> {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -61,6 +61,7 @@ export function runSipp(o: SippOptions & { port: number }): { done: Promise<Sipp
     p.once('exit', (code) => {
       let traces = '';
       for (const f of readdirSync(dir)) if (f.endsWith('.log')) traces += `--- ${f}\n` + readFileSync(join(dir, f), 'utf8');
+      rmSync(dir, { recursive: true, force: true });
       resolve({ code, stdout, stderr, traces });
     });
   });
