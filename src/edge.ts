@@ -68,7 +68,7 @@ export class Edge {
   private proxy: ProxyCore | null = null;
   private identities: IdentitySet | null = null;
   private readonly policy: TlsPolicy;
-  private readonly revocation: RevocationChecker;
+  private revocation: RevocationChecker;
   private bound: BoundListener[] = [];
   readonly clock: Clock;
 
@@ -80,12 +80,7 @@ export class Edge {
       revocation: config.tls.revocation,
       cnFallback: config.tls.cnFallback,
     });
-    this.revocation = new RevocationChecker({
-      mode: config.tls.revocation,
-      crlFiles: config.tls.crlFiles,
-      ...(deps.crlUrlOverrides ? { urlOverrides: deps.crlUrlOverrides } : {}),
-      onEvent: (e) => deps.log?.('warn', `revocation: ${e.kind}`, { detail: e.detail, ...(e.url ? { url: e.url } : {}) }),
-    });
+    this.revocation = this.newRevocationChecker();
     const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
     let tlsServerOptions: tls.TlsOptions | undefined;
     if (tlsListeners.length > 0) {
@@ -204,8 +199,30 @@ export class Edge {
 
   /** Certificate hot reload: new handshakes use the new files; a broken file keeps the old one. */
   reloadCertificates(): { reloaded: number; errors: readonly Error[] } {
-    if (this.identities === null) return { reloaded: 0, errors: [] };
-    return this.identities.reload(this.policy);
+    const errors: Error[] = [];
+    // CRL files: a broken one keeps the checker that was loaded before.
+    try {
+      this.revocation = this.newRevocationChecker();
+    } catch (e) {
+      errors.push(e as Error);
+    }
+    if (this.identities === null) return { reloaded: 0, errors };
+    const r = this.identities.reload(this.policy);
+    return { reloaded: r.reloaded, errors: [...errors, ...r.errors] };
+  }
+
+  /** The files a reload reads: identities' certificates and keys, CRL files. */
+  get watchedFiles(): string[] {
+    return [...this.config.tls.identities.flatMap((i) => [i.cert, i.key]), ...this.config.tls.crlFiles];
+  }
+
+  private newRevocationChecker(): RevocationChecker {
+    return new RevocationChecker({
+      mode: this.config.tls.revocation,
+      crlFiles: this.config.tls.crlFiles,
+      ...(this.deps.crlUrlOverrides ? { urlOverrides: this.deps.crlUrlOverrides } : {}),
+      onEvent: (e) => this.deps.log?.('warn', `revocation: ${e.kind}`, { detail: e.detail, ...(e.url ? { url: e.url } : {}) }),
+    });
   }
 
   private receive(m: ReceivedMessage): void {

@@ -2,6 +2,8 @@
  * One edge process: runs the edge from a config, wires observability (logs, metrics, admin HTTP,
  * HEP capture, key log), handles signals, and resolves with the exit code when it has stopped.
  */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { EdgeConfig } from './config/schema.js';
 import { createHepSender } from './observability/hep.js';
 import { startAdminServer, type AdminServer } from './observability/admin-http.js';
@@ -112,18 +114,22 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      for (const w of watchers) w.close();
       obs.close().finally(() => {
         log.info({ event: 'stopped', code }, 'stopped');
         log.flush?.();
         resolve(code);
       });
     };
-    const onHup = () => {
+    const reload = (why: string) => {
       const r = running.edge.reloadCertificates();
       for (const e of r.errors) log.error({ event: 'reload-refused', error: e.message }, 'certificate reload refused; keeping the old one');
+      obs.metrics.clearCertificates();
       for (const c of running.edge.loadedCertificates()) obs.metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
-      log.info({ event: 'reloaded', reloaded: r.reloaded, refused: r.errors.length }, 'certificates reloaded');
+      log.info({ event: 'reloaded', trigger: why, reloaded: r.reloaded, refused: r.errors.length }, 'certificates reloaded');
     };
+    const onHup = () => reload('SIGHUP');
+    const watchers = watchFiles(running.edge.watchedFiles, () => reload('file-change'));
     const onTerm = () => {
       if (stopping) return;
       stopping = true;
@@ -139,4 +145,35 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
+}
+
+/**
+ * Reload when a certificate, key or CRL file changes. Directories are watched (an atomic replace
+ * renames over the file, which a watch on the file itself would lose); changes are debounced so
+ * a cert+key pair written one after the other reloads once.
+ */
+function watchFiles(files: readonly string[], onChange: () => void): FSWatcher[] {
+  const byDir = new Map<string, Set<string>>();
+  for (const f of files) {
+    const names = byDir.get(dirname(f)) ?? new Set<string>();
+    names.add(basename(f));
+    byDir.set(dirname(f), names);
+  }
+  let timer: NodeJS.Timeout | null = null;
+  const schedule = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(() => { timer = null; onChange(); }, 300);
+    timer.unref();
+  };
+  const out: FSWatcher[] = [];
+  for (const [dir, names] of byDir) {
+    try {
+      const w = watch(dir, (_event, name) => { if (name !== null && names.has(name.toString())) schedule(); });
+      w.unref();
+      out.push(w);
+    } catch {
+      // A directory that cannot be watched still reloads on SIGHUP.
+    }
+  }
+  return out;
 }

@@ -48,7 +48,7 @@ const timers = obj('RFC 3261 timers, milliseconds', {
   T1: withDefault(int('RTT estimate (§17.1.1.1)', 50, 10_000), 500),
   T2: withDefault(int('maximum retransmit interval for non-INVITE requests and INVITE responses', 500, 60_000), 4000),
   T4: withDefault(int('maximum time a message stays in the network', 500, 60_000), 5000),
-  timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11, > 3 min)', 1000, 3_600_000), 180_000),
+  timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11: more than 3 min)', 1000, 3_600_000), 181_000),
 });
 
 const limitFields = Object.fromEntries(

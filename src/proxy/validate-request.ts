@@ -35,7 +35,8 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
   // Step 3: Max-Forwards.
   if (maxForwards === 0 && !toSelf) return { ok: false, code: 'SIPS_ERR_PROXY_TOO_MANY_HOPS', detail: 'Max-Forwards is 0' };
   // Step 4: loop detection — one of our Vias whose branch carries this very request's hash.
-  const vias = safeVias(request);
+  // Only a request with more than one Via can have passed through this edge already.
+  const vias = request.values('via').length > 1 ? safeVias(request) : [];
   if (vias.some((v) => identity.isOwnHost(v.host, v.port, v.transport === 'TLS'))) {
     const hash = loopHash(request);
     for (const v of vias) {

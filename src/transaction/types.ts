@@ -49,7 +49,7 @@ export interface TimerConfig {
   readonly timerC: number;
 }
 
-export const DEFAULT_TIMERS: TimerConfig = { T1: 500, T2: 4000, T4: 5000, timerC: 180_000 };
+export const DEFAULT_TIMERS: TimerConfig = { T1: 500, T2: 4000, T4: 5000, timerC: 181_000 };
 
 export interface ClientTransactionHandlers {
   /** Every response the transaction passes up (provisional, final, and 2xx retransmissions in Accepted). */
