@@ -86,7 +86,7 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
 }
 
 function regionOf(config: EdgeConfig, host: string): string {
-  const t = config.trunks.find((x) => x.hosts?.some((h) => h.host === host) || (x.region !== undefined && host.includes(`.${x.region}.`)));
+  const t = config.trunks.find((x) => x.hosts?.some((h) => h.host.toLowerCase() === host) || (x.region !== undefined && host.includes(`.${x.region}.`)));
   return t?.region ?? t?.name ?? 'unknown';
 }
 

@@ -166,7 +166,8 @@ export function createHealthMonitor(opts: HealthOptions): HealthMonitor {
       for (const h of hosts) {
         const key = h.name.toLowerCase();
         const prev = old?.hosts.get(key);
-        map.set(key, prev ?? { trunk, region, host: key, port: h.port, up: true, failures: 0, successes: 0, lastReason: undefined, lastLatencyMs: undefined, probing: false });
+        // Keep what was learnt about the host, but take its port from the new registration.
+        map.set(key, prev !== undefined ? { ...prev, port: h.port } : { trunk, region, host: key, port: h.port, up: true, failures: 0, successes: 0, lastReason: undefined, lastLatencyMs: undefined, probing: false });
       }
       const t: TrunkState = { settings, hosts: map, timer: null };
       trunks.set(trunk, t);
