@@ -208,6 +208,9 @@ export class Edge {
     }
     if (this.identities === null) return { reloaded: 0, errors };
     const r = this.identities.reload(this.policy);
+    // The SNI callback already picks the new identities; the server's own default context (served
+    // to clients that send no SNI) must be replaced too.
+    if (r.reloaded > 0) this.transport.setTlsServerOptions(buildServerOptions(this.identities, this.policy));
     return { reloaded: r.reloaded, errors: [...errors, ...r.errors] };
   }
 

@@ -34,7 +34,7 @@ export function loadConfigFile(file: string): EdgeConfig {
 export function loadConfigText(text: string, file: string): EdgeConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new ConfigLoadError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `YAML: ${e.message.split('\n')[0]}` })));
+    throw new ConfigLoadError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `YAML: ${(e.message.split('\n')[0] ?? '').replace(/:\s*$/, '')}` })));
   }
   const raw: unknown = doc.toJS();
   const issues: Issue[] = [];

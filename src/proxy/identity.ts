@@ -51,6 +51,9 @@ export class ProxyIdentity {
     const onSide = this.legs.filter((l) => l.side === side);
     const leg = onSide.find((l) => l.transport === transport) ?? onSide[0] ?? this.legs[0];
     if (leg === undefined) throw new Error('the edge has no listeners');
-    return leg.transport === transport ? leg : { ...leg, transport };
+    // Without a listener of that side/transport (e.g. no outside TLS listener: the vendor can then
+    // not open connections to us, but our own stay usable), keep the side so Record-Route says
+    // which way the dialog leaves.
+    return leg.transport === transport && leg.side === side ? leg : { ...leg, side, transport };
   }
 }

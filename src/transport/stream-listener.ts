@@ -43,6 +43,11 @@ interface PendingHandshake {
 
 export class StreamListener {
   private readonly server: net.Server;
+
+  /** Certificate reload: new handshakes use these options (SNI callback and the no-SNI default). */
+  setTlsOptions(options: tls.TlsOptions): void {
+    if (this.server instanceof tls.Server) this.server.setSecureContext(options);
+  }
   /** TLS sockets between accept and 'secureConnection', by their raw socket. */
   private readonly pending = new Map<net.Socket, PendingHandshake>();
   private bound: Endpoint | null = null;

@@ -3,6 +3,7 @@
  * and the outbound pool. Above it, the transaction layer sees whole messages and flow ids.
  */
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_MESSAGE_LIMITS } from '../message/constants.js';
@@ -109,6 +110,11 @@ export class Transport {
     for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx) });
     for (const at of options.tls ?? []) this.listeners.push({ at, l: new StreamListener('tls', listenerCtx, options.tlsServerOptions) });
     this.events.on('tlsFailure', (e) => (e.role === 'server' ? this.counters.tlsServer++ : this.counters.tlsClient++));
+  }
+
+  /** Certificate hot reload: existing TLS connections stay; new handshakes use `options`. */
+  setTlsServerOptions(options: tls.TlsOptions): void {
+    for (const { l } of this.listeners) l.setTlsOptions(options);
   }
 
   /** The one consumer of received messages (the transaction layer). */
