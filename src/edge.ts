@@ -113,6 +113,7 @@ export class Edge {
         keepAliveIntervalMs: limits.keepAliveIntervalSeconds * 1000,
         keepAlivePongTimeoutMs: limits.keepAlivePongTimeoutSeconds * 1000,
         writeHighWaterBytes: limits.maxWriteBuffer,
+        udpReceiveBufferBytes: limits.udpReceiveBufferBytes,
       },
       messageLimits: {
         maxMessageSize: limits.maxMessageSize,

@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { EdgeConfig } from './config/schema.js';
 import { createHepSender } from './observability/hep.js';
-import { startAdminServer, type AdminServer } from './observability/admin-http.js';
+import { readinessFrom, startAdminServer, type AdminServer } from './observability/admin-http.js';
 import { createKeyLog } from './observability/keylog.js';
 import { componentLogger, createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type EdgeMetrics } from './observability/metrics.js';
@@ -63,13 +63,7 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
       address: config.admin.address,
       port: config.admin.port,
       metrics,
-      readiness: () => {
-        const snap = running.health.snapshot();
-        return {
-          listenersBound: running.edge.listeners.length === config.listen.length,
-          trunks: config.trunks.map((t) => ({ name: t.name, healthyUpstreams: snap.filter((h) => h.trunk === t.name && h.up).length })),
-        };
-      },
+      readiness: () => readinessFrom(config, running.edge.listeners.length, running.health.snapshot()),
     });
   }
   return {

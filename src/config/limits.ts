@@ -17,6 +17,8 @@ export const DEFAULT_LIMITS = {
   maxConnections: 10_000,
   /** Accepted connections from one address: a PBX or an lb host needs a handful. */
   maxConnectionsPerAddress: 100,
+  /** UDP SO_RCVBUF: bursts queue during a GC pause instead of being dropped (kernel caps at rmem_max). */
+  udpReceiveBufferBytes: 4_194_304,
   /** A socket whose unsent bytes pass this stops being read until it drains (back-pressure). */
   maxWriteBuffer: 1_048_576,
   /** Server transactions alive at once; past it new requests get 503 (overload ends in 503s, not a crash). */

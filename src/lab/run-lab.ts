@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { EdgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config/load-config.js';
-import { createLogger, createMetrics, createProxyObserver, startAdminServer, type AdminServer } from '../observability/index.js';
+import { createLogger, createMetrics, createProxyObserver, readinessFrom, startAdminServer, type AdminServer } from '../observability/index.js';
 import type { ProxyObserver } from '../proxy/ports.js';
 import type { HealthChange, HealthMonitor, ProbeHost, ProbeResult } from '../routing/health.js';
 import { DEFAULT_LAB_REGIONS, generateLabPki } from '../tls/lab-pki.js';
@@ -205,13 +205,7 @@ export async function startLab(o: LabOptions): Promise<RunningLab> {
         address: config.admin.address,
         port: config.admin.port,
         metrics,
-        readiness: () => {
-          const snap = edge.health.snapshot();
-          return {
-            listenersBound: edge.edge.listeners.length === config.listen.length,
-            trunks: config.trunks.map((t) => ({ name: t.name, healthyUpstreams: snap.filter((h) => h.trunk === t.name && h.up).length })),
-          };
-        },
+        readiness: () => readinessFrom(config, edge.edge.listeners.length, edge.health.snapshot()),
       });
       const a = admin;
       stops.push(() => a.close());

@@ -15,6 +15,18 @@ export interface ReadinessReport {
 
 export type Readiness = () => ReadinessReport | Promise<ReadinessReport>;
 
+/** /readyz from what a running edge knows: listeners bound, and per trunk its hosts that are up. */
+export function readinessFrom(
+  config: { readonly listen: readonly unknown[]; readonly trunks: readonly { readonly name: string }[] },
+  boundListeners: number,
+  hosts: readonly { readonly trunk: string; readonly up: boolean }[],
+): ReadinessReport {
+  return {
+    listenersBound: boundListeners === config.listen.length,
+    trunks: config.trunks.map((t) => ({ name: t.name, healthyUpstreams: hosts.filter((h) => h.trunk === t.name && h.up).length })),
+  };
+}
+
 export interface AdminServerOptions {
   readonly address: string;
   /** 0 = any free port; read the bound one from `AdminServer.port`. */

@@ -8,7 +8,7 @@ export { createProxyObserver } from './proxy-observer.js';
 export type { ObservabilityProxyObserver, ObserverSinks } from './proxy-observer.js';
 export { attachTransportEvents } from './transport-observer.js';
 export type { TransportEventSource, TransportObserverSinks, ObservedTransportEvents } from './transport-observer.js';
-export { startAdminServer, notReady } from './admin-http.js';
+export { startAdminServer, notReady, readinessFrom } from './admin-http.js';
 export type { AdminServer, AdminServerOptions, Readiness, ReadinessReport } from './admin-http.js';
 export { createHepSender, encodeHep3, decodeHep3, ipv6Bytes, HEP_CHUNK, HEP_FAMILY, HEP_PROTO_SIP } from './hep.js';
 export type { HepSender, HepConfig, HepPacket, HepResult, HepAddress, HepChunk } from './hep.js';

@@ -95,6 +95,7 @@ export class Transport {
       clock: this.clock,
       events: this.events,
       maxDatagramSize: l.maxDatagramSize,
+      receiveBufferBytes: l.udpReceiveBufferBytes,
       maxMessageSize: messageLimits.maxMessageSize,
       deliver: (m) => this.handler(m),
     });

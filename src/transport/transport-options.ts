@@ -30,6 +30,8 @@ export interface TransportLimits {
   readonly maxQueuedSends: number;
   /** Largest datagram sent: 65,535 - 8 (UDP) - 20 (IPv4). RFC 3261 §18.1.1 wants TCP well before that. */
   readonly maxDatagramSize: number;
+  /** SO_RCVBUF for UDP sockets: absorbs bursts during GC pauses instead of dropping (capped by net.core.rmem_max). */
+  readonly udpReceiveBufferBytes: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -44,6 +46,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   writeCloseBytes: 8_388_608,
   maxQueuedSends: 1_000,
   maxDatagramSize: 65_507,
+  udpReceiveBufferBytes: 4_194_304,
 };
 
 /** S-TLS-6: the TLS handshake on these trunks has a 500 ms timeout (both directions). */

@@ -17,6 +17,8 @@ export interface UdpContext {
   readonly events: TransportEvents;
   /** Largest datagram sent (TransportLimits.maxDatagramSize). */
   readonly maxDatagramSize: number;
+  /** SO_RCVBUF asked for on every UDP socket (TransportLimits.udpReceiveBufferBytes). */
+  readonly receiveBufferBytes: number;
   /** Larger datagrams received are dropped unread (MessageLimits.maxMessageSize). */
   readonly maxMessageSize: number;
   deliver(message: ReceivedMessage): void;
@@ -48,6 +50,14 @@ export class UdpTransport {
       socket.once('error', onError);
       socket.bind({ address: at.host, port: at.port }, () => {
         socket.off('error', onError);
+        // Bursts arrive faster than one event-loop turn at a GC pause: a larger receive buffer
+        // turns drops (and the caller's retransmissions) into queueing. The kernel caps it at
+        // net.core.rmem_max.
+        try {
+          socket.setRecvBufferSize(this.ctx.receiveBufferBytes);
+        } catch {
+          // Keep the system default when the kernel refuses.
+        }
         // Per-datagram errors (ICMP unreachable on some systems) must not end the listener.
         socket.on('error', () => {});
         const a = socket.address();
