@@ -31,7 +31,11 @@ const HELP = `Usage: sips-edge <command> [options]   (every command takes --help
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}`;
 
-async function versionCommand(_argv: readonly string[], io: CommandIo): Promise<number> {
+async function versionCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help')) {
+    io.out('Usage: sips-edge version\n\nPrints the sips-edge version and the Node.js version it runs on.');
+    return 0;
+  }
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   io.out(`sips-edge ${pkg.version} (node ${process.version})`);
   return 0;

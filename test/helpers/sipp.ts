@@ -36,6 +36,25 @@ export interface SippOptions {
 }
 
 /** Runs SIPp (Debian's sip-tester) to completion; every run is bounded by -timeout. */
+/**
+ * Resolves once something has bound UDP `port` (a SIPp UAS is listening). Reads /proc/net/udp
+ * instead of probing with a bind, which could steal the port from SIPp. Bounded: rejects after `ms`.
+ */
+export async function udpBound(port: number, ms = 15_000): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  const end = Date.now() + ms;
+  for (;;) {
+    for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+      let text = '';
+      try { text = readFileSync(f, 'utf8'); } catch { continue; }
+      // Column 2 is local_address as HEXIP:HEXPORT.
+      if (text.split('\n').some((l) => (l.trim().split(/\s+/)[1] ?? '').endsWith(hex.trim()) && l.includes(hex))) return;
+    }
+    if (Date.now() > end) throw new Error(`nothing bound udp port ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function runSipp(o: SippOptions & { port: number }): { done: Promise<SippResult>; kill(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const args = [

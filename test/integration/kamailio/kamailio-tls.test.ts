@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import { generateLabPki, type LabPki } from '../../../src/tls/lab-pki.js';
 import { EdgeProcess, type LogLine } from '../../helpers/edge-process.js';
 import { freeTcpPort, KamailioProcess, POLICY_CIPHERS_OPENSSL, type KamEvent } from '../../helpers/kamailio.js';
-import { freeUdpPort, runSipp, type SippResult } from '../../helpers/sipp.js';
+import { freeUdpPort, runSipp, type SippResult, udpBound } from '../../helpers/sipp.js';
 
 /**
  * Issues 3 and 4: the edge against a real TLS peer. Kamailio 5.6 plays the vendor proxy
@@ -184,6 +184,7 @@ const own = (f: string) => `../kamailio/${f}`;
 
 async function call(o: { uac: string; uacTo: number; uacPort: number; uas?: { scenario: string; port: number } }): Promise<SippResult> {
   const uas = o.uas && runSipp({ scenario: o.uas.scenario, port: o.uas.port, timeoutSeconds: 20 });
+  if (o.uas) await udpBound(o.uas.port); // the UAS listens before the first INVITE can reach it
   const uac = runSipp({ scenario: o.uac, port: o.uacPort, remote: `127.0.0.1:${o.uacTo}`, timeoutSeconds: 20 });
   const [c, s] = await Promise.all([uac.done, uas?.done]);
   ok(c, `UAC ${o.uac}`);

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EdgeProcess } from '../../helpers/edge-process.js';
 import { udpTrunkConfig, type UdpTrunkOptions } from '../../helpers/edge-configs.js';
-import { freeUdpPort, runSipp, type SippResult } from '../../helpers/sipp.js';
+import { freeUdpPort, runSipp, udpBound, type SippResult } from '../../helpers/sipp.js';
 
 /**
  * Issue 4: the edge as its own process between SIPp as the PBX (inside, UDP) and SIPp far ends
@@ -23,6 +23,7 @@ function ok(r: SippResult, who: string): void {
 
 async function call(edge: EdgeProcess, uacScenario: string, uas: { scenario: string; port: number }[]): Promise<void> {
   const servers = uas.map((u) => runSipp({ scenario: u.scenario, port: u.port }));
+  for (const u of uas) await udpBound(u.port); // far ends listen before the first INVITE
   const uac = runSipp({ scenario: uacScenario, port: await freeUdpPort(), remote: `127.0.0.1:${edge.port('inside', 'udp')}` });
   const [c, ...s] = await Promise.all([uac.done, ...servers.map((x) => x.done)]);
   ok(c!, `UAC ${uacScenario}`);
