@@ -5,7 +5,21 @@
  */
 
 /** Bytes of an address: 4 for IPv4, 16 for IPv6; undefined when `text` is not an IP literal. */
+/**
+ * Source addresses repeat on every request from the same peer: parsed bytes are cached (bounded;
+ * cleared when full). Callers must not mutate the returned bytes.
+ */
+const parsed = new Map<string, Uint8Array | undefined>();
+
 export function parseIp(text: string): Uint8Array | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  const bytes = parseIpUncached(text);
+  if (parsed.size >= 4096) parsed.clear();
+  parsed.set(text, bytes);
+  return bytes;
+}
+
+function parseIpUncached(text: string): Uint8Array | undefined {
   let s = text.trim();
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
