@@ -20,7 +20,8 @@ const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 interface Branch {
   readonly target: Target;
   readonly tx: ClientTransaction;
-  readonly request: SipMessage;
+  /** The request as sent to this target; released once the branch and the context are done. */
+  request: SipMessage | null;
   provisional: boolean;
   done: boolean;
   cancelPending: boolean;
@@ -255,6 +256,9 @@ export class ForwardContext {
     this.finalSent = true;
     this.timerC?.cancel();
     this.serverTx.respond(res);
+    // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to
+    // pass 2xx retransmissions on; what was sent to the finished branches is no longer needed.
+    for (const b of this.branches) if (b.done) b.request = null;
     this.deps.observer.transactionDone?.({
       callId: this.request.callId(),
       method: this.request.method,
@@ -281,6 +285,7 @@ export class ForwardContext {
   private sendCancel(b: Branch): void {
     if (!this.isInvite || b.done) return;
     b.cancelPending = false;
+    if (b.request === null) return;
     this.deps.transactions.createClient(buildCancel(b.request), b.target, {
       onResponse: () => undefined,
       onTimeout: () => undefined,
@@ -318,7 +323,7 @@ export class ForwardContext {
     }
     // A 2xx with clear media must not set up the call (S-MEDIA-1): ACK + BYE the answerer, 488 the caller.
     const b = this.branches.find((x) => x.tx === branchOf);
-    if (b !== undefined) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
+    if (b !== undefined && b.request !== null) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
     this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     return false;
   }

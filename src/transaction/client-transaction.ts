@@ -108,6 +108,11 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-request':
+          // Only UDP retransmits (Timers A/E): over TCP/TLS the bytes are not kept.
+          if (this.dest.transport !== 'udp') {
+            this.send(this.request.serialize());
+            break;
+          }
           this.requestBytes ??= this.request.serialize();
           this.send(this.requestBytes);
           break;
