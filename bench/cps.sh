@@ -37,7 +37,6 @@ dns:
   overrides: { lb01.voice.euc1.pure.cloud: [127.0.0.1] }
 admin: { enabled: false }
 logging: { level: warn }
-limits: { maxTransactions: 200000 }
 YAML
 
 for which in ${WHICH:-kamailio sips-edge}; do

@@ -318,4 +318,3 @@ function hostForAddress(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
 
-export { loadTrustAnchors };
