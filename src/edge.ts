@@ -267,7 +267,12 @@ export class Edge {
         msg.prepend('via', stampReceived(via, m.remote.address, m.remote.port));
       }
     }
-    this.transactions.receive(msg, source);
+    try {
+      this.transactions.receive(msg, source);
+    } catch (e) {
+      // A bug reached by some message: logged, the message dropped, the process kept (never a crash).
+      this.deps.log?.('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() });
+    }
   }
 
   private async send(data: Buffer, dest: Destination): Promise<void> {

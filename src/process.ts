@@ -94,6 +94,12 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
     return 1;
   }
   const { running } = obs;
+  // Last line of defence: a promise rejected somewhere nobody waits is a bug to log, not a reason
+  // to drop every call in progress.
+  const onRejection = (reason: unknown): void => {
+    log.error({ event: 'internal-error', error: reason instanceof Error ? reason.stack ?? reason.message : String(reason) }, 'unhandled rejection');
+  };
+  process.on('unhandledRejection', onRejection);
   const listening = {
     event: 'listening',
     config: opts.configFile,
@@ -108,6 +114,7 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
+      process.off('unhandledRejection', onRejection);
       for (const w of watchers) w.close();
       obs.close().finally(() => {
         log.info({ event: 'stopped', code }, 'stopped');

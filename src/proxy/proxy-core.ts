@@ -41,9 +41,11 @@ export class ProxyCore {
 
   onRequest(request: SipMessage, tx: ServerTransaction): void {
     this.handle(request, tx).catch((e: unknown) => {
-      // A bug, not bad input: answer 500 so the caller is not left hanging, and surface it.
-      if (tx.lastResponse === null || tx.lastResponse.status < 200) this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${(e as Error).message}`);
-      throw e;
+      // A bug, not bad input: answer 500 so the caller is not left hanging, and report it through
+      // the local-reply seam. Never rethrown: one bad request must not end the process.
+      if (tx.lastResponse === null || tx.lastResponse.status < 200) {
+        this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      }
     });
   }
 
