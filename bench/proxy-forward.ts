@@ -65,6 +65,7 @@ function makeCore(): TransactionLayer {
     sdpGate: new SrtpGate(DEFAULT_SRTP_POLICY, 'strict'),
     observer: {},
     maxTransactions: 1_000_000,
+    maxPendingRequests: 1_000_000,
     retryAfterSeconds: 30,
     agent: 'sips-edge',
   });

@@ -168,6 +168,7 @@ export class Edge {
       sdpGate: new SrtpGate(policy, srtp.policy),
       observer: this.deps.observer ?? {},
       maxTransactions: this.config.limits.maxTransactions,
+      maxPendingRequests: this.config.limits.maxPendingRequests,
       retryAfterSeconds: 30,
       agent: AGENT,
     });

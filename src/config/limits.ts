@@ -21,8 +21,14 @@ export const DEFAULT_LIMITS = {
   udpReceiveBufferBytes: 4_194_304,
   /** A socket whose unsent bytes pass this stops being read until it drains (back-pressure). */
   maxWriteBuffer: 1_048_576,
-  /** Server transactions alive at once; past it new requests get 503 (overload ends in 503s, not a crash). */
-  maxTransactions: 50_000,
+  /**
+   * Server transactions held at once, answered or not; past it new INVITEs get 503. A memory guard:
+   * RFC 6026 keeps each for 32 s after the final response (~12 KB with its client side), so 150,000
+   * (~1,500 cps of calls) stays near 2.8 GB, under Node's default 4 GB heap.
+   */
+  maxTransactions: 150_000,
+  /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
+  maxPendingRequests: 5_000,
   /** Accepted connections with no traffic for this long are closed (s). */
   idleTimeoutSeconds: 3_600,
   /** RFC 5626 §4.4.1 CRLF keep-alive on connections the edge opened (s). */

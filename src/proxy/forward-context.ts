@@ -256,6 +256,7 @@ export class ForwardContext {
     this.finalSent = true;
     this.timerC?.cancel();
     this.serverTx.respond(res);
+    this.onSettled?.();
     // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to
     // pass 2xx retransmissions on; what was sent to the finished branches is no longer needed.
     for (const b of this.branches) if (b.done) b.request = null;
@@ -327,6 +328,9 @@ export class ForwardContext {
     this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     return false;
   }
+
+  /** Called once, when the final response has gone upstream (the proxy's in-progress count). */
+  onSettled: (() => void) | null = null;
 
   get side(): Side {
     return this.options.inLeg.side;

@@ -55,6 +55,8 @@ export interface ProxyDeps {
   readonly observer: ProxyObserver;
   /** Past this many server transactions, new INVITEs get 503 (overload ends in 503s, never a dead process). */
   readonly maxTransactions: number;
+  /** Past this many forwarded requests not yet answered, new INVITEs get 503 (CPU or upstream overload). */
+  readonly maxPendingRequests: number;
   /** Seconds for Retry-After on the edge's own 503s. */
   readonly retryAfterSeconds: number;
   /** Written into Warning headers and User-Agent/Server. */

@@ -22,6 +22,8 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, RE
  */
 export class ProxyCore {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
+  /** Requests forwarded and not yet answered upstream: the load measure for overload 503s. */
+  private readonly pending = new Set<ForwardContext>();
   private draining = false;
 
   constructor(private readonly deps: ProxyDeps) {}
@@ -71,6 +73,11 @@ export class ProxyCore {
     const inDialog = request.to().tag !== null;
     if (isInvite && !inDialog) {
       if (this.draining) return this.reply(tx, 503, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      // Overload ends in 503s, never in a dead process: too many calls in progress (CPU or
+      // upstream latency), or too much transaction state held for RFC 6026's 32 s (memory).
+      if (this.pending.size >= this.deps.maxPendingRequests) {
+        return this.reply(tx, 503, 'SIPS_ERR_PROXY_OVERLOAD', 'too many requests in progress', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      }
       if (this.deps.transactions.activeServerTransactions > this.deps.maxTransactions) {
         return this.reply(tx, 503, 'SIPS_ERR_PROXY_OVERLOAD', 'too many transactions', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
       }
@@ -105,10 +112,14 @@ export class ProxyCore {
 
     const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
     this.contexts.set(tx, ctx);
+    this.pending.add(ctx);
+    ctx.onSettled = () => this.pending.delete(ctx);
     ctx.start();
   }
 
   onServerTxTerminated(tx: ServerTransaction): void {
+    const ctx = this.contexts.get(tx);
+    if (ctx !== undefined) this.pending.delete(ctx);
     this.contexts.delete(tx);
   }
 
