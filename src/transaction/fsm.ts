@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../clock.js';
-import type { TimerConfig, TransportFailure } from './types.js';
+import type { Destination, TimerConfig, TransactionTransport, TransportFailure } from './types.js';
 
 /**
  * Pieces shared by the four RFC 3261 §17 state machines. Each machine is a pure
@@ -55,6 +55,20 @@ export function toFailure(err: unknown): TransportFailure {
     else if (typeof r === 'string') message = r;
   }
   return { reason, message };
+}
+
+/**
+ * §17.1.4 / §17.2.x: hands one message to the transport; a rejected (or throwing) send is reported
+ * as the machine's "Transport Err." input.
+ */
+export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: Destination, onFailure: (f: TransportFailure) => void): void {
+  let sent: Promise<void>;
+  try {
+    sent = transport.send(data, dest);
+  } catch (err) {
+    sent = Promise.reject(err);
+  }
+  sent.then(undefined, (err: unknown) => onFailure(toFailure(err)));
 }
 
 /** The named timers of one transaction, all through the injected clock. */

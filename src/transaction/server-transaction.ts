@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
-import { TimerSet, toFailure, type TxTiming } from './fsm.js';
+import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
 import type { InviteServerState } from './invite-server.js';
 import type { NonInviteServerState } from './non-invite-server.js';
 import type { ServerAction, ServerInput, ServerKind, ServerMachine } from './server-machine.js';
@@ -151,13 +151,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   }
 
   private send(data: Buffer): void {
-    let sent: Promise<void>;
-    try {
-      sent = this.deps.transport.send(data, this.responseDest);
-    } catch (err) {
-      sent = Promise.reject(err);
-    }
-    sent.then(undefined, (err: unknown) => this.input({ kind: 'transport-error', failure: toFailure(err) }));
+    sendOrReport(this.deps.transport, data, this.responseDest, (failure) => this.input({ kind: 'transport-error', failure }));
   }
 
   private finish(): void {
