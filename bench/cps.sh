@@ -36,6 +36,7 @@ routing: { defaultTrunk: bench }
 dns:
   overrides: { lb01.voice.euc1.pure.cloud: [127.0.0.1] }
 admin: { enabled: false }
+${EXTRA_YAML:-}
 logging: { level: warn }
 YAML
 

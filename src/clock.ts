@@ -20,6 +20,8 @@ export const systemClock: Clock = {
   },
 };
 
+const noop = (): void => undefined;
+
 /** A clock that only moves when told to: `advance(ms)` fires due timers in order (a binary heap). */
 export class VirtualClock implements Clock {
   private time = 0;
@@ -33,9 +35,11 @@ export class VirtualClock implements Clock {
 
   setTimer(ms: number, fn: () => void): TimerHandle {
     const id = ++this.seq;
-    this.push({ at: this.time + Math.max(0, ms), id, fn });
+    const entry = { at: this.time + Math.max(0, ms), id, fn };
+    this.push(entry);
     this.live.add(id);
-    return { cancel: () => { this.live.delete(id); } };
+    // A cancelled entry stays in the heap until its time; it must not keep its callback alive.
+    return { cancel: () => { this.live.delete(id); entry.fn = noop; } };
   }
 
   get pending(): number {

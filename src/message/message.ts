@@ -30,7 +30,7 @@ export type StartLine =
 export class SipMessage {
   private start: StartLine;
   private startRaw: string | null;
-  private fields: HeaderField[];
+  private list: HeaderField[] | null;
   private content: Buffer;
   /** Exact wire bytes while the message is untouched. */
   private source: Buffer | null;
@@ -39,9 +39,21 @@ export class SipMessage {
   constructor(start: StartLine, fields: HeaderField[], body: Buffer, startRaw: string | null = null, source: Buffer | null = null) {
     this.start = start;
     this.startRaw = startRaw;
-    this.fields = fields;
+    this.list = fields;
     this.content = body;
     this.source = source;
+  }
+
+  /** Set by the parser module: re-reads the header fields of a compacted message from its bytes. */
+  static reparse: ((bytes: Buffer) => HeaderField[]) | null = null;
+
+  private get fields(): HeaderField[] {
+    if (this.list === null) this.list = SipMessage.reparse!(this.source!);
+    return this.list;
+  }
+
+  private set fields(list: HeaderField[]) {
+    this.list = list;
   }
 
   // --- start line -------------------------------------------------------------------------
@@ -287,6 +299,34 @@ export class SipMessage {
     return this.serializeHead() + this.content.toString('latin1');
   }
 
+  /**
+   * For a message kept only to be resent or looked at rarely (a transaction's request and final
+   * response through RFC 6026's 32 s): the bytes are written once into a buffer of their own (not a
+   * slice pinning a shared 8 KB pool) and the parsed fields and views are dropped; they are read
+   * again from the bytes if ever asked for. Every accessor keeps working; `serialize()` returns the
+   * kept bytes.
+   */
+  compact(): void {
+    if (this.list === null || SipMessage.reparse === null) return;
+    let bytes: Buffer;
+    if (this.source !== null) {
+      bytes = Buffer.allocUnsafeSlow(this.source.length);
+      this.source.copy(bytes);
+    } else {
+      const head = this.serializeHead();
+      bytes = Buffer.allocUnsafeSlow(head.length + this.content.length);
+      bytes.write(head, 0, 'latin1');
+      this.content.copy(bytes, head.length);
+    }
+    this.source = bytes;
+    this.content = bytes.subarray(bytes.length - this.content.length);
+    this.list = null;
+    this.cache = null;
+    // The start line's strings are slices of the whole parsed header text: copies let it go.
+    this.startRaw = null;
+    if (this.start.kind === 'request') this.start = { ...this.start, uri: ownString(this.start.uri) };
+  }
+
   /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
   clone(): SipMessage {
     return new SipMessage(this.start, this.fields.slice(), this.content, this.startRaw, null);
@@ -322,6 +362,11 @@ export class SipMessage {
     if (this.cache === null) this.cache = new Map();
     this.cache.set(key, v);
   }
+}
+
+/** A flat copy of a string (V8 keeps substrings as views that hold their parent alive). */
+function ownString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 
 export function formatStartLine(s: StartLine): string {

@@ -192,6 +192,14 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
   return message;
 }
 
+// A compacted message reads its header fields again from its own bytes when asked for them.
+// It was parsed (or built) and checked before, so the limits here are only the hard ceilings.
+const REPARSE_LIMITS: MessageLimits = {
+  maxMessageSize: Number.MAX_SAFE_INTEGER, maxHeaderSection: Number.MAX_SAFE_INTEGER, maxHeaders: Number.MAX_SAFE_INTEGER,
+  maxVia: Number.MAX_SAFE_INTEGER, maxLineLength: Number.MAX_SAFE_INTEGER,
+};
+SipMessage.reparse = (bytes) => parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
+
 const METHOD_RE = /^[A-Za-z0-9._!%*+`'~-]+$/;
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 

@@ -59,21 +59,25 @@ export class ForwardContext {
   private readonly startedAt: number;
   private readonly loop: string;
   private ringingSeen = false;
+  readonly isInvite: boolean;
+  /**
+   * The request after Route preprocessing (§16.4), not yet edited for any target. Dropped once the
+   * final response went upstream: an INVITE's context lives on for RFC 6026's 32 s (its client
+   * transactions' handlers hold it) only to pass 2xx retransmissions on.
+   */
+  private request: SipMessage | null;
 
   constructor(
     private readonly deps: ProxyDeps,
     private readonly serverTx: ServerTransaction,
-    /** The request after Route preprocessing (§16.4), not yet edited for any target. */
-    private readonly request: SipMessage,
+    request: SipMessage,
     private readonly decision: ForwardDecision,
     private readonly options: ForwardOptions,
   ) {
+    this.request = request;
+    this.isInvite = request.method === 'INVITE';
     this.startedAt = deps.clock.now();
     this.loop = loopHash(serverTx.request);
-  }
-
-  get isInvite(): boolean {
-    return this.request.method === 'INVITE';
   }
 
   start(): void {
@@ -106,11 +110,13 @@ export class ForwardContext {
   }
 
   private forwardTo(chosen: Target): boolean {
-    const out = this.request.clone();
+    const request = this.request;
+    if (request === null) return false;
+    const out = request.clone();
     // Step 2: Request-URI from the routing decision.
     out.setRequestUri(chosen.requestUri);
     // Step 3: Max-Forwards.
-    const mf = this.request.maxForwards();
+    const mf = request.maxForwards();
     out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const exitLeg = this.deps.identity.exitLeg(this.decision.exitSide, chosen.transport);
     // UDP leaves by the exit leg's own socket; CANCEL and ACK/BYE of this branch follow it.
@@ -165,7 +171,7 @@ export class ForwardContext {
     }
     if (b.done) return;
     if (status < 200) {
-      if (status === 100) return; // the edge sent its own 100 Trying; never forwarded
+      if (status === 100 || this.finalSent) return; // the edge sent its own 100 Trying; never forwarded
       b.provisional = true;
       if (b.cancelPending) {
         this.sendCancel(b);
@@ -252,17 +258,20 @@ export class ForwardContext {
   }
 
   private sendFinal(res: SipMessage, code: string | null, target: string | null): void {
-    if (this.finalSent) return;
+    const request = this.request;
+    if (this.finalSent || request === null) return;
     this.finalSent = true;
     this.timerC?.cancel();
     this.serverTx.respond(res);
     this.onSettled?.();
     // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to
-    // pass 2xx retransmissions on; what was sent to the finished branches is no longer needed.
+    // pass 2xx retransmissions on; the requests and the candidates are no longer needed.
     for (const b of this.branches) if (b.done) b.request = null;
+    this.request = null;
+    this.best = null;
     this.deps.observer.transactionDone?.({
-      callId: this.request.callId(),
-      method: this.request.method,
+      callId: request.callId(),
+      method: request.method,
       fromSide: this.options.inLeg.side,
       toSide: this.decision.exitSide,
       peer: this.options.peer,
@@ -313,7 +322,8 @@ export class ForwardContext {
 
   private checkResponseSdp(res: SipMessage, branchOf: ClientTransaction): boolean {
     const gate = this.deps.sdpGate;
-    if (gate === null || res.body.length === 0) return true;
+    // After the final response nothing more goes upstream from here (a late 2xx is not passed).
+    if (gate === null || res.body.length === 0 || this.request === null) return true;
     const ctx: SdpContext = { fromSide: this.decision.exitSide, toSide: this.options.inLeg.side, srtpRequired: this.decision.srtpRequired };
     const r = gate.checkResponse(res, this.request, ctx);
     this.deps.observer.sdpChecked?.({ direction: 'response', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });

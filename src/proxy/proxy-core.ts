@@ -45,7 +45,7 @@ export class ProxyCore {
     this.handle(request, tx).catch((e: unknown) => {
       // A bug, not bad input: answer 500 so the caller is not left hanging, and report it through
       // the local-reply seam. Never rethrown: one bad request must not end the process.
-      if (tx.lastResponse === null || tx.lastResponse.status < 200) {
+      if (tx.lastStatus < 200) {
         this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
       }
     });
@@ -100,7 +100,7 @@ export class ProxyCore {
       if (leg.side === 'inside' && decision.kind === 'forward' && decision.peer !== undefined) inHints = { peer: decision.peer };
     }
     if (decision.kind === 'reject') return this.rejectDecision(tx, decision);
-    if (tx.state === 'Terminated' || tx.state === 'Completed' || (tx.lastResponse !== null && tx.lastResponse.status >= 200)) return;
+    if (tx.state === 'Terminated' || tx.lastStatus >= 200) return;
 
     // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
     const gate = this.deps.sdpGate;
@@ -113,7 +113,12 @@ export class ProxyCore {
     const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
     this.contexts.set(tx, ctx);
     this.pending.add(ctx);
-    ctx.onSettled = () => this.pending.delete(ctx);
+    // Once the final response went upstream the context is only needed by its INVITE client
+    // transactions (2xx retransmissions, RFC 6026), which hold it themselves.
+    ctx.onSettled = () => {
+      this.pending.delete(ctx);
+      this.contexts.delete(tx);
+    };
     ctx.start();
   }
 
@@ -144,10 +149,11 @@ export class ProxyCore {
   /** §16.10: answer the CANCEL, then cancel the INVITE's pending branches. */
   private handleCancel(cancel: SipMessage, tx: ServerTransaction): void {
     const invite = this.deps.transactions.findInviteFor(cancel, tx.source);
-    const ctx = invite === null ? undefined : this.contexts.get(invite);
-    if (invite === null || ctx === undefined) return this.reply(tx, 481, 'SIPS_ERR_PROXY_NO_TRANSACTION', 'no INVITE transaction to cancel');
+    if (invite === null) return this.reply(tx, 481, 'SIPS_ERR_PROXY_NO_TRANSACTION', 'no INVITE transaction to cancel');
+    // §16.10: a matching response context gets 200 at once, even when its final was already sent
+    // (then the context is settled and there is nothing left to cancel).
     tx.respond(buildResponse(cancel, 200));
-    ctx.cancel();
+    this.contexts.get(invite)?.cancel();
   }
 
   /**

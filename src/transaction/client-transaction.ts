@@ -108,12 +108,13 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-request':
-          // Only UDP retransmits (Timers A/E): over TCP/TLS the bytes are not kept.
-          if (this.dest.transport !== 'udp') {
-            this.send(this.request.serialize());
-            break;
+          // The request is final once handed over (see TransactionLayer.createClient) and is kept
+          // for retransmissions, the CANCEL and the non-2xx ACK built from it: compact it, so it
+          // holds its bytes and little else, and send those bytes.
+          if (this.requestBytes === null) {
+            this.request.compact();
+            this.requestBytes = this.request.serialize();
           }
-          this.requestBytes ??= this.request.serialize();
           this.send(this.requestBytes);
           break;
         case 'send-ack':

@@ -31,6 +31,8 @@ export interface ServerTransaction {
   readonly state: ServerTransactionState;
   /** The response most recently passed to the transport (provisional or final). */
   readonly lastResponse: SipMessage | null;
+  /** Its status code, 0 before any. */
+  readonly lastStatus: number;
   readonly terminationCause: ServerTerminationCause | null;
   readonly createdAt: number;
   /** Sends a provisional or final response through the state machine (Figures 7 and 8). */
@@ -82,6 +84,10 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     return this.last?.response ?? null;
   }
 
+  get lastStatus(): number {
+    return this.last?.response.status ?? 0;
+  }
+
   get terminationCause(): ServerTerminationCause | null {
     return this.cause;
   }
@@ -120,7 +126,15 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-response':
-          if (this.last?.response !== a.response) this.last = { response: a.response, data: a.response.serialize() };
+          if (this.last?.response !== a.response) {
+            if (a.response.status >= 200) {
+              // From the final response on, request and response are only kept for RFC 6026's
+              // lingering states (up to 32 s): compact them so they hold little but their bytes.
+              a.response.compact();
+              this.request.compact();
+            }
+            this.last = { response: a.response, data: a.response.serialize() };
+          }
           this.send(this.last.data);
           break;
         case 'start-timer':
