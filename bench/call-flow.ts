@@ -163,18 +163,24 @@ const gc = (globalThis as { gc?: () => void }).gc;
 const stepMs = 1000 / RATE;
 let measuredEdgeMs = 0;
 let heapBefore = 0;
+let cpuBefore = process.cpuUsage();
+let wallBefore = 0;
 let allocatedBytes = 0;
 for (let n = 0; n < CALLS; n++) {
   if (n === WARMUP) {
     gc?.();
     measuredEdgeMs = edgeMs;
     heapBefore = process.memoryUsage().heapUsed;
+    cpuBefore = process.cpuUsage();
+    wallBefore = performance.now();
   }
   await edgeTurn(uacRequest('INVITE', 'sip:service@127.0.0.1:5060', n, 'inv', 1, [], offer), uacSource);
   await peersTurn();
   clock.advance(stepMs);
 }
 const us = ((edgeMs - measuredEdgeMs) * 1000) / (CALLS - WARMUP);
+const cpu = process.cpuUsage(cpuBefore);
+const wallMs = performance.now() - wallBefore;
 const heapAfter = process.memoryUsage().heapUsed;
 gc?.();
 allocatedBytes = heapAfter;
@@ -186,6 +192,9 @@ console.log(JSON.stringify({
   virtualRate: RATE,
   usPerCall: +us.toFixed(1),
   callsPerSecondOfEdgeWork: Math.round(1e6 / us),
+  // The whole process (edge, scripted peers, GC threads): CPU per call and CPU per wall second.
+  processCpuUsPerCall: +((cpu.user + cpu.system) / (CALLS - WARMUP)).toFixed(1),
+  processCpuShare: +((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2),
   messagesPerCall: +(sentMessages / CALLS).toFixed(2),
   transactionsHeld: transactions.size,
   heapHeldPerCallKB: +((process.memoryUsage().heapUsed) / transactions.size / 1024 * 2).toFixed(1),

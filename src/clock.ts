@@ -11,12 +11,20 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): TimerHandle;
 }
 
+/** A Node timer as a TimerHandle (a method, not a closure per timer: there are three per call). */
+class SystemTimer implements TimerHandle {
+  constructor(private readonly timeout: ReturnType<typeof setTimeout>) {}
+  cancel(): void {
+    clearTimeout(this.timeout);
+  }
+}
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms);
     t.unref?.();
-    return { cancel: () => clearTimeout(t) };
+    return new SystemTimer(t);
   },
 };
 

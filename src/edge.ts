@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/error-response.js';
 import { stampReceived } from './message/headers.js';
-import { parseMessage } from './message/parse-message.js';
+import { parseMessage, type ParseOptions } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
 import { ProxyCore } from './proxy/proxy-core.js';
@@ -230,23 +230,15 @@ export class Edge {
     });
   }
 
+  private parseOptions: { readonly udp: ParseOptions; readonly stream: ParseOptions } | null = null;
+
   private receive(m: ReceivedMessage): void {
     this.deps.capture?.('in', m.transport, m.local, m.remote, m.data);
-    const r = parseMessage(m.data, { framing: m.transport === 'udp' ? 'udp' : 'stream', limits: {
-      maxMessageSize: this.config.limits.maxMessageSize,
-      maxHeaderSection: this.config.limits.maxHeaderSection,
-      maxHeaders: this.config.limits.maxHeaders,
-      maxVia: this.config.limits.maxVia,
-      maxLineLength: this.config.limits.maxLineLength,
-    } });
-    const source: Source = {
-      transport: m.transport,
-      address: m.remote.address,
-      port: m.remote.port,
-      localAddress: m.local.address,
-      localPort: m.local.port,
-      ...(m.flow ? { flowId: m.flow.id } : {}),
-    };
+    this.parseOptions ??= parseOptionsFor(this.config.limits);
+    const r = parseMessage(m.data, m.transport === 'udp' ? this.parseOptions.udp : this.parseOptions.stream);
+    const source: Source = m.flow
+      ? { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port, flowId: m.flow.id }
+      : { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port };
     if (!r.ok) {
       // Malformed: a 400 (505/513) with the reason when it was a request we can answer; never forwarded.
       this.deps.log?.('warn', 'malformed SIP message', { code: r.error.code, reason: r.error.message, peer: `${m.remote.address}:${m.remote.port}`, transport: m.transport });
@@ -317,6 +309,11 @@ export class Edge {
     }
     return r;
   }
+}
+
+function parseOptionsFor(l: EdgeConfig['limits']): { readonly udp: ParseOptions; readonly stream: ParseOptions } {
+  const limits = { maxMessageSize: l.maxMessageSize, maxHeaderSection: l.maxHeaderSection, maxHeaders: l.maxHeaders, maxVia: l.maxVia, maxLineLength: l.maxLineLength };
+  return { udp: { framing: 'udp', limits }, stream: { framing: 'stream', limits } };
 }
 
 function hostForAddress(address: string): string {

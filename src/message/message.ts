@@ -34,7 +34,19 @@ export class SipMessage {
   private content: Buffer;
   /** Exact wire bytes while the message is untouched. */
   private source: Buffer | null;
-  private cache: Map<string, unknown> | null = null;
+  // Typed views, parsed on first use (undefined: not yet). Plain fields, not a Map: every message
+  // in and out has them, and a Map (or a closure per lookup) is garbage on the hot path.
+  private vRuri: Uri | undefined = undefined;
+  private vVia: Via | undefined = undefined;
+  private vVias: Via[] | undefined = undefined;
+  private vCseq: CSeq | undefined = undefined;
+  private vFrom: NameAddr | undefined = undefined;
+  private vTo: NameAddr | undefined = undefined;
+  private vMf: number | undefined = undefined;
+  private vCtype: ContentType | undefined = undefined;
+  private vContacts: (NameAddr | '*')[] | undefined = undefined;
+  private vRoutes: NameAddr[] | undefined = undefined;
+  private vRecordRoutes: NameAddr[] | undefined = undefined;
 
   constructor(start: StartLine, fields: HeaderField[], body: Buffer, startRaw: string | null = null, source: Buffer | null = null) {
     this.start = start;
@@ -81,7 +93,7 @@ export class SipMessage {
   }
 
   requestUri(): Uri {
-    return this.cached('ruri', () => parseUri(this.requestUriText));
+    return (this.vRuri ??= parseUri(this.requestUriText));
   }
 
   setRequestUri(uri: Uri | string): void {
@@ -90,7 +102,7 @@ export class SipMessage {
     this.start = { ...this.start, uri: text };
     this.startRaw = null;
     this.touch();
-    if (typeof uri !== 'string') this.cacheSet('ruri', uri);
+    this.vRuri = typeof uri !== 'string' ? uri : undefined;
   }
 
   // --- headers ----------------------------------------------------------------------------
@@ -194,19 +206,18 @@ export class SipMessage {
 
   /** Top Via. */
   via(): Via {
-    return this.cached('via', () => {
-      const top = this.values('via')[0];
-      if (top === undefined) throw new Error('message has no Via');
-      return parseVia(top);
-    });
+    if (this.vVia !== undefined) return this.vVia;
+    const top = this.values('via')[0];
+    if (top === undefined) throw new Error('message has no Via');
+    return (this.vVia = parseVia(top));
   }
 
   vias(): Via[] {
-    return this.cached('vias', () => this.values('via').map(parseVia));
+    return (this.vVias ??= this.values('via').map(parseVia));
   }
 
   cseq(): CSeq {
-    return this.cached('cseq', () => parseCSeq(this.get('cseq') ?? ''));
+    return (this.vCseq ??= parseCSeq(this.get('cseq') ?? ''));
   }
 
   callId(): string {
@@ -214,35 +225,37 @@ export class SipMessage {
   }
 
   from(): NameAddr {
-    return this.cached('from', () => parseNameAddr(this.get('from') ?? ''));
+    return (this.vFrom ??= parseNameAddr(this.get('from') ?? ''));
   }
 
   to(): NameAddr {
-    return this.cached('to', () => parseNameAddr(this.get('to') ?? ''));
+    return (this.vTo ??= parseNameAddr(this.get('to') ?? ''));
   }
 
   /** undefined when absent. */
   maxForwards(): number | undefined {
+    if (this.vMf !== undefined) return this.vMf;
     const v = this.get('max-forwards');
-    return v === undefined ? undefined : this.cached('mf', () => parseMaxForwards(v));
+    return v === undefined ? undefined : (this.vMf = parseMaxForwards(v));
   }
 
   contentType(): ContentType | undefined {
+    if (this.vCtype !== undefined) return this.vCtype;
     const v = this.get('content-type');
-    return v === undefined ? undefined : this.cached('ctype', () => parseContentType(v));
+    return v === undefined ? undefined : (this.vCtype = parseContentType(v));
   }
 
   /** Contact values; `*` stays as the string '*'. */
   contacts(): (NameAddr | '*')[] {
-    return this.cached('contact', () => this.values('contact').map((v) => (v === '*' ? '*' : parseNameAddr(v))));
+    return (this.vContacts ??= this.values('contact').map((v) => (v === '*' ? '*' : parseNameAddr(v))));
   }
 
   routes(): NameAddr[] {
-    return this.cached('route', () => this.values('route').map(parseNameAddr));
+    return (this.vRoutes ??= this.values('route').map(parseNameAddr));
   }
 
   recordRoutes(): NameAddr[] {
-    return this.cached('rr', () => this.values('record-route').map(parseNameAddr));
+    return (this.vRecordRoutes ??= this.values('record-route').map(parseNameAddr));
   }
 
   // --- body -------------------------------------------------------------------------------
@@ -321,7 +334,7 @@ export class SipMessage {
     this.source = bytes;
     this.content = bytes.subarray(bytes.length - this.content.length);
     this.list = null;
-    this.cache = null;
+    this.forgetViews();
     // The start line's strings are slices of the whole parsed header text: copies let it go.
     this.startRaw = null;
     if (this.start.kind === 'request') this.start = { ...this.start, uri: ownString(this.start.uri) };
@@ -329,38 +342,43 @@ export class SipMessage {
 
   /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
   clone(): SipMessage {
-    return new SipMessage(this.start, this.fields.slice(), this.content, this.startRaw, null);
+    const copy = new SipMessage(this.start, this.fields.slice(), this.content, this.startRaw, null);
+    // Views of single values are immutable and stay valid until the copy edits that header
+    // (lists are not shared: a caller may hold and change the array it got).
+    copy.vRuri = this.vRuri;
+    copy.vVia = this.vVia;
+    copy.vCseq = this.vCseq;
+    copy.vFrom = this.vFrom;
+    copy.vTo = this.vTo;
+    copy.vMf = this.vMf;
+    return copy;
+  }
+
+  /** The parser hands over the views it built while checking the message (top Via, CSeq). */
+  remember(via: Via, cseq: CSeq): void {
+    this.vVia = via;
+    this.vCseq = cseq;
+  }
+
+  private forgetViews(): void {
+    this.vRuri = this.vVia = this.vCseq = this.vFrom = this.vTo = this.vMf = this.vCtype = undefined;
+    this.vVias = this.vContacts = this.vRoutes = this.vRecordRoutes = undefined;
   }
 
   private touch(key?: string): void {
     this.source = null;
-    if (this.cache === null) return;
-    if (key === undefined) return;
     switch (key) {
-      case 'via': this.cache.delete('via'); this.cache.delete('vias'); break;
-      case 'cseq': this.cache.delete('cseq'); break;
-      case 'from': this.cache.delete('from'); break;
-      case 'to': this.cache.delete('to'); break;
-      case 'max-forwards': this.cache.delete('mf'); break;
-      case 'content-type': this.cache.delete('ctype'); break;
-      case 'contact': this.cache.delete('contact'); break;
-      case 'route': this.cache.delete('route'); break;
-      case 'record-route': this.cache.delete('rr'); break;
+      case 'via': this.vVia = undefined; this.vVias = undefined; break;
+      case 'cseq': this.vCseq = undefined; break;
+      case 'from': this.vFrom = undefined; break;
+      case 'to': this.vTo = undefined; break;
+      case 'max-forwards': this.vMf = undefined; break;
+      case 'content-type': this.vCtype = undefined; break;
+      case 'contact': this.vContacts = undefined; break;
+      case 'route': this.vRoutes = undefined; break;
+      case 'record-route': this.vRecordRoutes = undefined; break;
       default: break;
     }
-  }
-
-  private cached<T>(key: string, make: () => T): T {
-    if (this.cache === null) this.cache = new Map();
-    if (this.cache.has(key)) return this.cache.get(key) as T;
-    const v = make();
-    this.cache.set(key, v);
-    return v;
-  }
-
-  private cacheSet(key: string, v: unknown): void {
-    if (this.cache === null) this.cache = new Map();
-    this.cache.set(key, v);
   }
 }
 

@@ -8,35 +8,37 @@ export interface Param {
 
 /**
  * Splits `;a=b;c;d="x;y"` starting at `start` (which must be at a ';' or at the end) into params,
- * stopping at `stop` characters outside quotes. Returns the params and where parsing stopped.
+ * stopping at `stopChar` (one character) outside quotes. Returns the params and where parsing stopped.
  */
-export function parseParams(text: string, start: number, code: ParseErrorCode, stopChars = ''): { params: Param[]; end: number } {
+export function parseParams(text: string, start: number, code: ParseErrorCode, stopChar = ''): { params: Param[]; end: number } {
   const params: Param[] = [];
   let i = start;
   const n = text.length;
+  // Char codes, not one-character strings: this runs for every Via, URI and name-addr read.
+  const stop = stopChar === '' ? -1 : stopChar.charCodeAt(0);
   while (i < n) {
     // Skip linear white space around ';' (RFC 3261 SEMI = SWS ";" SWS).
-    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    let c = text.charCodeAt(i);
+    while (c === SP || c === HTAB) c = text.charCodeAt(++i);
     if (i >= n) break;
-    const ch = text[i]!;
-    if (stopChars.includes(ch)) break;
-    if (ch !== ';') throw new SipParseError(code, `expected ';' at offset ${i} in "${text}"`);
-    i++;
-    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    if (c === stop) break;
+    if (c !== SEMI) throw new SipParseError(code, `expected ';' at offset ${i} in "${text}"`);
+    c = text.charCodeAt(++i);
+    while (c === SP || c === HTAB) c = text.charCodeAt(++i);
     const nameStart = i;
-    while (i < n && !'=;'.includes(text[i]!) && !stopChars.includes(text[i]!) && text[i] !== ' ' && text[i] !== '\t') i++;
+    while (i < n && c !== EQUALS && c !== SEMI && c !== SP && c !== HTAB && c !== stop) c = text.charCodeAt(++i);
     const name = text.slice(nameStart, i);
     if (name.length === 0) throw new SipParseError(code, `empty parameter name in "${text}"`);
-    while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    while (c === SP || c === HTAB) c = text.charCodeAt(++i);
     let value: string | null = null;
-    if (text[i] === '=') {
-      i++;
-      while (i < n && (text[i] === ' ' || text[i] === '\t')) i++;
+    if (c === EQUALS) {
+      c = text.charCodeAt(++i);
+      while (c === SP || c === HTAB) c = text.charCodeAt(++i);
       const valueStart = i;
-      if (text[i] === '"') {
+      if (c === DQUOTE) {
         i = skipQuoted(text, i, code);
       } else {
-        while (i < n && text[i] !== ';' && !stopChars.includes(text[i]!) && text[i] !== ' ' && text[i] !== '\t') i++;
+        while (i < n && c !== SEMI && c !== SP && c !== HTAB && c !== stop) c = text.charCodeAt(++i);
       }
       value = text.slice(valueStart, i);
     }
@@ -44,6 +46,12 @@ export function parseParams(text: string, start: number, code: ParseErrorCode, s
   }
   return { params, end: i };
 }
+
+const SP = 0x20;
+const HTAB = 0x09;
+const SEMI = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
 
 /** Index just past the closing quote of the quoted-string starting at `i`. */
 export function skipQuoted(text: string, i: number, code: ParseErrorCode): number {
@@ -57,9 +65,12 @@ export function skipQuoted(text: string, i: number, code: ParseErrorCode): numbe
   throw new SipParseError(code, `unterminated quoted string in "${text}"`);
 }
 
+/** `name` must be lower case (every caller passes a literal). */
 export function findParam(params: readonly Param[], name: string): Param | undefined {
-  const lower = name.toLowerCase();
-  for (const p of params) if (p.name.toLowerCase() === lower) return p;
+  for (const p of params) {
+    // Names are nearly always written in lower case: compare before lower-casing.
+    if (p.name === name || (p.name.length === name.length && p.name.toLowerCase() === name)) return p;
+  }
   return undefined;
 }
 

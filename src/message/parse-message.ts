@@ -44,8 +44,19 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): Result<S
   }
 }
 
+/** The last partial limits merged with the defaults: callers pass the same object every time. */
+let mergedFor: Partial<MessageLimits> | null = null;
+let merged: MessageLimits = DEFAULT_MESSAGE_LIMITS;
+
 function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
-  const limits = options.limits ? { ...DEFAULT_MESSAGE_LIMITS, ...options.limits } : DEFAULT_MESSAGE_LIMITS;
+  let limits = DEFAULT_MESSAGE_LIMITS;
+  if (options.limits !== undefined) {
+    if (options.limits !== mergedFor) {
+      merged = { ...DEFAULT_MESSAGE_LIMITS, ...options.limits };
+      mergedFor = options.limits;
+    }
+    limits = merged;
+  }
   const stream = options.framing === 'stream';
   if (data.length > limits.maxMessageSize) {
     throw new SipParseError('SIPS_ERR_PARSE_TOO_LARGE', `message is ${data.length} bytes, limit ${limits.maxMessageSize}`);
@@ -188,7 +199,7 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
     throw new SipParseError('SIPS_ERR_PARSE_CSEQ_METHOD', `CSeq method ${cseq.method} in a ${start.method} request`);
   }
   if (topVia === undefined) throw new SipParseError('SIPS_ERR_PARSE_MISSING_HEADER', 'empty Via header');
-  parseVia(topVia);
+  message.remember(parseVia(topVia), cseq);
   return message;
 }
 

@@ -61,18 +61,18 @@ export class SipUri implements SipUriParts {
   }
 
   userParam(name: string): string | null | undefined {
-    const p = findParam(this.userParams, name);
+    const p = findParam(this.userParams, name.toLowerCase());
     return p === undefined ? undefined : p.value;
   }
 
   /** Value of a URI parameter: undefined when absent, null when present without a value. */
   param(name: string): string | null | undefined {
-    const p = findParam(this.params, name);
+    const p = findParam(this.params, name.toLowerCase());
     return p === undefined ? undefined : p.value;
   }
 
   hasParam(name: string): boolean {
-    return findParam(this.params, name) !== undefined;
+    return findParam(this.params, name.toLowerCase()) !== undefined;
   }
 
   /** Lower-cased `transport` parameter, or null. */
@@ -172,7 +172,7 @@ export class TelUri {
   }
 
   param(name: string): string | null | undefined {
-    const p = findParam(this.params, name);
+    const p = findParam(this.params, name.toLowerCase());
     return p === undefined ? undefined : p.value;
   }
 

@@ -152,13 +152,13 @@ export interface TransactionOutcome {
   readonly code: string | null;
 }
 
-export function logTransactionOutcome(log: Logger, e: TransactionOutcome): void {
+export function logTransactionOutcome(log: Logger, e: Omit<TransactionOutcome, 'direction'>, direction: TransactionOutcome['direction']): void {
   if (!log.isLevelEnabled('info')) return;
   log.info({
     event: 'transaction',
     callId: e.callId,
     method: e.method,
-    direction: e.direction,
+    direction,
     peer: e.peer,
     transport: e.transport,
     status: e.status,
@@ -166,5 +166,5 @@ export function logTransactionOutcome(log: Logger, e: TransactionOutcome): void 
     route: e.route,
     target: e.target,
     code: e.code,
-  }, `${e.method} ${e.status} ${e.direction}`);
+  }, `${e.method} ${e.status} ${direction}`);
 }

@@ -56,15 +56,25 @@ export interface ObserverSinks {
 export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObserver {
   const { metrics: m } = sinks;
   const log = componentLogger(sinks.log, 'proxy');
+  // Once per transaction: the labelled children are looked up by a flat key, not by prom-client
+  // hashing a label object on every increment. Labels are bounded, and so are these maps.
+  const requestsBy = new Map<string, { inc(): void }>();
+  const responsesBy = new Map<string, { inc(): void }>();
   return {
     transactionDone(e) {
       const direction = directionOf(e.fromSide);
       const method = m.methodLabel(e.method);
       const status = m.statusLabel(e.status);
-      m.requests.inc({ method, direction });
-      m.responses.inc({ method, status, direction });
+      const rk = method + ' ' + direction;
+      let requests = requestsBy.get(rk);
+      if (requests === undefined) requestsBy.set(rk, requests = m.requests.labels({ method, direction }));
+      requests.inc();
+      const sk = rk + ' ' + status;
+      let responses = responsesBy.get(sk);
+      if (responses === undefined) responsesBy.set(sk, responses = m.responses.labels({ method, status, direction }));
+      responses.inc();
       if (e.status >= 300) m.transactionFailures.inc({ method, status, code: m.codeLabel(e.code) });
-      logTransactionOutcome(log, { ...e, direction });
+      logTransactionOutcome(log, e, direction);
     },
     localReply(e) {
       m.localReplies.inc({ method: m.methodLabel(e.method), status: m.statusLabel(e.status), code: m.codeLabel(e.code) });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { BRANCH_MAGIC_COOKIE } from '../message/constants.js';
 import type { SipMessage } from '../message/message.js';
 
@@ -25,7 +25,7 @@ export function loopHash(request: SipMessage): string {
   for (const v of request.values('route')) mix(h, v);
   for (const v of request.values('proxy-require')) mix(h, v);
   for (const v of request.values('proxy-authorization')) mix(h, v);
-  return ((h.a >>> 0).toString(16).padStart(8, '0') + (h.b >>> 0).toString(16).padStart(8, '0')).slice(0, 12);
+  return hex12(h);
 }
 
 function mix(h: { a: number; b: number }, s: string): void {
@@ -64,6 +64,14 @@ export function branchOnly(): string {
  */
 export function statelessBranch(request: SipMessage): string {
   const via = request.via();
-  const h = createHash('sha1').update(`${via.branch ?? ''}\0${via.host}:${via.port ?? ''}\0${request.callId()}`).digest('hex').slice(0, 12);
-  return `${PREFIX}0.${loopHash(request)}.s${h}`;
+  const h = { a: 0x811c9dc5, b: 0x01000193 };
+  mix(h, via.branch ?? '');
+  mix(h, via.host);
+  mix(h, String(via.port ?? ''));
+  mix(h, request.callId());
+  return `${PREFIX}0.${loopHash(request)}.s${hex12(h)}`;
+}
+
+function hex12(h: { a: number; b: number }): string {
+  return ((h.a >>> 0).toString(16).padStart(8, '0') + (h.b >>> 0).toString(16).padStart(8, '0')).slice(0, 12);
 }

@@ -31,6 +31,11 @@ export function txTiming(timers: TimerConfig, transport: 'udp' | 'tcp' | 'tls'):
   return { T1: timers.T1, T2: timers.T2, T4: timers.T4, reliable: transport !== 'udp' };
 }
 
+/** The two timings of one layer (unreliable, reliable), made once instead of per transaction. */
+export function timingsOf(timers: TimerConfig): { readonly udp: TxTiming; readonly stream: TxTiming } {
+  return { udp: txTiming(timers, 'udp'), stream: txTiming(timers, 'tls') };
+}
+
 export function startTimer<T extends string>(timer: T, ms: number): TimerAction<T> {
   return { kind: 'start-timer', timer, ms };
 }
@@ -73,34 +78,44 @@ export function sendOrReport(transport: TransactionTransport, data: Buffer, dest
 
 /** The named timers of one transaction, all through the injected clock. */
 export class TimerSet<T extends string> {
-  private readonly handles = new Map<T, TimerHandle>();
+  // A transaction runs at most three timers at once: parallel arrays, not a Map per transaction.
+  private readonly names: T[] = [];
+  private readonly handles: TimerHandle[] = [];
 
   constructor(private readonly clock: Clock) {}
 
   start(timer: T, ms: number, fire: (timer: T) => void): void {
-    this.handles.get(timer)?.cancel();
+    this.cancel(timer);
     const handle = this.clock.setTimer(ms, () => {
-      if (this.handles.get(timer) !== handle) return;
-      this.handles.delete(timer);
+      const i = this.handles.indexOf(handle);
+      if (i < 0) return;
+      this.remove(i);
       fire(timer);
     });
-    this.handles.set(timer, handle);
+    this.names.push(timer);
+    this.handles.push(handle);
   }
 
   cancel(timer: T): void {
-    const h = this.handles.get(timer);
-    if (h === undefined) return;
-    h.cancel();
-    this.handles.delete(timer);
+    const i = this.names.indexOf(timer);
+    if (i < 0) return;
+    this.handles[i]!.cancel();
+    this.remove(i);
   }
 
   cancelAll(): void {
-    for (const h of this.handles.values()) h.cancel();
-    this.handles.clear();
+    for (const h of this.handles) h.cancel();
+    this.names.length = 0;
+    this.handles.length = 0;
   }
 
   /** Names of running timers (tests, diagnostics). */
   running(): T[] {
-    return [...this.handles.keys()];
+    return [...this.names];
+  }
+
+  private remove(i: number): void {
+    this.names.splice(i, 1);
+    this.handles.splice(i, 1);
   }
 }

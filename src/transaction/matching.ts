@@ -55,7 +55,7 @@ export function serverKeys(request: SipMessage, asMethod?: string): ServerKeys {
   const method = asMethod ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   if (via.rfc3261 && via.branch !== null) {
     const sentBy = via.host.toLowerCase() + ':' + (via.port ?? '');
-    return { key: ['3261', via.branch, sentBy, method].join(SEP), legacyAckKey: null, rfc3261: true };
+    return { key: '3261' + SEP + via.branch + SEP + sentBy + SEP + method, legacyAckKey: null, rfc3261: true };
   }
   const ruri = request.requestUriText;
   const fromTag = tagOf(() => request.from().tag);

@@ -48,6 +48,8 @@ export interface ServerDriverDeps {
   readonly responseDest: Destination;
   readonly onAck: (ack: SipMessage, source: Source, tx: ServerTransaction) => void;
   readonly onTerminated: (tx: ServerTransaction) => void;
+  /** The layer's table keys for this transaction (kept here rather than in a side table). */
+  readonly keys: { readonly key: string; readonly legacyAckKey: string | null };
 }
 
 /** Performs the actions of a pure server machine: sends, timers, TU notifications. */
@@ -82,6 +84,11 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
 
   get lastResponse(): SipMessage | null {
     return this.last?.response ?? null;
+  }
+
+  /** The transaction layer's keys for this transaction. */
+  get keys(): ServerDriverDeps['keys'] {
+    return this.deps.keys;
   }
 
   get lastStatus(): number {

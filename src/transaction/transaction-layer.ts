@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
 import { ClientTransactionDriver, type ClientTransaction } from './client-transaction.js';
-import { txTiming } from './fsm.js';
+import { timingsOf, type TxTiming } from './fsm.js';
 import { inviteClientMachine } from './invite-client.js';
 import { inviteServerMachine } from './invite-server.js';
 import { clientKey, responseKey, serverKeys } from './matching.js';
@@ -64,14 +64,19 @@ export class TransactionLayer {
   private readonly servers = new Map<string, AnyServer>();
   /** RFC 2543 INVITE server transactions by Request-URI, From tag, Call-ID, CSeq number, top Via. */
   private readonly legacyAck = new Map<string, AnyServer>();
-  private readonly serverKeyOf = new WeakMap<ServerTransaction, { key: string; legacyAckKey: string | null }>();
   private counts = { inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0 };
+  private readonly timings: { readonly udp: TxTiming; readonly stream: TxTiming };
+  // The drivers' callbacks into the layer: one closure each for all transactions.
+  private readonly onServerAck = (ack: SipMessage, src: Source, tx: ServerTransaction): void => this.opts.onAck(ack, src, tx);
+  private readonly onServerEnded = (tx: ServerTransaction): void => this.serverEnded(tx);
+  private readonly onClientEnded = (tx: ClientTransaction): void => this.clientEnded(tx);
 
   constructor(options: TransactionLayerOptions) {
     this.opts = options;
     this.transport = options.transport;
     this.clock = options.clock;
     this.timers = options.timers ?? DEFAULT_TIMERS;
+    this.timings = timingsOf(this.timers);
   }
 
   /** A parsed message from the transport layer. */
@@ -87,8 +92,8 @@ export class TransactionLayer {
   createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers): ClientTransaction {
     if (!request.isRequest) throw new Error('createClient: not a request');
     if (request.method === 'ACK') throw new Error('createClient: ACK is sent without a transaction');
-    const timing = txTiming(this.timers, dest.transport);
-    const deps = { transport: this.transport, clock: this.clock, timing, onTerminated: (tx: ClientTransaction) => this.clientEnded(tx) };
+    const timing = dest.transport === 'udp' ? this.timings.udp : this.timings.stream;
+    const deps = { transport: this.transport, clock: this.clock, timing, onTerminated: this.onClientEnded };
     const invite = request.method === 'INVITE';
     const tx: AnyClient = invite
       ? new ClientTransactionDriver(inviteClientMachine, request, dest, handlers, deps)
@@ -159,14 +164,14 @@ export class TransactionLayer {
       existing.receiveRequest();
       return;
     }
-    const timing = txTiming(this.timers, source.transport);
     const deps = {
       transport: this.transport,
       clock: this.clock,
-      timing,
+      timing: source.transport === 'udp' ? this.timings.udp : this.timings.stream,
       responseDest: responseDestination(request, source),
-      onAck: (ack: SipMessage, src: Source, tx: ServerTransaction) => this.opts.onAck(ack, src, tx),
-      onTerminated: (tx: ServerTransaction) => this.serverEnded(tx),
+      onAck: this.onServerAck,
+      onTerminated: this.onServerEnded,
+      keys: { key: keys.key, legacyAckKey: request.method === 'INVITE' ? keys.legacyAckKey : null },
     };
     const invite = request.method === 'INVITE';
     const tx: AnyServer = invite
@@ -174,7 +179,6 @@ export class TransactionLayer {
       : new ServerTransactionDriver(nonInviteServerMachine, request, source, deps);
     this.servers.set(keys.key, tx);
     if (invite && keys.legacyAckKey !== null) this.legacyAck.set(keys.legacyAckKey, tx);
-    this.serverKeyOf.set(tx, { key: keys.key, legacyAckKey: invite ? keys.legacyAckKey : null });
     if (invite) this.counts.inviteServer++;
     else this.counts.nonInviteServer++;
     this.opts.onRequest(request, tx);
@@ -208,10 +212,9 @@ export class TransactionLayer {
   }
 
   private serverEnded(tx: ServerTransaction): void {
-    const keys = this.serverKeyOf.get(tx);
-    if (keys === undefined) return;
-    this.serverKeyOf.delete(tx);
-    if (this.servers.get(keys.key) === tx) this.servers.delete(keys.key);
+    const keys = (tx as AnyServer).keys;
+    if (this.servers.get(keys.key) !== tx) return;
+    this.servers.delete(keys.key);
     if (keys.legacyAckKey !== null && this.legacyAck.get(keys.legacyAckKey) === tx) this.legacyAck.delete(keys.legacyAckKey);
     if (tx.kind === 'invite-server') this.counts.inviteServer--;
     else this.counts.nonInviteServer--;

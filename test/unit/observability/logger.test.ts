@@ -67,9 +67,9 @@ test('one line per transaction outcome with every field', () => {
   const out = capture();
   const log = componentLogger(createLogger({ level: 'info', destination: out.dest }), 'proxy');
   logTransactionOutcome(log, {
-    callId: CALL_ID, method: 'INVITE', direction: 'outbound', peer: 'pbx1', transport: 'tls', status: 503,
+    callId: CALL_ID, method: 'INVITE', peer: 'pbx1', transport: 'tls', status: 503,
     durationMs: 812.4, route: 'trunk-euc1', target: 'lb02.euc1.example.com', code: 'SIPS_ERR_ROUTE_NO_TARGET',
-  });
+  }, 'outbound');
   const r = out.records()[0];
   assert.deepEqual(
     { callId: r?.['callId'], method: r?.['method'], direction: r?.['direction'], peer: r?.['peer'], transport: r?.['transport'], status: r?.['status'], durationMs: r?.['durationMs'], route: r?.['route'], target: r?.['target'], code: r?.['code'], component: r?.['component'], level: r?.['level'] },
