@@ -268,21 +268,17 @@ export class Edge {
     }
   }
 
-  private async send(data: Buffer, dest: Destination): Promise<void> {
-    let flow = dest.flowId !== undefined ? this.transport.getFlow(dest.flowId) : undefined;
-    if (flow !== undefined) {
-      await this.transport.send(flow.id, data);
-    } else {
-      const target: OutboundTarget = {
-        transport: dest.transport,
-        host: dest.host,
-        port: dest.port,
-        ...(dest.servername !== undefined ? { servername: dest.servername } : {}),
-        ...(dest.localPort !== undefined ? { localPort: dest.localPort } : {}),
-      };
-      flow = (await this.transport.send(target, data)) ?? undefined;
-    }
-    this.deps.capture?.('out', dest.transport, flow?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, flow?.remote ?? { address: dest.host, port: dest.port }, data);
+  /** Six sends per call: no async layers here, one promise from the transport. */
+  private send(data: Buffer, dest: Destination): Promise<unknown> {
+    const flow = dest.flowId !== undefined ? this.transport.getFlow(dest.flowId) : undefined;
+    // A Destination is an OutboundTarget (its flowId is ignored there).
+    const sent = flow !== undefined ? this.transport.send(flow.id, data) : this.transport.send(dest as OutboundTarget, data);
+    const capture = this.deps.capture;
+    if (capture === undefined) return sent;
+    return sent.then((used) => {
+      const f = used ?? flow;
+      capture('out', dest.transport, f?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, f?.remote ?? { address: dest.host, port: dest.port }, data);
+    });
   }
 
   private connectOptions(t: OutboundTarget): tls.ConnectionOptions {

@@ -11,7 +11,7 @@ import { createKeyLog } from './observability/keylog.js';
 import { componentLogger, createLogger, type Logger } from './observability/logger.js';
 import { createMetrics, type EdgeMetrics } from './observability/metrics.js';
 import { createProxyObserver } from './observability/proxy-observer.js';
-import { createSipTap } from './observability/sip-tap.js';
+import { createSipTap, sipTapEnabled } from './observability/sip-tap.js';
 import { attachTransportEvents } from './observability/transport-observer.js';
 import { runEdge, type RunningEdge } from './run-edge.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
@@ -40,7 +40,8 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
   const running = await runEdge(config, {
     observer: createProxyObserver({ log, metrics }),
     log: (level, msg, fields) => edgeLog[level]({ ...fields }, msg),
-    capture: (direction, transport, local, remote, data) => tap({ direction, transport, local, remote, data }),
+    // Every message in and out would pass through the tap: only wired when it traces or captures.
+    ...(sipTapEnabled(log, hep) ? { capture: (direction, transport, local, remote, data) => tap({ direction, transport, local, remote, data }) } : {}),
     onHealthChange: (c) => {
       metrics.upstreamChanged(c);
       edgeLog[c.up ? 'info' : 'warn']({ event: c.up ? 'upstream-up' : 'upstream-down', ...c }, c.up ? 'upstream up' : 'upstream down');

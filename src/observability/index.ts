@@ -14,5 +14,5 @@ export { createHepSender, encodeHep3, decodeHep3, ipv6Bytes, HEP_CHUNK, HEP_FAMI
 export type { HepSender, HepConfig, HepPacket, HepResult, HepAddress, HepChunk } from './hep.js';
 export { createKeyLog, KEYLOG_FILE_MODE } from './keylog.js';
 export type { KeyLog } from './keylog.js';
-export { createSipTap } from './sip-tap.js';
+export { createSipTap, sipTapEnabled } from './sip-tap.js';
 export type { SipTap, SipTapMessage } from './sip-tap.js';

@@ -19,6 +19,11 @@ export interface SipTapMessage {
 
 export type SipTap = (m: SipTapMessage) => void;
 
+/** Whether a tap would do anything (debug traces or HEP): when not, the edge passes no tap at all. */
+export function sipTapEnabled(log: Logger, hep: HepSender): boolean {
+  return hep.enabled || componentLogger(log, 'sip').isLevelEnabled('debug');
+}
+
 export function createSipTap(log: Logger, hep: HepSender): SipTap {
   const sipLog = componentLogger(log, 'sip');
   if (!hep.enabled) return (m) => logSipTrace(sipLog, m);

@@ -48,7 +48,7 @@ export interface ProxyDeps {
   readonly router: Router;
   readonly transactions: ProxyTransactions;
   /** Stateless sends: ACK for 2xx, stray 2xx retransmissions (RFC 3261 §16.7, §16.11). */
-  readonly sendStateless: (data: Buffer, dest: Destination) => Promise<void>;
+  readonly sendStateless: (data: Buffer, dest: Destination) => Promise<unknown>;
   readonly clock: Clock;
   readonly timers: TimerConfig;
   readonly sdpGate: SdpGate | null;

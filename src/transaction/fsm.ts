@@ -67,7 +67,7 @@ export function toFailure(err: unknown): TransportFailure {
  * as the machine's "Transport Err." input.
  */
 export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: Destination, onFailure: (f: TransportFailure) => void): void {
-  let sent: Promise<void>;
+  let sent: Promise<unknown>;
   try {
     sent = transport.send(data, dest);
   } catch (err) {

@@ -32,7 +32,7 @@ export interface TransactionTransport {
    * (connect refused, TLS handshake failed or timed out, flow gone): RFC 3261 §17.1.4.
    * The rejection carries `reason` (e.g. 'handshake-timeout', 'name-mismatch', 'connect-refused').
    */
-  send(data: Buffer, dest: Destination): Promise<void>;
+  send(data: Buffer, dest: Destination): Promise<unknown>;
 }
 
 export interface TransportFailure {

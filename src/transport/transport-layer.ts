@@ -148,17 +148,14 @@ export class Transport {
    * back on the connection the peer opened); a target uses the pool (TCP/TLS) or a UDP socket.
    * Resolves with the flow used (null for UDP); rejects with a TransportError.
    */
-  async send(target: SendTarget, data: Uint8Array): Promise<FlowInfo | null> {
-    if (this.state === 'stopped') throw new TransportError(TRANSPORT_ERROR_CODES.CLOSED, 'shutdown', 'the transport is stopped');
+  send(target: SendTarget, data: Uint8Array): Promise<FlowInfo | null> {
+    if (this.state === 'stopped') return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.CLOSED, 'shutdown', 'the transport is stopped'));
     if (typeof target === 'string') {
       const flow = this.table.get(target);
-      if (!flow || !flow.send(data)) throw new TransportError(TRANSPORT_ERROR_CODES.NO_FLOW, 'no-flow', `flow ${target} is not open`);
-      return flow.info;
+      if (!flow || !flow.send(data)) return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.NO_FLOW, 'no-flow', `flow ${target} is not open`));
+      return Promise.resolve(flow.info);
     }
-    if (target.transport === 'udp') {
-      await this.udp.send(target.host, target.port, data, target.localPort);
-      return null;
-    }
+    if (target.transport === 'udp') return this.udp.send(target.host, target.port, data, target.localPort);
     return this.pool.send({ ...target, transport: target.transport }, data);
   }
 

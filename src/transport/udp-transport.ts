@@ -69,28 +69,39 @@ export class UdpTransport {
     });
   }
 
-  async send(host: string, port: number, data: Uint8Array, localPort?: number): Promise<void> {
+  /** Sends one datagram; resolves with null (no flow), rejects with a TransportError. */
+  send(host: string, port: number, data: Uint8Array, localPort?: number): Promise<null> {
     if (data.length > this.ctx.maxDatagramSize) {
-      throw new TransportError(TRANSPORT_ERROR_CODES.TOO_LARGE, 'datagram-too-large', `${data.length} bytes exceed the UDP limit of ${this.ctx.maxDatagramSize} (RFC 3261 §18.1.1: use TCP)`);
+      return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.TOO_LARGE, 'datagram-too-large', `${data.length} bytes exceed the UDP limit of ${this.ctx.maxDatagramSize} (RFC 3261 §18.1.1: use TCP)`));
     }
-    let address = host;
-    if (net.isIP(host) === 0) {
-      const families = new Set(this.sockets.map((b) => b.local.family));
-      const found = await lookup(host, families.size === 1 && families.has('IPv6') ? { family: 6 } : families.has('IPv4') ? { family: 4 } : {});
-      address = found.address;
-    }
-    const family = net.isIPv6(address) ? 'IPv6' : 'IPv4';
+    const family = ipFamily(host);
+    if (family === 0) return this.sendToName(host, port, data, localPort);
+    return this.sendTo(family === 6 ? 'IPv6' : 'IPv4', host, port, data, localPort);
+  }
+
+  private async sendToName(host: string, port: number, data: Uint8Array, localPort?: number): Promise<null> {
+    const families = new Set(this.sockets.map((b) => b.local.family));
+    const found = await lookup(host, families.size === 1 && families.has('IPv6') ? { family: 6 } : families.has('IPv4') ? { family: 4 } : {});
+    return this.sendTo(found.family === 6 ? 'IPv6' : 'IPv4', found.address, port, data, localPort);
+  }
+
+  private sendTo(family: 'IPv4' | 'IPv6', address: string, port: number, data: Uint8Array, localPort?: number): Promise<null> {
     // Leave by the listener the caller chose (the exit leg), so peers that answer to the source
     // address (symmetric SIP, RFC 3581) reach the right side of the edge.
-    const bound = (localPort !== undefined ? this.sockets.find((b) => b.local.family === family && b.local.port === localPort) : undefined)
-      ?? this.sockets.find((b) => b.local.family === family);
-    if (!bound) {
-      throw new TransportError(TRANSPORT_ERROR_CODES.NO_SOCKET, 'no-socket-for-family', `no UDP socket for ${family} destination ${address}`);
+    let bound: Bound | undefined;
+    for (const b of this.sockets) {
+      if (b.local.family !== family) continue;
+      if (localPort === undefined || b.local.port === localPort) { bound = b; break; }
+      bound ??= b;
     }
-    await new Promise<void>((resolve, reject) => {
-      bound.socket.send(data, port, address, (err) => {
+    if (bound === undefined) {
+      return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.NO_SOCKET, 'no-socket-for-family', `no UDP socket for ${family} destination ${address}`));
+    }
+    const socket = bound.socket;
+    return new Promise<null>((resolve, reject) => {
+      socket.send(data, port, address, (err) => {
         if (err) reject(new TransportError(TRANSPORT_ERROR_CODES.SEND, 'send-failed', `udp to ${address}:${port}: ${errorDetail(err)}`, { cause: err }));
-        else resolve();
+        else resolve(null);
       });
     });
   }
@@ -115,6 +126,18 @@ export class UdpTransport {
     }
     this.ctx.deliver({ data: msg, flow: null, transport: 'udp', remote, local: bound.local, receivedAt: this.ctx.clock.now() });
   }
+}
+
+/** net.isIP per destination is a regular expression each time; peers are few, so remember. */
+const families = new Map<string, 0 | 4 | 6>();
+function ipFamily(host: string): 0 | 4 | 6 {
+  let f = families.get(host);
+  if (f === undefined) {
+    f = net.isIP(host) as 0 | 4 | 6;
+    if (families.size >= 4096) families.clear();
+    families.set(host, f);
+  }
+  return f;
 }
 
 function isOnlyCrlf(msg: Buffer): boolean {
