@@ -5,6 +5,7 @@
  * compiler keeps the two in step.
  */
 import type { Logger } from 'pino';
+import type { Counter, LabelValues } from 'prom-client';
 import { componentLogger, logTransactionOutcome } from './logger.js';
 import type { EdgeMetrics } from './metrics.js';
 import { directionOf } from './labels.js';
@@ -52,27 +53,56 @@ export interface ObserverSinks {
   readonly metrics: EdgeMetrics;
 }
 
+/**
+ * Counters bumped several times per call are counted here, in plain cells found by a flat key,
+ * and handed to prom-client when it collects (a scrape), instead of prom-client hashing and
+ * validating a label object on every increment. Labels are bounded (labels.ts), so are the cells.
+ */
+function countedBy<L extends string>(metric: Counter<L>): (key: string, labels: LabelValues<L>) => void {
+  const cells = new Map<string, { readonly labels: LabelValues<L>; value: number; reported: number }>();
+  const own = metric as unknown as { collect?: () => void };
+  const before = own.collect;
+  own.collect = () => {
+    for (const c of cells.values()) {
+      if (c.value > c.reported) metric.inc(c.labels, c.value - c.reported);
+      c.reported = c.value;
+    }
+    before?.call(metric);
+  };
+  return (key, labels) => {
+    const cell = cells.get(key);
+    if (cell === undefined) cells.set(key, { labels, value: 1, reported: 0 });
+    else cell.value++;
+  };
+}
+
+/** The labelled child of a histogram by a flat key. */
+function childrenOf<L extends string, C>(metric: { labels(labels: LabelValues<L>): C }): (key: string, labels: LabelValues<L>) => C {
+  const by = new Map<string, C>();
+  return (key, labels) => {
+    let child = by.get(key);
+    if (child === undefined) by.set(key, (child = metric.labels(labels)));
+    return child;
+  };
+}
+
 /** Builds the proxy's observer: the composition root passes the result as `ProxyDeps.observer`. */
 export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObserver {
   const { metrics: m } = sinks;
   const log = componentLogger(sinks.log, 'proxy');
-  // Once per transaction: the labelled children are looked up by a flat key, not by prom-client
-  // hashing a label object on every increment. Labels are bounded, and so are these maps.
-  const requestsBy = new Map<string, { inc(): void }>();
-  const responsesBy = new Map<string, { inc(): void }>();
+  const requests = countedBy(m.requests);
+  const responses = countedBy(m.responses);
+  const targetOutcomes = countedBy(m.targetOutcomes);
+  const sdpChecks = countedBy(m.sdpChecks);
+  const callSetup = childrenOf(m.callSetupSeconds);
   return {
     transactionDone(e) {
       const direction = directionOf(e.fromSide);
       const method = m.methodLabel(e.method);
       const status = m.statusLabel(e.status);
       const rk = method + ' ' + direction;
-      let requests = requestsBy.get(rk);
-      if (requests === undefined) requestsBy.set(rk, requests = m.requests.labels({ method, direction }));
-      requests.inc();
-      const sk = rk + ' ' + status;
-      let responses = responsesBy.get(sk);
-      if (responses === undefined) responsesBy.set(sk, responses = m.responses.labels({ method, status, direction }));
-      responses.inc();
+      requests(rk, { method, direction });
+      responses(rk + ' ' + status, { method, status, direction });
       if (e.status >= 300) m.transactionFailures.inc({ method, status, code: m.codeLabel(e.code) });
       logTransactionOutcome(log, e, direction);
     },
@@ -83,16 +113,20 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
       log[level]({ event: 'local-reply', method: e.method, status: e.status, code: e.code, detail: e.detail, peer: e.peer }, `${e.method} answered locally ${e.status} ${e.code}`);
     },
     targetOutcome(e) {
-      m.targetOutcomes.inc({ trunk: m.guards.route.label(e.trunk ?? null), target: m.guards.host.label(e.target), status: m.statusLabel(e.status) });
+      const trunk = m.guards.route.label(e.trunk ?? null);
+      const target = m.guards.host.label(e.target);
+      const status = m.statusLabel(e.status);
+      targetOutcomes(trunk + ' ' + target + ' ' + status, { trunk, target, status });
       if (e.reason !== null) log.warn({ event: 'target-failed', trunk: e.trunk ?? null, target: e.target, status: e.status, reason: e.reason }, `target ${e.target} failed: ${e.reason}`);
     },
     callSetup(e) {
-      m.callSetupSeconds.observe({ stage: e.stage }, e.ms / 1000);
+      callSetup(e.stage, { stage: e.stage }).observe(e.ms / 1000);
     },
     sdpChecked(e) {
       const result = e.ok ? 'ok' : e.audit ? 'audited' : 'refused';
       const kind = e.kind ?? (e.direction === 'request' ? 'offer' : 'answer');
-      m.sdpChecks.inc({ direction: e.direction, kind, result, reason: m.guards.reason.label(e.reason) });
+      const reason = m.guards.reason.label(e.reason);
+      sdpChecks(e.direction + ' ' + kind + ' ' + result + ' ' + reason, { direction: e.direction, kind, result, reason });
       if (!e.ok) log.info({ event: 'sdp-check', direction: e.direction, kind, result, reason: e.reason }, `SDP ${kind} ${result}: ${e.reason ?? ''}`);
     },
     dropped(e) {
