@@ -2,7 +2,7 @@
 // Runs every micro-benchmark under .test-build/bench/ one after the other; each prints JSON.
 // The SIPp call-rate sweep against Kamailio is separate: bench/cps.sh (see README).
 import { spawnSync } from 'node:child_process';
-const benches = ['message', 'sdp-check', 'proxy-forward', 'transaction', 'tls-handshake', 'tls-memory'];
+const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'transaction', 'tls-handshake', 'tls-memory'];
 const only = process.argv.slice(2);
 for (const b of benches.filter((x) => only.length === 0 || only.includes(x))) {
   const r = spawnSync(process.execPath, ['--expose-gc', `.test-build/bench/${b}.js`], { stdio: 'inherit' });

@@ -23,10 +23,11 @@ export const DEFAULT_LIMITS = {
   maxWriteBuffer: 1_048_576,
   /**
    * Server transactions held at once, answered or not; past it new INVITEs get 503. A memory guard:
-   * RFC 6026 keeps each for 32 s after the final response (~12 KB with its client side), so 150,000
-   * (~1,500 cps of calls) stays near 2.8 GB, under Node's default 4 GB heap.
+   * RFC 6026 keeps each for 32 s after the final response, compacted to its response bytes (about
+   * 3.5 KB of heap and 1 KB of buffers with its client side, measured by bench/call-flow.ts), so
+   * 500,000 (two per call: about 7,800 calls/s held for 32 s) stays near 2.5 GB, under Node's 4 GB heap.
    */
-  maxTransactions: 150_000,
+  maxTransactions: 500_000,
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
   maxPendingRequests: 5_000,
   /** Accepted connections with no traffic for this long are closed (s). */

@@ -31,7 +31,8 @@ export class SipMessage {
   private start: StartLine;
   private startRaw: string | null;
   private list: HeaderField[] | null;
-  private content: Buffer;
+  /** The body, or (compacted) its length: then it is the tail of `source`, sliced on demand. */
+  private content: Buffer | number;
   /** Exact wire bytes while the message is untouched. */
   private source: Buffer | null;
   // Typed views, parsed on first use (undefined: not yet). Plain fields, not a Map: every message
@@ -261,7 +262,8 @@ export class SipMessage {
   // --- body -------------------------------------------------------------------------------
 
   get body(): Buffer {
-    return this.content;
+    const c = this.content;
+    return typeof c === 'number' ? this.source!.subarray(this.source!.length - c) : c;
   }
 
   setBody(body: Buffer, contentType?: string): void {
@@ -281,9 +283,10 @@ export class SipMessage {
   serialize(): Buffer {
     if (this.source !== null) return this.source;
     const head = this.serializeHead();
-    const out = Buffer.allocUnsafe(head.length + this.content.length);
+    const body = this.body;
+    const out = Buffer.allocUnsafe(head.length + body.length);
     out.write(head, 0, 'latin1');
-    this.content.copy(out, head.length);
+    body.copy(out, head.length);
     return out;
   }
 
@@ -291,7 +294,7 @@ export class SipMessage {
   serializeHead(): string {
     let s = this.startRaw ?? formatStartLine(this.start);
     s += '\r\n';
-    const bodyLen = this.content.length;
+    const bodyLen = this.body.length;
     let wroteLength = false;
     for (const f of this.fields) {
       if (f.key === 'content-length') {
@@ -309,7 +312,7 @@ export class SipMessage {
   }
 
   toString(): string {
-    return this.serializeHead() + this.content.toString('latin1');
+    return this.serializeHead() + this.body.toString('latin1');
   }
 
   /**
@@ -321,18 +324,25 @@ export class SipMessage {
    */
   compact(): void {
     if (this.list === null || SipMessage.reparse === null) return;
+    if (typeof this.content === 'number') {
+      // Compacted before and read since: its bytes are already its own.
+      this.list = null;
+      this.forgetViews();
+      return;
+    }
     let bytes: Buffer;
     if (this.source !== null) {
       bytes = Buffer.allocUnsafeSlow(this.source.length);
       this.source.copy(bytes);
     } else {
       const head = this.serializeHead();
-      bytes = Buffer.allocUnsafeSlow(head.length + this.content.length);
+      const body = this.body;
+      bytes = Buffer.allocUnsafeSlow(head.length + body.length);
       bytes.write(head, 0, 'latin1');
-      this.content.copy(bytes, head.length);
+      body.copy(bytes, head.length);
     }
+    this.content = this.body.length;
     this.source = bytes;
-    this.content = bytes.subarray(bytes.length - this.content.length);
     this.list = null;
     this.forgetViews();
     // The start line's strings are slices of the whole parsed header text: copies let it go.
@@ -342,7 +352,7 @@ export class SipMessage {
 
   /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
   clone(): SipMessage {
-    const copy = new SipMessage(this.start, this.fields.slice(), this.content, this.startRaw, null);
+    const copy = new SipMessage(this.start, this.fields.slice(), this.body, this.startRaw, null);
     // Views of single values are immutable and stay valid until the copy edits that header
     // (lists are not shared: a caller may hold and change the array it got).
     copy.vRuri = this.vRuri;
@@ -366,6 +376,11 @@ export class SipMessage {
   }
 
   private touch(key?: string): void {
+    if (this.source !== null && (this.list === null || typeof this.content === 'number')) {
+      // A compacted message being edited: take fields and body out of its bytes first.
+      this.list = this.fields;
+      this.content = this.body;
+    }
     this.source = null;
     switch (key) {
       case 'via': this.vVia = undefined; this.vVias = undefined; break;
@@ -382,8 +397,11 @@ export class SipMessage {
   }
 }
 
-/** A flat copy of a string (V8 keeps substrings as views that hold their parent alive). */
-function ownString(s: string): string {
+/**
+ * A flat copy of a header-text string (latin1). V8 keeps substrings as views that hold their parent
+ * alive: anything kept past the message (a transaction's branch, say) must not be such a view.
+ */
+export function ownString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }
 

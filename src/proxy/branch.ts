@@ -42,7 +42,8 @@ function mix(h: { a: number; b: number }, s: string): void {
 
 export function newBranch(loop: string, worker = 0): string {
   counter = (counter + 1) % 0x7fffffff;
-  return `${PREFIX}${worker}.${loop}.${instance}${counter.toString(36)}`;
+  // join: one flat string (the client transaction keeps it for up to 32 s).
+  return [PREFIX, worker, '.', loop, '.', instance, counter.toString(36)].join('');
 }
 
 /** The loop hash inside one of our branches, or null for someone else's branch. */

@@ -262,6 +262,7 @@ export class ForwardContext {
     if (this.finalSent || request === null) return;
     this.finalSent = true;
     this.timerC?.cancel();
+    this.timerC = null;
     this.serverTx.respond(res);
     this.onSettled?.();
     // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to

@@ -153,7 +153,10 @@ export class ProxyCore {
     // §16.10: a matching response context gets 200 at once, even when its final was already sent
     // (then the context is settled and there is nothing left to cancel).
     tx.respond(buildResponse(cancel, 200));
-    this.contexts.get(invite)?.cancel();
+    const ctx = this.contexts.get(invite);
+    if (ctx !== undefined) ctx.cancel();
+    // Still routing (no branch yet): nothing to cancel downstream, the INVITE ends here.
+    else if (invite.state !== 'Terminated' && invite.lastStatus < 200) invite.respond(buildResponse(invite.request, 487));
   }
 
   /**

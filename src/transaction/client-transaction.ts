@@ -14,6 +14,7 @@ export interface ClientTransaction {
   /** Top Via branch of the request (made by the proxy; opaque here). */
   readonly branch: string;
   readonly method: string;
+  /** The request as sent; released (reading it throws) once a final response arrived. */
   readonly request: SipMessage;
   readonly dest: Destination;
   readonly state: ClientTransactionState;
@@ -47,16 +48,18 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
   private pending: readonly ClientAction<T>[];
   private readonly timers: TimerSet<T>;
   private requestBytes: Buffer | null = null;
+  private req: SipMessage | null;
   private ackBytes: { readonly ack: SipMessage; readonly data: Buffer } | null = null;
   private done = false;
 
   constructor(
     private readonly machine: ClientMachine<S, T>,
-    readonly request: SipMessage,
+    request: SipMessage,
     readonly dest: Destination,
     private readonly handlers: ClientTransactionHandlers,
     private readonly deps: ClientDriverDeps,
   ) {
+    this.req = request;
     const branch = request.via().branch;
     if (branch === null) throw new Error('client transaction: the request has no Via branch');
     this.kind = machine.kind;
@@ -68,6 +71,11 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
     const step = machine.start(ctx);
     this.current = step.state;
     this.pending = step.actions;
+  }
+
+  get request(): SipMessage {
+    if (this.req === null) throw new Error(`${this.kind} transaction: the request is released once a final response arrived`);
+    return this.req;
   }
 
   get state(): ClientTransactionState {
@@ -101,6 +109,13 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
     const step = this.machine.transition(this.current, input);
     this.current = step.state;
     this.run(step.actions);
+    // After a final response nothing is (re)sent from the request: the transaction only lingers
+    // (RFC 6026 Accepted, Timers D/K) and need not hold it.
+    const name = this.current.name;
+    if (name === 'Accepted' || name === 'Completed' || name === 'Terminated') {
+      this.req = null;
+      this.requestBytes = null;
+    }
   }
 
   private run(actions: readonly ClientAction<T>[]): void {
@@ -115,6 +130,7 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
             this.request.compact();
             this.requestBytes = this.request.serialize();
           }
+          // (kept until a final response: Timers A/E resend it over UDP)
           this.send(this.requestBytes);
           break;
         case 'send-ack':

@@ -78,44 +78,40 @@ export function sendOrReport(transport: TransactionTransport, data: Buffer, dest
 
 /** The named timers of one transaction, all through the injected clock. */
 export class TimerSet<T extends string> {
-  // A transaction runs at most three timers at once: parallel arrays, not a Map per transaction.
-  private readonly names: T[] = [];
-  private readonly handles: TimerHandle[] = [];
+  // A transaction runs at most three timers at once: [name, handle, name, handle, ...], not a Map.
+  private readonly running_: (T | TimerHandle)[] = [];
 
   constructor(private readonly clock: Clock) {}
 
   start(timer: T, ms: number, fire: (timer: T) => void): void {
     this.cancel(timer);
     const handle = this.clock.setTimer(ms, () => {
-      const i = this.handles.indexOf(handle);
+      const i = this.running_.indexOf(handle);
       if (i < 0) return;
-      this.remove(i);
+      this.running_.splice(i - 1, 2);
       fire(timer);
     });
-    this.names.push(timer);
-    this.handles.push(handle);
+    this.running_.push(timer, handle);
   }
 
   cancel(timer: T): void {
-    const i = this.names.indexOf(timer);
-    if (i < 0) return;
-    this.handles[i]!.cancel();
-    this.remove(i);
+    const r = this.running_;
+    for (let i = 0; i < r.length; i += 2) {
+      if (r[i] !== timer) continue;
+      (r[i + 1] as TimerHandle).cancel();
+      r.splice(i, 2);
+      return;
+    }
   }
 
   cancelAll(): void {
-    for (const h of this.handles) h.cancel();
-    this.names.length = 0;
-    this.handles.length = 0;
+    const r = this.running_;
+    for (let i = 1; i < r.length; i += 2) (r[i] as TimerHandle).cancel();
+    r.length = 0;
   }
 
   /** Names of running timers (tests, diagnostics). */
   running(): T[] {
-    return [...this.names];
-  }
-
-  private remove(i: number): void {
-    this.names.splice(i, 1);
-    this.handles.splice(i, 1);
+    return this.running_.filter((_, i) => i % 2 === 0) as T[];
   }
 }

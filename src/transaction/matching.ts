@@ -16,7 +16,9 @@ const SEP = '\n';
  * request that created the transaction" (needed because a CANCEL shares the INVITE's branch).
  */
 export function clientKey(branch: string, method: string): string {
-  return branch + SEP + method;
+  // join, not +: a flat string of its own. Keys live for the transaction's lingering 32 s, and a
+  // concatenation would be a tree of pieces, one of them a slice holding the whole message text.
+  return [branch, method].join(SEP);
 }
 
 /** The client key a response matches, or null when its top Via has no branch. */
@@ -55,7 +57,7 @@ export function serverKeys(request: SipMessage, asMethod?: string): ServerKeys {
   const method = asMethod ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   if (via.rfc3261 && via.branch !== null) {
     const sentBy = via.host.toLowerCase() + ':' + (via.port ?? '');
-    return { key: '3261' + SEP + via.branch + SEP + sentBy + SEP + method, legacyAckKey: null, rfc3261: true };
+    return { key: ['3261', via.branch, sentBy, method].join(SEP), legacyAckKey: null, rfc3261: true };
   }
   const ruri = request.requestUriText;
   const fromTag = tagOf(() => request.from().tag);

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { SipMessage } from '../message/message.js';
+import { ownString, type SipMessage } from '../message/message.js';
 import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
 import type { InviteServerState } from './invite-server.js';
 import type { NonInviteServerState } from './non-invite-server.js';
@@ -22,6 +22,11 @@ export type ServerTerminationCause =
 /** A server transaction as the TU (the proxy) sees it: RFC 3261 §17.2. */
 export interface ServerTransaction {
   readonly kind: ServerKind;
+  /**
+   * The request that created the transaction, until a final response has been sent: from then on
+   * the transaction only lingers (RFC 6026, up to 32 s) and keeps its response bytes, not the
+   * request; reading it then is a bug and throws.
+   */
   readonly request: SipMessage;
   readonly source: Source;
   /** Top Via branch of the request, or null (RFC 2543 peers may omit it). */
@@ -61,21 +66,30 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   private current: S;
   private readonly timers: TimerSet<T>;
   private last: { readonly response: SipMessage; readonly data: Buffer } | null = null;
+  private req: SipMessage | null;
   private cause: ServerTerminationCause | null = null;
   private done = false;
 
   constructor(
     private readonly machine: ServerMachine<S, T>,
-    readonly request: SipMessage,
+    request: SipMessage,
     readonly source: Source,
     private readonly deps: ServerDriverDeps,
   ) {
+    this.req = request;
     this.kind = machine.kind;
-    this.branch = request.via().branch;
+    // A copy, not a slice of the request's text: the transaction outlives the request.
+    const branch = request.via().branch;
+    this.branch = branch === null ? null : ownString(branch);
     this.responseDest = deps.responseDest;
     this.createdAt = deps.clock.now();
     this.timers = new TimerSet(deps.clock);
     this.current = machine.initial(deps.timing);
+  }
+
+  get request(): SipMessage {
+    if (this.req === null) throw new Error(`${this.kind} transaction: the request is released once the final response is sent`);
+    return this.req;
   }
 
   get state(): ServerTransactionState {
@@ -135,10 +149,10 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
         case 'send-response':
           if (this.last?.response !== a.response) {
             if (a.response.status >= 200) {
-              // From the final response on, request and response are only kept for RFC 6026's
-              // lingering states (up to 32 s): compact them so they hold little but their bytes.
+              // From the final response on the transaction only lingers (RFC 6026, up to 32 s) to
+              // absorb retransmissions: it keeps the response, compacted to little but its bytes.
               a.response.compact();
-              this.request.compact();
+              this.req = null;
             }
             this.last = { response: a.response, data: a.response.serialize() };
           }
