@@ -42,7 +42,7 @@ YAML
 
 for which in ${WHICH:-kamailio sips-edge}; do
   if [ "$which" = sips-edge ]; then
-    export EDGE_CMD="node ${EDGE_NODE_FLAGS:---max-semi-space-size=32} $ROOT/dist/cli/main.js start --config $WORK/sips-edge.yaml"
+    export EDGE_CMD="node ${EDGE_NODE_FLAGS:---max-semi-space-size=64} $ROOT/dist/cli/main.js start --config $WORK/sips-edge.yaml"
   else
     unset EDGE_CMD
   fi

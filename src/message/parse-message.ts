@@ -161,9 +161,13 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
       name = head.slice(pos, i);
       while (i < next && (head.charCodeAt(i) === 0x20 || head.charCodeAt(i) === 0x09)) i++;
       if (head.charCodeAt(i) !== 0x3a) throw new SipParseError('SIPS_ERR_PARSE_HEADER', `no colon after header name "${printable(name)}"`);
-      const line = head.slice(pos, next);
-      value = head.slice(i + 1, next).trim();
-      raw = line;
+      raw = head.slice(pos, next);
+      // The value without surrounding white space, sliced once (no trim copy).
+      let vs = i + 1;
+      let ve = next;
+      while (vs < ve && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
+      while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
+      value = head.slice(vs, ve);
       key = headerKey(name);
       open = true;
     }

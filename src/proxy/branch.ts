@@ -73,6 +73,7 @@ export function statelessBranch(request: SipMessage): string {
   return `${PREFIX}0.${loopHash(request)}.s${hex12(h)}`;
 }
 
+/** 48 bits of the two lanes as one base-36 number: one toString, no padding (its length varies). */
 function hex12(h: { a: number; b: number }): string {
-  return ((h.a >>> 0).toString(16).padStart(8, '0') + (h.b >>> 0).toString(16).padStart(8, '0')).slice(0, 12);
+  return ((h.a >>> 0) * 0x10000 + (h.b >>> 16)).toString(36);
 }
