@@ -78,40 +78,55 @@ export function sendOrReport(transport: TransactionTransport, data: Buffer, dest
 
 /** The named timers of one transaction, all through the injected clock. */
 export class TimerSet<T extends string> {
-  // A transaction runs at most three timers at once: [name, handle, name, handle, ...], not a Map.
-  private readonly running_: (T | TimerHandle)[] = [];
+  // No machine runs more than two timers at once (A+B, E+F, G+H): two slots, no Map or array per
+  // transaction. A third would be a machine bug, caught by the throw below.
+  private name0: T | null = null;
+  private handle0: TimerHandle | null = null;
+  private name1: T | null = null;
+  private handle1: TimerHandle | null = null;
 
   constructor(private readonly clock: Clock) {}
 
   start(timer: T, ms: number, fire: (timer: T) => void): void {
     this.cancel(timer);
     const handle = this.clock.setTimer(ms, () => {
-      const i = this.running_.indexOf(handle);
-      if (i < 0) return;
-      this.running_.splice(i - 1, 2);
+      if (this.handle0 === handle) { this.name0 = null; this.handle0 = null; }
+      else if (this.handle1 === handle) { this.name1 = null; this.handle1 = null; }
+      else return;
       fire(timer);
     });
-    this.running_.push(timer, handle);
+    if (this.handle0 === null) { this.name0 = timer; this.handle0 = handle; }
+    else if (this.handle1 === null) { this.name1 = timer; this.handle1 = handle; }
+    else {
+      handle.cancel();
+      throw new Error(`timer ${timer}: a transaction runs at most two timers (${String(this.name0)}, ${String(this.name1)} running)`);
+    }
   }
 
   cancel(timer: T): void {
-    const r = this.running_;
-    for (let i = 0; i < r.length; i += 2) {
-      if (r[i] !== timer) continue;
-      (r[i + 1] as TimerHandle).cancel();
-      r.splice(i, 2);
-      return;
+    if (this.name0 === timer && this.handle0 !== null) {
+      this.handle0.cancel();
+      this.name0 = null;
+      this.handle0 = null;
+    } else if (this.name1 === timer && this.handle1 !== null) {
+      this.handle1.cancel();
+      this.name1 = null;
+      this.handle1 = null;
     }
   }
 
   cancelAll(): void {
-    const r = this.running_;
-    for (let i = 1; i < r.length; i += 2) (r[i] as TimerHandle).cancel();
-    r.length = 0;
+    this.handle0?.cancel();
+    this.handle1?.cancel();
+    this.name0 = this.name1 = null;
+    this.handle0 = this.handle1 = null;
   }
 
   /** Names of running timers (tests, diagnostics). */
   running(): T[] {
-    return this.running_.filter((_, i) => i % 2 === 0) as T[];
+    const out: T[] = [];
+    if (this.name0 !== null) out.push(this.name0);
+    if (this.name1 !== null) out.push(this.name1);
+    return out;
   }
 }

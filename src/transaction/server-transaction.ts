@@ -46,26 +46,30 @@ export interface ServerTransaction {
   terminate(): void;
 }
 
+/** What every server transaction of a layer shares (one object per layer). */
 export interface ServerDriverDeps {
   readonly transport: TransactionTransport;
   readonly clock: Clock;
-  readonly timing: TxTiming;
-  readonly responseDest: Destination;
   readonly onAck: (ack: SipMessage, source: Source, tx: ServerTransaction) => void;
   readonly onTerminated: (tx: ServerTransaction) => void;
-  /** The layer's table keys for this transaction (kept here rather than in a side table). */
-  readonly keys: { readonly key: string; readonly legacyAckKey: string | null };
+}
+
+/** The layer's table keys for one transaction (kept on it rather than in a side table). */
+export interface ServerTxKeys {
+  readonly key: string;
+  readonly legacyAckKey: string | null;
 }
 
 /** Performs the actions of a pure server machine: sends, timers, TU notifications. */
 export class ServerTransactionDriver<S extends { readonly name: ServerTransactionState }, T extends string> implements ServerTransaction {
   readonly kind: ServerKind;
   readonly branch: string | null;
-  readonly responseDest: Destination;
   readonly createdAt: number;
   private current: S;
   private readonly timers: TimerSet<T>;
-  private last: { readonly response: SipMessage; readonly data: Buffer } | null = null;
+  /** The response most recently sent and its bytes (resent on retransmissions). */
+  private last: SipMessage | null = null;
+  private lastData: Buffer | null = null;
   private req: SipMessage | null;
   private cause: ServerTerminationCause | null = null;
   private done = false;
@@ -75,16 +79,20 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     request: SipMessage,
     readonly source: Source,
     private readonly deps: ServerDriverDeps,
+    timing: TxTiming,
+    /** Where responses go (§18.2.2 + RFC 3581), fixed when the request arrived. */
+    readonly responseDest: Destination,
+    /** The transaction layer's keys for this transaction. */
+    readonly keys: ServerTxKeys,
   ) {
     this.req = request;
     this.kind = machine.kind;
     // A copy, not a slice of the request's text: the transaction outlives the request.
     const branch = request.via().branch;
     this.branch = branch === null ? null : ownString(branch);
-    this.responseDest = deps.responseDest;
     this.createdAt = deps.clock.now();
     this.timers = new TimerSet(deps.clock);
-    this.current = machine.initial(deps.timing);
+    this.current = machine.initial(timing);
   }
 
   get request(): SipMessage {
@@ -97,16 +105,11 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   }
 
   get lastResponse(): SipMessage | null {
-    return this.last?.response ?? null;
-  }
-
-  /** The transaction layer's keys for this transaction. */
-  get keys(): ServerDriverDeps['keys'] {
-    return this.deps.keys;
+    return this.last;
   }
 
   get lastStatus(): number {
-    return this.last?.response.status ?? 0;
+    return this.last?.status ?? 0;
   }
 
   get terminationCause(): ServerTerminationCause | null {
@@ -147,16 +150,17 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-response':
-          if (this.last?.response !== a.response) {
+          if (this.last !== a.response || this.lastData === null) {
             if (a.response.status >= 200) {
               // From the final response on the transaction only lingers (RFC 6026, up to 32 s) to
               // absorb retransmissions: it keeps the response, compacted to little but its bytes.
               a.response.compact();
               this.req = null;
             }
-            this.last = { response: a.response, data: a.response.serialize() };
+            this.last = a.response;
+            this.lastData = a.response.serialize();
           }
-          this.send(this.last.data);
+          this.send(this.lastData);
           break;
         case 'start-timer':
           this.timers.start(a.timer, a.ms, (timer) => this.input({ kind: 'timer', timer }));

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
-import { ClientTransactionDriver, type ClientTransaction } from './client-transaction.js';
+import { ClientTransactionDriver, type ClientDriverDeps, type ClientTransaction } from './client-transaction.js';
 import { timingsOf, type TxTiming } from './fsm.js';
 import { inviteClientMachine } from './invite-client.js';
 import { inviteServerMachine } from './invite-server.js';
@@ -8,7 +8,7 @@ import { clientKey, responseKey, serverKeys } from './matching.js';
 import { nonInviteClientMachine } from './non-invite-client.js';
 import { nonInviteServerMachine } from './non-invite-server.js';
 import { responseDestination } from './response-destination.js';
-import { ServerTransactionDriver, type ServerTransaction } from './server-transaction.js';
+import { ServerTransactionDriver, type ServerDriverDeps, type ServerTransaction } from './server-transaction.js';
 import {
   DEFAULT_TIMERS,
   type ClientTransactionHandlers, type Destination, type Source, type TimerConfig, type TransactionTransport,
@@ -66,10 +66,9 @@ export class TransactionLayer {
   private readonly legacyAck = new Map<string, AnyServer>();
   private counts = { inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0 };
   private readonly timings: { readonly udp: TxTiming; readonly stream: TxTiming };
-  // The drivers' callbacks into the layer: one closure each for all transactions.
-  private readonly onServerAck = (ack: SipMessage, src: Source, tx: ServerTransaction): void => this.opts.onAck(ack, src, tx);
-  private readonly onServerEnded = (tx: ServerTransaction): void => this.serverEnded(tx);
-  private readonly onClientEnded = (tx: ClientTransaction): void => this.clientEnded(tx);
+  // What the drivers share, made once: two transactions per call each hold a reference, not a copy.
+  private readonly serverDeps: ServerDriverDeps;
+  private readonly clientDeps: { readonly udp: ClientDriverDeps; readonly stream: ClientDriverDeps };
 
   constructor(options: TransactionLayerOptions) {
     this.opts = options;
@@ -77,6 +76,17 @@ export class TransactionLayer {
     this.clock = options.clock;
     this.timers = options.timers ?? DEFAULT_TIMERS;
     this.timings = timingsOf(this.timers);
+    this.serverDeps = {
+      transport: this.transport,
+      clock: this.clock,
+      onAck: (ack, src, tx) => this.opts.onAck(ack, src, tx),
+      onTerminated: (tx) => this.serverEnded(tx),
+    };
+    const onTerminated = (tx: ClientTransaction): void => this.clientEnded(tx);
+    this.clientDeps = {
+      udp: { transport: this.transport, clock: this.clock, timing: this.timings.udp, onTerminated },
+      stream: { transport: this.transport, clock: this.clock, timing: this.timings.stream, onTerminated },
+    };
   }
 
   /** A parsed message from the transport layer. */
@@ -92,8 +102,7 @@ export class TransactionLayer {
   createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers): ClientTransaction {
     if (!request.isRequest) throw new Error('createClient: not a request');
     if (request.method === 'ACK') throw new Error('createClient: ACK is sent without a transaction');
-    const timing = dest.transport === 'udp' ? this.timings.udp : this.timings.stream;
-    const deps = { transport: this.transport, clock: this.clock, timing, onTerminated: this.onClientEnded };
+    const deps = dest.transport === 'udp' ? this.clientDeps.udp : this.clientDeps.stream;
     const invite = request.method === 'INVITE';
     const tx: AnyClient = invite
       ? new ClientTransactionDriver(inviteClientMachine, request, dest, handlers, deps)
@@ -164,19 +173,13 @@ export class TransactionLayer {
       existing.receiveRequest();
       return;
     }
-    const deps = {
-      transport: this.transport,
-      clock: this.clock,
-      timing: source.transport === 'udp' ? this.timings.udp : this.timings.stream,
-      responseDest: responseDestination(request, source),
-      onAck: this.onServerAck,
-      onTerminated: this.onServerEnded,
-      keys: { key: keys.key, legacyAckKey: request.method === 'INVITE' ? keys.legacyAckKey : null },
-    };
+    const timing = source.transport === 'udp' ? this.timings.udp : this.timings.stream;
+    const dest = responseDestination(request, source);
     const invite = request.method === 'INVITE';
+    const txKeys = invite || keys.legacyAckKey === null ? keys : { key: keys.key, legacyAckKey: null };
     const tx: AnyServer = invite
-      ? new ServerTransactionDriver(inviteServerMachine, request, source, deps)
-      : new ServerTransactionDriver(nonInviteServerMachine, request, source, deps);
+      ? new ServerTransactionDriver(inviteServerMachine, request, source, this.serverDeps, timing, dest, txKeys)
+      : new ServerTransactionDriver(nonInviteServerMachine, request, source, this.serverDeps, timing, dest, txKeys);
     this.servers.set(keys.key, tx);
     if (invite && keys.legacyAckKey !== null) this.legacyAck.set(keys.legacyAckKey, tx);
     if (invite) this.counts.inviteServer++;
