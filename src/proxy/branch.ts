@@ -6,7 +6,9 @@ import type { SipMessage } from '../message/message.js';
  * Branches the edge writes: `z9hG4bK` + `se` + worker + `.` + loop hash + `.` + unique part.
  * The loop hash covers what RFC 3261 §16.6 step 8 lists (Request-URI as received, From/To tags,
  * Call-ID, CSeq number, Route, Proxy-Require, Proxy-Authorization), so a request that comes back
- * unchanged is a loop (482) while one whose Request-URI changed is a spiral (§16.3 step 4).
+ * unchanged is a loop (482) while one whose Request-URI changed is a spiral (§16.3 step 4). It
+ * hashes those header fields as written (From and To whole, tags included), which tells the same
+ * request from another just as well and needs no parsing.
  * The worker index leaves room for several workers per machine (architecture seams).
  */
 const PREFIX = `${BRANCH_MAGIC_COOKIE}se`;
@@ -18,13 +20,17 @@ export function loopHash(request: SipMessage): string {
   // two 32-bit lanes, no allocation per field on the hot path).
   const h = { a: 0x811c9dc5, b: 0x01000193 };
   mix(h, request.requestUriText);
-  mix(h, request.from().tag ?? '');
-  mix(h, request.to().tag ?? '');
-  mix(h, request.callId());
-  mix(h, String(request.cseq().seq));
-  for (const v of request.values('route')) mix(h, v);
-  for (const v of request.values('proxy-require')) mix(h, v);
-  for (const v of request.values('proxy-authorization')) mix(h, v);
+  for (const f of request.headers) {
+    switch (f.key) {
+      case 'from': case 'to': case 'call-id': case 'cseq':
+      case 'route': case 'proxy-require': case 'proxy-authorization':
+        mix(h, f.key);
+        mix(h, f.value);
+        break;
+      default:
+        break;
+    }
+  }
   return hex12(h);
 }
 
@@ -70,7 +76,9 @@ export function statelessBranch(request: SipMessage): string {
   mix(h, via.host);
   mix(h, String(via.port ?? ''));
   mix(h, request.callId());
-  return `${PREFIX}0.${loopHash(request)}.s${hex12(h)}`;
+  mix(h, request.requestUriText);
+  // No loop hash: an ACK is never answered, so there is no loop to report for it (§16.3 step 4).
+  return `${PREFIX}0.0.s${hex12(h)}`;
 }
 
 /** 48 bits of the two lanes as one base-36 number: one toString, no padding (its length varies). */
