@@ -152,7 +152,7 @@ export class ForwardContext {
       onResponse: (r) => this.onResponse(b, r),
       onTimeout: () => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', 'no response from ' + target.label),
       onTransportError: (f: TransportFailure) => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${target.label}: ${f.reason}`),
-    });
+    }, branch);
     if (this.isInvite) this.restartTimerC();
     return true;
   }

@@ -8,7 +8,8 @@ import type { Router, SdpGate, Side } from './types.js';
 
 /** What the proxy needs of the transaction layer. */
 export interface ProxyTransactions {
-  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers): ClientTransaction;
+  /** `branch`: the top Via's branch when the caller just wrote it (saves reading it back). */
+  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction;
   /** §9.2: the INVITE server transaction a CANCEL cancels. */
   findInviteFor(cancel: SipMessage, source: Source): ServerTransaction | null;
   /** Server transactions alive now (overload protection). */

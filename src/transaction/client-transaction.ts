@@ -58,9 +58,11 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
     readonly dest: Destination,
     private readonly handlers: ClientTransactionHandlers,
     private readonly deps: ClientDriverDeps,
+    /** The top Via's branch if the caller has it at hand. */
+    knownBranch?: string,
   ) {
     this.req = request;
-    const branch = request.via().branch;
+    const branch = knownBranch ?? request.via().branch;
     if (branch === null) throw new Error('client transaction: the request has no Via branch');
     this.kind = machine.kind;
     this.branch = branch;

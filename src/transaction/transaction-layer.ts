@@ -99,14 +99,14 @@ export class TransactionLayer {
    * Starts a client transaction and sends the request. The caller has put its own Via with a
    * unique branch on top. ACK is not a transaction (§17.1: the proxy sends 2xx ACKs statelessly).
    */
-  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers): ClientTransaction {
+  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction {
     if (!request.isRequest) throw new Error('createClient: not a request');
     if (request.method === 'ACK') throw new Error('createClient: ACK is sent without a transaction');
     const deps = dest.transport === 'udp' ? this.clientDeps.udp : this.clientDeps.stream;
     const invite = request.method === 'INVITE';
     const tx: AnyClient = invite
-      ? new ClientTransactionDriver(inviteClientMachine, request, dest, handlers, deps)
-      : new ClientTransactionDriver(nonInviteClientMachine, request, dest, handlers, deps);
+      ? new ClientTransactionDriver(inviteClientMachine, request, dest, handlers, deps, branch)
+      : new ClientTransactionDriver(nonInviteClientMachine, request, dest, handlers, deps, branch);
     const key = clientKey(tx.branch, tx.method);
     if (this.clients.has(key)) throw new Error(`createClient: a ${tx.method} transaction with branch ${tx.branch} exists`);
     this.clients.set(key, tx);

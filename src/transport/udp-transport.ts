@@ -4,6 +4,7 @@
  * address family, so they come from the port the peer knows.
  */
 import dgram from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Clock } from '../clock.js';
@@ -41,7 +42,7 @@ export class UdpTransport {
 
   listen(at: ListenAddress): Promise<Endpoint> {
     const ipv6 = net.isIPv6(at.host);
-    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 });
+    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6, lookup: literalLookup });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
@@ -126,6 +127,17 @@ export class UdpTransport {
     }
     this.ctx.deliver({ data: msg, flow: null, transport: 'udp', remote, local: bound.local, receivedAt: this.ctx.clock.now() });
   }
+}
+
+/**
+ * dgram looks up every destination before sending, and dns.lookup answers even an address
+ * literal on the next tick. Sends here always go to addresses (names are resolved above), so an
+ * address is handed back at once: one tick less per datagram.
+ */
+function literalLookup(host: string, options: LookupOneOptions, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const f = ipFamily(host);
+  if (f !== 0) callback(null, host, f);
+  else dnsLookup(host, options, callback);
 }
 
 /** net.isIP per destination is a regular expression each time; peers are few, so remember. */
