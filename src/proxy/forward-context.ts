@@ -18,7 +18,9 @@ import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 
 interface Branch {
-  readonly target: Target;
+  readonly label: string;
+  /** Where this branch went; released (with the request) once the branch and the context are done. */
+  target: Target | null;
   readonly tx: ClientTransaction;
   /** The request as sent to this target; released once the branch and the context are done. */
   request: SipMessage | null;
@@ -71,7 +73,7 @@ export class ForwardContext {
     private readonly deps: ProxyDeps,
     private readonly serverTx: ServerTransaction,
     request: SipMessage,
-    private readonly decision: ForwardDecision,
+    private decision: ForwardDecision,
     private readonly options: ForwardOptions,
   ) {
     this.request = request;
@@ -139,6 +141,7 @@ export class ForwardContext {
     const branch = newBranch(this.loop);
     out.prepend('via', viaValue(exitLeg, branch));
     const b: Branch = {
+      label: target.label,
       target,
       request: out,
       provisional: false,
@@ -187,15 +190,15 @@ export class ForwardContext {
       return;
     }
     b.done = true;
-    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.target.label, status, reason: null });
+    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.label, status, reason: null });
     if (status < 300) {
       if (!this.checkResponseSdp(res, b.tx)) return; // strict SRTP gate handled the 2xx
       if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
-      this.sendFinal(res, null, b.target.label);
+      this.sendFinal(res, null, b.label);
       this.cancelOthers(b);
       return;
     }
-    this.consider({ status, response: res, code: null, detail: `${status} from ${b.target.label}` });
+    this.consider({ status, response: res, code: null, detail: `${status} from ${b.label}` });
     if (status >= 600) {
       // Step 9/10: a 6xx ends the search; other branches are cancelled.
       this.cancelOthers(b);
@@ -210,7 +213,7 @@ export class ForwardContext {
     if (b.done) return;
     b.done = true;
     const status = PROXY_ERRORS[code].status;
-    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.target.label, status, reason: detail });
+    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.label, status, reason: detail });
     this.consider({ status, response: null, code, detail });
     if (!this.finalSent && !this.canceled && this.tryNext()) return;
     this.finish();
@@ -267,7 +270,12 @@ export class ForwardContext {
     this.onSettled?.();
     // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to
     // pass 2xx retransmissions on; the requests and the candidates are no longer needed.
-    for (const b of this.branches) if (b.done) b.request = null;
+    let allDone = true;
+    for (const b of this.branches) {
+      if (!b.done) { allDone = false; continue; }
+      b.request = null;
+      b.target = null;
+    }
     this.request = null;
     this.best = null;
     this.deps.observer.transactionDone?.({
@@ -283,6 +291,8 @@ export class ForwardContext {
       target,
       code,
     });
+    // The targets (a Target and a Request-URI per lb host) are not needed any more either.
+    if (allDone) this.decision = settledDecision(this.decision);
   }
 
   private cancelOthers(winner: Branch): void {
@@ -296,7 +306,7 @@ export class ForwardContext {
   private sendCancel(b: Branch): void {
     if (!this.isInvite || b.done) return;
     b.cancelPending = false;
-    if (b.request === null) return;
+    if (b.request === null || b.target === null) return;
     this.deps.transactions.createClient(buildCancel(b.request), b.target, {
       onResponse: () => undefined,
       onTimeout: () => undefined,
@@ -316,7 +326,7 @@ export class ForwardContext {
       if (b.provisional) this.sendCancel(b);
       else {
         b.tx.terminate();
-        this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', `Timer C: no final response from ${b.target.label}`);
+        this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', `Timer C: no final response from ${b.label}`);
       }
     }
   }
@@ -335,7 +345,7 @@ export class ForwardContext {
     }
     // A 2xx with clear media must not set up the call (S-MEDIA-1): ACK + BYE the answerer, 488 the caller.
     const b = this.branches.find((x) => x.tx === branchOf);
-    if (b !== undefined && b.request !== null) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
+    if (b !== undefined && b.request !== null && b.target !== null) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
     this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     return false;
   }
@@ -346,6 +356,12 @@ export class ForwardContext {
   get side(): Side {
     return this.options.inLeg.side;
   }
+}
+
+/** What a settled context still reads of its decision (late outcomes of other branches). */
+function settledDecision(d: ForwardDecision): ForwardDecision {
+  const slim: ForwardDecision = { kind: 'forward', exitSide: d.exitSide, targets: [], failover: 0, via: d.via, srtpRequired: d.srtpRequired };
+  return d.trunk === undefined ? slim : { ...slim, trunk: d.trunk };
 }
 
 function sameLeg(a: Leg, b: Leg): boolean {

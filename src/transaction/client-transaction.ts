@@ -68,7 +68,7 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
     this.branch = branch;
     this.method = request.method;
     this.createdAt = deps.clock.now();
-    this.timers = new TimerSet(deps.clock);
+    this.timers = new TimerSet(deps.clock, (timer) => this.input({ kind: 'timer', timer }));
     const ctx: ClientContext = { ...deps.timing, request };
     const step = machine.start(ctx);
     this.current = step.state;
@@ -140,7 +140,7 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
           this.send(this.ackBytes.data);
           break;
         case 'start-timer':
-          this.timers.start(a.timer, a.ms, (timer) => this.input({ kind: 'timer', timer }));
+          this.timers.start(a.timer, a.ms);
           break;
         case 'cancel-timer':
           this.timers.cancel(a.timer);

@@ -76,6 +76,9 @@ export function sendOrReport(transport: TransactionTransport, data: Buffer, dest
   sent.then(undefined, (err: unknown) => onFailure(toFailure(err)));
 }
 
+/** Method-style, so a driver of any machine's timers is a driver of `string` timers (bivariant). */
+type TimerFire<T> = { bivariant(timer: T): void }['bivariant'];
+
 /** The named timers of one transaction, all through the injected clock. */
 export class TimerSet<T extends string> {
   // No machine runs more than two timers at once (A+B, E+F, G+H): two slots, no Map or array per
@@ -85,15 +88,16 @@ export class TimerSet<T extends string> {
   private name1: T | null = null;
   private handle1: TimerHandle | null = null;
 
-  constructor(private readonly clock: Clock) {}
+  /** `fire` is called with the timer's name when one expires (one callback per transaction). */
+  constructor(private readonly clock: Clock, private readonly fire: TimerFire<T>) {}
 
-  start(timer: T, ms: number, fire: (timer: T) => void): void {
+  start(timer: T, ms: number): void {
     this.cancel(timer);
     const handle = this.clock.setTimer(ms, () => {
       if (this.handle0 === handle) { this.name0 = null; this.handle0 = null; }
       else if (this.handle1 === handle) { this.name1 = null; this.handle1 = null; }
       else return;
-      fire(timer);
+      this.fire(timer);
     });
     if (this.handle0 === null) { this.name0 = timer; this.handle0 = handle; }
     else if (this.handle1 === null) { this.name1 = timer; this.handle1 = handle; }

@@ -1,7 +1,7 @@
 import type { SipMessage } from '../message/message.js';
 import { buildNonSuccessAck } from './ack.js';
 import type { ClientAction, ClientContext, ClientInput, ClientMachine } from './client-machine.js';
-import { TIMER_D_UNRELIABLE_MS, assertNever, cancelTimer, startTimer, type Step, type TxTiming } from './fsm.js';
+import { TIMER_D_UNRELIABLE_MS, assertNever, cancelTimer, startTimer, type Step } from './fsm.js';
 
 /**
  * INVITE client transaction: RFC 3261 §17.1.1, Figure 5, as updated by RFC 6026 §7.2 (Accepted).
@@ -17,8 +17,8 @@ export type InviteClientState =
   | { readonly name: 'Calling'; readonly ctx: ClientContext; /** Next Timer A interval. */ readonly timerA: number }
   | { readonly name: 'Proceeding'; readonly ctx: ClientContext }
   | { readonly name: 'Completed'; readonly ctx: ClientContext; readonly ack: SipMessage }
-  /** Nothing is sent from here on (the 2xx ACK is end to end): the timing is all it keeps. */
-  | { readonly name: 'Accepted'; readonly ctx: TxTiming }
+  /** Nothing is sent from here on (the 2xx ACK is end to end): it keeps nothing (one shared state). */
+  | { readonly name: 'Accepted' }
   | { readonly name: 'Terminated' };
 
 type Action = ClientAction<InviteClientTimer>;
@@ -26,6 +26,7 @@ type Input = ClientInput<InviteClientTimer>;
 type InviteClientStep = Step<InviteClientState, Action>;
 
 const TERMINATED: InviteClientState = { name: 'Terminated' };
+const ACCEPTED: InviteClientState = { name: 'Accepted' };
 
 /**
  * §17.1.1.2: "the client transaction MUST pass the request to the transport layer ... If an
@@ -97,7 +98,7 @@ function fromCallingOrProceeding(
         // in the Calling or Proceeding states, it MUST transition to the Accepted state, pass the
         // 2xx response to the TU, and set Timer M to 64*T1."
         return {
-          state: { name: 'Accepted', ctx: timingOf(ctx) },
+          state: ACCEPTED,
           actions: [cancelTimer('A'), cancelTimer('B'), startTimer('M', 64 * ctx.T1), { kind: 'pass-response', response }],
         };
       }
@@ -157,10 +158,6 @@ function fromAccepted(state: Extract<InviteClientState, { name: 'Accepted' }>, i
     default:
       return assertNever(input);
   }
-}
-
-function timingOf(ctx: ClientContext): TxTiming {
-  return { T1: ctx.T1, T2: ctx.T2, T4: ctx.T4, reliable: ctx.reliable };
 }
 
 export const inviteClientMachine: ClientMachine<InviteClientState, InviteClientTimer> = {

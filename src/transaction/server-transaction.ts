@@ -54,11 +54,6 @@ export interface ServerDriverDeps {
   readonly onTerminated: (tx: ServerTransaction) => void;
 }
 
-/** The layer's table keys for one transaction (kept on it rather than in a side table). */
-export interface ServerTxKeys {
-  readonly key: string;
-  readonly legacyAckKey: string | null;
-}
 
 /** Performs the actions of a pure server machine: sends, timers, TU notifications. */
 export class ServerTransactionDriver<S extends { readonly name: ServerTransactionState }, T extends string> implements ServerTransaction {
@@ -82,8 +77,10 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     timing: TxTiming,
     /** Where responses go (§18.2.2 + RFC 3581), fixed when the request arrived. */
     readonly responseDest: Destination,
-    /** The transaction layer's keys for this transaction. */
-    readonly keys: ServerTxKeys,
+    /** The transaction layer's table key for this transaction (kept on it, not in a side table). */
+    readonly key: string,
+    /** RFC 2543 INVITE only: the key its ACK is found by. */
+    readonly legacyAckKey: string | null,
   ) {
     this.req = request;
     this.kind = machine.kind;
@@ -91,7 +88,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     const branch = request.via().branch;
     this.branch = branch === null ? null : ownString(branch);
     this.createdAt = deps.clock.now();
-    this.timers = new TimerSet(deps.clock);
+    this.timers = new TimerSet(deps.clock, (timer) => this.input({ kind: 'timer', timer }));
     this.current = machine.initial(timing);
   }
 
@@ -163,7 +160,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
           this.send(this.lastData);
           break;
         case 'start-timer':
-          this.timers.start(a.timer, a.ms, (timer) => this.input({ kind: 'timer', timer }));
+          this.timers.start(a.timer, a.ms);
           break;
         case 'cancel-timer':
           this.timers.cancel(a.timer);

@@ -176,10 +176,9 @@ export class TransactionLayer {
     const timing = source.transport === 'udp' ? this.timings.udp : this.timings.stream;
     const dest = responseDestination(request, source);
     const invite = request.method === 'INVITE';
-    const txKeys = invite || keys.legacyAckKey === null ? keys : { key: keys.key, legacyAckKey: null };
     const tx: AnyServer = invite
-      ? new ServerTransactionDriver(inviteServerMachine, request, source, this.serverDeps, timing, dest, txKeys)
-      : new ServerTransactionDriver(nonInviteServerMachine, request, source, this.serverDeps, timing, dest, txKeys);
+      ? new ServerTransactionDriver(inviteServerMachine, request, source, this.serverDeps, timing, dest, keys.key, keys.legacyAckKey)
+      : new ServerTransactionDriver(nonInviteServerMachine, request, source, this.serverDeps, timing, dest, keys.key, null);
     this.servers.set(keys.key, tx);
     if (invite && keys.legacyAckKey !== null) this.legacyAck.set(keys.legacyAckKey, tx);
     if (invite) this.counts.inviteServer++;
@@ -215,10 +214,10 @@ export class TransactionLayer {
   }
 
   private serverEnded(tx: ServerTransaction): void {
-    const keys = (tx as AnyServer).keys;
-    if (this.servers.get(keys.key) !== tx) return;
-    this.servers.delete(keys.key);
-    if (keys.legacyAckKey !== null && this.legacyAck.get(keys.legacyAckKey) === tx) this.legacyAck.delete(keys.legacyAckKey);
+    const { key, legacyAckKey } = tx as AnyServer;
+    if (this.servers.get(key) !== tx) return;
+    this.servers.delete(key);
+    if (legacyAckKey !== null && this.legacyAck.get(legacyAckKey) === tx) this.legacyAck.delete(legacyAckKey);
     if (tx.kind === 'invite-server') this.counts.inviteServer--;
     else this.counts.nonInviteServer--;
     this.opts.onServerTxTerminated?.(tx);
