@@ -6,7 +6,7 @@ import type tls from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/error-response.js';
-import { stampReceived } from './message/headers.js';
+import { formatVia, receivedVia } from './message/headers.js';
 import { parseMessage, type ParseOptions } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
@@ -256,8 +256,10 @@ export class Edge {
       const via = msg.via();
       const bare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
       if (bare !== m.remote.address || via.rport !== undefined) {
+        const stamped = receivedVia(via, m.remote.address, m.remote.port);
         msg.shift('via');
-        msg.prepend('via', stampReceived(via, m.remote.address, m.remote.port));
+        msg.prepend('via', formatVia(stamped));
+        msg.rememberTopVia(stamped);
       }
     }
     try {

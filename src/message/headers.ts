@@ -90,11 +90,24 @@ export function formatVia(via: Pick<Via, 'protocol' | 'version' | 'transport' | 
 
 /** RFC 3261 §18.2.1 + RFC 3581 §4: the server stamps where the request really came from. */
 export function stampReceived(via: Via, sourceAddress: string, sourcePort: number): string {
+  return formatVia(receivedVia(via, sourceAddress, sourcePort));
+}
+
+/** The Via `stampReceived` writes, as a view (so the message need not parse it again). */
+export function receivedVia(via: Via, sourceAddress: string, sourcePort: number): Via {
   let params = via.params as Param[];
+  let received = via.received;
+  let rport = via.rport;
   const hostBare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
-  if (hostBare !== sourceAddress || via.rport !== undefined) params = setParam(params, 'received', sourceAddress);
-  if (via.rport !== undefined) params = setParam(params, 'rport', String(sourcePort));
-  return formatVia({ ...via, params });
+  if (hostBare !== sourceAddress || via.rport !== undefined) {
+    params = setParam(params, 'received', sourceAddress);
+    received = sourceAddress;
+  }
+  if (via.rport !== undefined) {
+    params = setParam(params, 'rport', String(sourcePort));
+    rport = sourcePort;
+  }
+  return { ...via, params, received, rport };
 }
 
 /** `"Display" <uri>;params`, or `uri;params` (RFC 3261 §20.10: then URI params cannot exist). */

@@ -364,6 +364,11 @@ export class SipMessage {
     return copy;
   }
 
+  /** The top Via just written with `prepend` (the caller has its view: no need to parse it back). */
+  rememberTopVia(via: Via): void {
+    this.vVia = via;
+  }
+
   /** The parser hands over the views it built while checking the message (top Via, CSeq). */
   remember(via: Via, cseq: CSeq): void {
     this.vVia = via;

@@ -81,7 +81,15 @@ export function statelessBranch(request: SipMessage): string {
   return `${PREFIX}0.0.s${hex12(h)}`;
 }
 
-/** 48 bits of the two lanes as one base-36 number: one toString, no padding (its length varies). */
+const HEX = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
+
+/** 48 bits of the two lanes as 12 hex digits, written in one go (radix toString is slow in V8). */
 function hex12(h: { a: number; b: number }): string {
-  return ((h.a >>> 0) * 0x10000 + (h.b >>> 16)).toString(36);
+  const a = h.a >>> 0;
+  const b = h.b >>> 0;
+  return String.fromCharCode(
+    HEX[a >>> 28]!, HEX[(a >>> 24) & 15]!, HEX[(a >>> 20) & 15]!, HEX[(a >>> 16) & 15]!,
+    HEX[(a >>> 12) & 15]!, HEX[(a >>> 8) & 15]!, HEX[(a >>> 4) & 15]!, HEX[a & 15]!,
+    HEX[b >>> 28]!, HEX[(b >>> 24) & 15]!, HEX[(b >>> 20) & 15]!, HEX[(b >>> 16) & 15]!,
+  );
 }

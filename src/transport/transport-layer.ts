@@ -7,7 +7,7 @@ import type tls from 'node:tls';
 import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_MESSAGE_LIMITS } from '../message/constants.js';
-import { ConnectionPool } from './connection-pool.js';
+import { ConnectionPool, type StreamTarget } from './connection-pool.js';
 import { Flow } from './flow.js';
 import type { FlowSettings } from './flow.js';
 import { ConnectionCaps, FlowTable } from './flow-table.js';
@@ -156,7 +156,7 @@ export class Transport {
       return Promise.resolve(flow.info);
     }
     if (target.transport === 'udp') return this.udp.send(target.host, target.port, data, target.localPort);
-    return this.pool.send({ ...target, transport: target.transport }, data);
+    return this.pool.send(target as StreamTarget, data);
   }
 
   getFlow(id: string): FlowInfo | undefined {

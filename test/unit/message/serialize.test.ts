@@ -90,3 +90,17 @@ test('buildResponse copies Via list untouched, adds a To-tag (not on 100)', () =
   const reparsed = parseMessage(busy.serialize(), { framing: 'stream' });
   assert.ok(reparsed.ok);
 });
+
+test('the received/rport view the edge keeps after stamping equals parsing the stamped Via (RFC 3581 §4)', async () => {
+  const { parseVia, receivedVia, stampReceived } = await import('../../../src/message/headers.js');
+  for (const value of [
+    'SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-1;rport',
+    'SIP/2.0/UDP pbx.example.net;branch=z9hG4bK-2',
+    'SIP/2.0/UDP 192.0.2.7:5060;rport;branch=z9hG4bK-3;received=10.9.9.9',
+    'SIP/2.0/TCP [2001:db8::5]:5060;branch=z9hG4bK-4',
+  ]) {
+    const via = parseVia(value);
+    const view = receivedVia(via, '198.51.100.20', 31337);
+    assert.deepEqual(view, parseVia(stampReceived(via, '198.51.100.20', 31337)), value);
+  }
+});
