@@ -5,10 +5,20 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/** Something woken by `Clock.schedule`, told which of its timers is due. */
+export interface TimerTarget {
+  onTimer(handle: TimerHandle): void;
+}
+
 export interface Clock {
   /** Milliseconds, monotonic. */
   now(): number;
   setTimer(ms: number, fn: () => void): TimerHandle;
+  /**
+   * Like setTimer, for the many timers of transactions: no callback closure per timer (the target
+   * is told which handle is due) and, on the system clock, no Node timer object per timer.
+   */
+  schedule(ms: number, target: TimerTarget): TimerHandle;
 }
 
 /** A Node timer as a TimerHandle (a method, not a closure per timer: there are three per call). */
@@ -19,12 +29,88 @@ class SystemTimer implements TimerHandle {
   }
 }
 
+/**
+ * One list per duration, as Node keeps its own timers: entries of one duration are appended in
+ * the order they are due, so the head is always the next; one Node timer per list wakes it. An
+ * entry is a small object (no Node Timeout, no closure) and is unlinked in O(1) when cancelled.
+ * Every transaction holds two or three of these for RFC 6026's 32 s.
+ */
+class ScheduledTimer implements TimerHandle {
+  prev: ScheduledTimer | null = null;
+  next: ScheduledTimer | null = null;
+  constructor(readonly at: number, readonly target: TimerTarget, readonly list: TimerList) {}
+  cancel(): void {
+    this.list.remove(this);
+  }
+}
+
+class TimerList {
+  private head: ScheduledTimer | null = null;
+  private tail: ScheduledTimer | null = null;
+  private armed: ReturnType<typeof setTimeout> | null = null;
+  private readonly run = (): void => this.expire();
+
+  constructor(private readonly ms: number) {}
+
+  add(target: TimerTarget): ScheduledTimer {
+    const t = new ScheduledTimer(performance.now() + this.ms, target, this);
+    if (this.tail === null) {
+      this.head = this.tail = t;
+      this.arm(this.ms);
+    } else {
+      t.prev = this.tail;
+      this.tail.next = t;
+      this.tail = t;
+    }
+    return t;
+  }
+
+  remove(t: ScheduledTimer): void {
+    if (t.prev === null && this.head !== t) return; // already fired or removed
+    if (t.prev !== null) t.prev.next = t.next;
+    else this.head = t.next;
+    if (t.next !== null) t.next.prev = t.prev;
+    else this.tail = t.prev;
+    t.prev = t.next = null;
+    if (this.head === null && this.armed !== null) {
+      clearTimeout(this.armed);
+      this.armed = null;
+    }
+  }
+
+  private arm(ms: number): void {
+    this.armed = setTimeout(this.run, ms);
+    this.armed.unref();
+  }
+
+  private expire(): void {
+    this.armed = null;
+    const now = performance.now();
+    try {
+      for (let t = this.head; t !== null && t.at <= now + 1; t = this.head) {
+        this.remove(t);
+        t.target.onTimer(t);
+      }
+    } finally {
+      if (this.head !== null && this.armed === null) this.arm(Math.max(1, Math.ceil(this.head.at - performance.now())));
+    }
+  }
+}
+
+const timerLists = new Map<number, TimerList>();
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms);
     t.unref?.();
     return new SystemTimer(t);
+  },
+  schedule(ms, target) {
+    const d = Math.max(0, Math.round(ms));
+    let list = timerLists.get(d);
+    if (list === undefined) timerLists.set(d, (list = new TimerList(d)));
+    return list.add(target);
   },
 };
 
@@ -39,6 +125,11 @@ export class VirtualClock implements Clock {
 
   now(): number {
     return this.time;
+  }
+
+  schedule(ms: number, target: TimerTarget): TimerHandle {
+    const handle: TimerHandle = this.setTimer(ms, () => target.onTimer(handle));
+    return handle;
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {

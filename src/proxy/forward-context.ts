@@ -1,4 +1,4 @@
-import type { TimerHandle } from '../clock.js';
+import type { TimerHandle, TimerTarget } from '../clock.js';
 import { buildCancel } from '../message/build-request.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
@@ -50,7 +50,7 @@ export interface ForwardOptions {
  * One proxied request (RFC 3261 §16.6–§16.10): serial forking over the decision's targets with
  * failover on 503/408/transport failure, best-response selection, Timer C and CANCEL.
  */
-export class ForwardContext {
+export class ForwardContext implements TimerTarget {
   private readonly branches: Branch[] = [];
   private next = 0;
   private attempts = 0;
@@ -316,7 +316,12 @@ export class ForwardContext {
 
   private restartTimerC(): void {
     this.timerC?.cancel();
-    this.timerC = this.deps.clock.setTimer(this.deps.timers.timerC, () => this.onTimerC());
+    this.timerC = this.deps.clock.schedule(this.deps.timers.timerC, this);
+  }
+
+  /** The clock's call: Timer C is this context's only timer. */
+  onTimer(handle: TimerHandle): void {
+    if (handle === this.timerC) this.onTimerC();
   }
 
   /** §16.6 step 11 / §16.8: Timer C fired — cancel a ringing branch, or give up on a silent one. */

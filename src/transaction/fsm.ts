@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.js';
+import type { Clock, TimerHandle, TimerTarget } from '../clock.js';
 import type { Destination, TimerConfig, TransactionTransport, TransportFailure } from './types.js';
 
 /**
@@ -80,9 +80,10 @@ export function sendOrReport(transport: TransactionTransport, data: Buffer, dest
 type TimerFire<T> = { bivariant(timer: T): void }['bivariant'];
 
 /** The named timers of one transaction, all through the injected clock. */
-export class TimerSet<T extends string> {
+export class TimerSet<T extends string> implements TimerTarget {
   // No machine runs more than two timers at once (A+B, E+F, G+H): two slots, no Map or array per
-  // transaction. A third would be a machine bug, caught by the throw below.
+  // transaction, and no closure per timer (the clock tells this set which handle is due). A third
+  // would be a machine bug, caught by the throw below.
   private name0: T | null = null;
   private handle0: TimerHandle | null = null;
   private name1: T | null = null;
@@ -93,18 +94,20 @@ export class TimerSet<T extends string> {
 
   start(timer: T, ms: number): void {
     this.cancel(timer);
-    const handle = this.clock.setTimer(ms, () => {
-      if (this.handle0 === handle) { this.name0 = null; this.handle0 = null; }
-      else if (this.handle1 === handle) { this.name1 = null; this.handle1 = null; }
-      else return;
-      this.fire(timer);
-    });
-    if (this.handle0 === null) { this.name0 = timer; this.handle0 = handle; }
-    else if (this.handle1 === null) { this.name1 = timer; this.handle1 = handle; }
-    else {
-      handle.cancel();
+    if (this.handle0 !== null && this.handle1 !== null) {
       throw new Error(`timer ${timer}: a transaction runs at most two timers (${String(this.name0)}, ${String(this.name1)} running)`);
     }
+    const handle = this.clock.schedule(ms, this);
+    if (this.handle0 === null) { this.name0 = timer; this.handle0 = handle; }
+    else { this.name1 = timer; this.handle1 = handle; }
+  }
+
+  onTimer(handle: TimerHandle): void {
+    let timer: T | null;
+    if (this.handle0 === handle) { timer = this.name0; this.name0 = null; this.handle0 = null; }
+    else if (this.handle1 === handle) { timer = this.name1; this.name1 = null; this.handle1 = null; }
+    else return;
+    if (timer !== null) this.fire(timer);
   }
 
   cancel(timer: T): void {
