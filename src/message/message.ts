@@ -347,7 +347,10 @@ export class SipMessage {
     this.forgetViews();
     // The start line's strings are slices of the whole parsed header text: copies let it go.
     this.startRaw = null;
-    if (this.start.kind === 'request') this.start = { ...this.start, uri: ownString(this.start.uri) };
+    const st = this.start;
+    this.start = st.kind === 'request'
+      ? { ...st, uri: ownString(st.uri) }
+      : { kind: 'response', version: st.version === SIP_2_0 ? SIP_2_0 : ownString(st.version), status: st.status, reason: st.reason === 'OK' ? 'OK' : ownString(st.reason) };
   }
 
   /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
@@ -406,6 +409,8 @@ export class SipMessage {
  * A flat copy of a header-text string (latin1). V8 keeps substrings as views that hold their parent
  * alive: anything kept past the message (a transaction's branch, say) must not be such a view.
  */
+const SIP_2_0 = 'SIP/2.0';
+
 export function ownString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }

@@ -215,6 +215,9 @@ const REPARSE_LIMITS: MessageLimits = {
 };
 SipMessage.reparse = (bytes) => parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
 
+/** One string per known method (a parsed one is a fresh copy per message, and transactions keep it). */
+const KNOWN_METHODS = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
+
 const METHOD_RE = /^[A-Za-z0-9._!%*+`'~-]+$/;
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
@@ -233,7 +236,7 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   }
   const sp2 = line.lastIndexOf(' ');
   if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
-  const method = first;
+  const method = KNOWN_METHODS.get(first) ?? first;
   if (!METHOD_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
   const uri = line.slice(sp1 + 1, sp2);
   if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);

@@ -4,7 +4,7 @@ import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { TransportFailure } from '../transaction/types.js';
+import type { Destination, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
 import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
 import type { Leg } from './identity.js';
@@ -151,7 +151,7 @@ export class ForwardContext implements TimerTarget {
     };
     this.branches.push(b);
     // Step 10/11: client transaction; Timer C for INVITE.
-    (b as { tx: ClientTransaction }).tx = this.deps.transactions.createClient(out, target, {
+    (b as { tx: ClientTransaction }).tx = this.deps.transactions.createClient(out, destinationOf(target), {
       onResponse: (r) => this.onResponse(b, r),
       onTimeout: () => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', 'no response from ' + target.label),
       onTransportError: (f: TransportFailure) => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${target.label}: ${f.reason}`),
@@ -361,6 +361,18 @@ export class ForwardContext implements TimerTarget {
   get side(): Side {
     return this.options.inLeg.side;
   }
+}
+
+/**
+ * Only where to send: the client transaction keeps its destination for as long as it lingers
+ * (32 s), and a Target also carries the Request-URI built for it.
+ */
+function destinationOf(t: Target): Destination {
+  const d: { -readonly [K in keyof Destination]: Destination[K] } = { transport: t.transport, host: t.host, port: t.port };
+  if (t.flowId !== undefined) d.flowId = t.flowId;
+  if (t.servername !== undefined) d.servername = t.servername;
+  if (t.localPort !== undefined) d.localPort = t.localPort;
+  return d;
 }
 
 /** What a settled context still reads of its decision (late outcomes of other branches). */

@@ -58,7 +58,6 @@ export interface ServerDriverDeps {
 /** Performs the actions of a pure server machine: sends, timers, TU notifications. */
 export class ServerTransactionDriver<S extends { readonly name: ServerTransactionState }, T extends string> implements ServerTransaction {
   readonly kind: ServerKind;
-  readonly branch: string | null;
   readonly createdAt: number;
   private current: S;
   private readonly timers: TimerSet<T>;
@@ -66,6 +65,8 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   private last: SipMessage | null = null;
   private lastData: Buffer | null = null;
   private req: SipMessage | null;
+  /** The branch of an RFC 2543 request (its key does not start with one). */
+  private readonly legacyBranch: string | null;
   private cause: ServerTerminationCause | null = null;
   private done = false;
 
@@ -83,13 +84,18 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     readonly legacyAckKey: string | null,
   ) {
     this.req = request;
+    const branch = key.startsWith('3261\n') ? null : request.via().branch;
+    this.legacyBranch = branch === null ? null : ownString(branch);
     this.kind = machine.kind;
-    // A copy, not a slice of the request's text: the transaction outlives the request.
-    const branch = request.via().branch;
-    this.branch = branch === null ? null : ownString(branch);
     this.createdAt = deps.clock.now();
     this.timers = new TimerSet(deps.clock, (timer) => this.input({ kind: 'timer', timer }));
     this.current = machine.initial(timing);
+  }
+
+  /** Read from the key (RFC 3261 keys start with the branch): one string less per transaction. */
+  get branch(): string | null {
+    if (!this.key.startsWith('3261\n')) return this.legacyBranch;
+    return this.key.slice(5, this.key.indexOf('\n', 5));
   }
 
   get request(): SipMessage {
