@@ -4,6 +4,8 @@
 # baseline and sips-edge one right after the other on this machine and prints both summaries.
 #   RUNS=1 RATES="500 1000 2000 3000 4000 5000 6000 7000" STEP_SECONDS=20 bash bench/cps.sh
 #   WHICH="sips-edge" (or "kamailio", or "kamailio sips-edge", the default)
+#   EDGE_NODE_FLAGS="--max-semi-space-size=64" (node flags for sips-edge), EXTRA_YAML="timers: { T1: 50 }"
+#   (appended to sips-edge's config, for experiments only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
