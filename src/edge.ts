@@ -69,6 +69,7 @@ export class Edge {
   private identities: IdentitySet | null = null;
   private readonly policy: TlsPolicy;
   private revocation: RevocationChecker;
+  private readonly parseOptions: { readonly udp: ParseOptions; readonly stream: ParseOptions };
   private bound: BoundListener[] = [];
   readonly clock: Clock;
 
@@ -94,6 +95,15 @@ export class Edge {
       tlsServerOptions = buildServerOptions(this.identities, this.policy);
     }
     const limits = config.limits;
+    const messageLimits = {
+      maxMessageSize: limits.maxMessageSize,
+      maxHeaderSection: limits.maxHeaderSection,
+      maxHeaders: limits.maxHeaders,
+      maxVia: limits.maxVia,
+      maxLineLength: limits.maxLineLength,
+    };
+    // One options object per framing, the same each time (the parser merges its limits once).
+    this.parseOptions = { udp: { framing: 'udp', limits: messageLimits }, stream: { framing: 'stream', limits: messageLimits } };
     this.transport = new Transport({
       udp: config.listen.filter((l) => l.transport === 'udp').map((l) => ({ host: l.address, port: l.port })),
       tcp: config.listen.filter((l) => l.transport === 'tcp').map((l) => ({ host: l.address, port: l.port })),
@@ -115,13 +125,7 @@ export class Edge {
         writeHighWaterBytes: limits.maxWriteBuffer,
         udpReceiveBufferBytes: limits.udpReceiveBufferBytes,
       },
-      messageLimits: {
-        maxMessageSize: limits.maxMessageSize,
-        maxHeaderSection: limits.maxHeaderSection,
-        maxHeaders: limits.maxHeaders,
-        maxVia: limits.maxVia,
-        maxLineLength: limits.maxLineLength,
-      },
+      messageLimits,
     });
     this.transactions = new TransactionLayer({
       transport: { send: (data, dest) => this.send(data, dest) },
@@ -230,11 +234,8 @@ export class Edge {
     });
   }
 
-  private parseOptions: { readonly udp: ParseOptions; readonly stream: ParseOptions } | null = null;
-
   private receive(m: ReceivedMessage): void {
     this.deps.capture?.('in', m.transport, m.local, m.remote, m.data);
-    this.parseOptions ??= parseOptionsFor(this.config.limits);
     const r = parseMessage(m.data, m.transport === 'udp' ? this.parseOptions.udp : this.parseOptions.stream);
     const source: Source = m.flow
       ? { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port, flowId: m.flow.id }
@@ -259,7 +260,7 @@ export class Edge {
         const stamped = receivedVia(via, m.remote.address, m.remote.port);
         msg.shift('via');
         msg.prepend('via', formatVia(stamped));
-        msg.rememberTopVia(stamped);
+        msg.remember(stamped);
       }
     }
     try {
@@ -307,11 +308,6 @@ export class Edge {
     }
     return r;
   }
-}
-
-function parseOptionsFor(l: EdgeConfig['limits']): { readonly udp: ParseOptions; readonly stream: ParseOptions } {
-  const limits = { maxMessageSize: l.maxMessageSize, maxHeaderSection: l.maxHeaderSection, maxHeaders: l.maxHeaders, maxVia: l.maxVia, maxLineLength: l.maxLineLength };
-  return { udp: { framing: 'udp', limits }, stream: { framing: 'stream', limits } };
 }
 
 function hostForAddress(address: string): string {

@@ -1,4 +1,4 @@
-import { LIST_HEADERS } from './constants.js';
+import { LIST_HEADERS, SIP_VERSION } from './constants.js';
 import { canonicalName, headerKey } from './header-names.js';
 import {
   parseCSeq, parseContentType, parseMaxForwards, parseNameAddr, parseVia,
@@ -350,7 +350,7 @@ export class SipMessage {
     const st = this.start;
     this.start = st.kind === 'request'
       ? { ...st, uri: ownString(st.uri) }
-      : { kind: 'response', version: st.version === SIP_2_0 ? SIP_2_0 : ownString(st.version), status: st.status, reason: st.reason === 'OK' ? 'OK' : ownString(st.reason) };
+      : { kind: 'response', version: st.version === SIP_VERSION ? SIP_VERSION : ownString(st.version), status: st.status, reason: st.reason === 'OK' ? 'OK' : ownString(st.reason) };
   }
 
   /** A deep enough copy to edit independently (fields array and start line; the body is shared). */
@@ -367,15 +367,13 @@ export class SipMessage {
     return copy;
   }
 
-  /** The top Via just written with `prepend` (the caller has its view: no need to parse it back). */
-  rememberTopVia(via: Via): void {
+  /**
+   * Views the caller already has, so they are not parsed again: the parser's top Via and CSeq, or
+   * the top Via just written with `prepend`.
+   */
+  remember(via: Via, cseq?: CSeq): void {
     this.vVia = via;
-  }
-
-  /** The parser hands over the views it built while checking the message (top Via, CSeq). */
-  remember(via: Via, cseq: CSeq): void {
-    this.vVia = via;
-    this.vCseq = cseq;
+    if (cseq !== undefined) this.vCseq = cseq;
   }
 
   private forgetViews(): void {
@@ -409,8 +407,6 @@ export class SipMessage {
  * A flat copy of a header-text string (latin1). V8 keeps substrings as views that hold their parent
  * alive: anything kept past the message (a transaction's branch, say) must not be such a view.
  */
-const SIP_2_0 = 'SIP/2.0';
-
 export function ownString(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
 }

@@ -156,7 +156,7 @@ export class ProxyCore {
     const ctx = this.contexts.get(invite);
     if (ctx !== undefined) ctx.cancel();
     // Still routing (no branch yet): nothing to cancel downstream, the INVITE ends here.
-    else if (invite.state !== 'Terminated' && invite.lastStatus < 200) invite.respond(buildResponse(invite.request, 487));
+    else if (invite.state !== 'Terminated' && invite.lastStatus < 200) this.reply(invite, 487, 'SIPS_ERR_PROXY_TIMEOUT', 'request cancelled');
   }
 
   /**

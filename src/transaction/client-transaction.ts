@@ -125,14 +125,13 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-request':
-          // The request is final once handed over (see TransactionLayer.createClient) and is kept
-          // for retransmissions, the CANCEL and the non-2xx ACK built from it: compact it, so it
-          // holds its bytes and little else, and send those bytes.
+          // The request is final once handed over (see TransactionLayer.createClient): compact it
+          // (it holds its bytes and little else) and send those; Timers A/E resend the same bytes
+          // until a final response.
           if (this.requestBytes === null) {
             this.request.compact();
             this.requestBytes = this.request.serialize();
           }
-          // (kept until a final response: Timers A/E resend it over UDP)
           this.send(this.requestBytes);
           break;
         case 'send-ack':

@@ -8,6 +8,14 @@ import type { SipMessage } from '../message/message.js';
 
 /** `\n` cannot occur in an unfolded header value, so it separates key parts unambiguously. */
 const SEP = '\n';
+const RFC3261 = '3261';
+
+/** The branch inside an RFC 3261 server key (null for an RFC 2543 key, which has none of its own). */
+export function branchOfKey(key: string): string | null {
+  if (!key.startsWith(RFC3261 + SEP)) return null;
+  const from = RFC3261.length + 1;
+  return key.slice(from, key.indexOf(SEP, from));
+}
 
 /**
  * §17.1.3: "If the response has the same value of the branch parameter in the top Via header
@@ -57,7 +65,7 @@ export function serverKeys(request: SipMessage, asMethod?: string): ServerKeys {
   const method = asMethod ?? (request.method === 'ACK' ? 'INVITE' : request.method);
   if (via.rfc3261 && via.branch !== null) {
     const sentBy = via.host.toLowerCase() + ':' + (via.port ?? '');
-    return { key: ['3261', via.branch, sentBy, method].join(SEP), legacyAckKey: null, rfc3261: true };
+    return { key: [RFC3261, via.branch, sentBy, method].join(SEP), legacyAckKey: null, rfc3261: true };
   }
   const ruri = request.requestUriText;
   const fromTag = tagOf(() => request.from().tag);

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { ownString, type SipMessage } from '../message/message.js';
 import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
+import { branchOfKey } from './matching.js';
 import type { InviteServerState } from './invite-server.js';
 import type { NonInviteServerState } from './non-invite-server.js';
 import type { ServerAction, ServerInput, ServerKind, ServerMachine } from './server-machine.js';
@@ -84,7 +85,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     readonly legacyAckKey: string | null,
   ) {
     this.req = request;
-    const branch = key.startsWith('3261\n') ? null : request.via().branch;
+    const branch = branchOfKey(key) !== null ? null : request.via().branch;
     this.legacyBranch = branch === null ? null : ownString(branch);
     this.kind = machine.kind;
     this.createdAt = deps.clock.now();
@@ -94,8 +95,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
 
   /** Read from the key (RFC 3261 keys start with the branch): one string less per transaction. */
   get branch(): string | null {
-    if (!this.key.startsWith('3261\n')) return this.legacyBranch;
-    return this.key.slice(5, this.key.indexOf('\n', 5));
+    return branchOfKey(this.key) ?? this.legacyBranch;
   }
 
   get request(): SipMessage {

@@ -2,7 +2,7 @@
  * Shapes the transport layer hands up and takes down. Only `transport/` touches sockets; the layers
  * above see flows (by id), endpoints and whole messages as bytes.
  */
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import type tls from 'node:tls';
 
 export type StreamTransport = 'tcp' | 'tls';
@@ -90,23 +90,35 @@ export type FlowCloseReason =
 
 /** Builds an Endpoint; IPv4-mapped IPv6 (`::ffff:a.b.c.d`, dual-stack listeners) is shown as IPv4. */
 export function endpoint(address: string | undefined, port: number | undefined): Endpoint {
-  const known = address === undefined ? undefined : peers.get(address);
-  if (known !== undefined) return { address: known.address, port: port ?? 0, family: known.family };
   let a = address ?? '';
-  if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
-  const family = isIPv6(a) ? 'IPv6' : 'IPv4';
-  if (address !== undefined) {
-    if (peers.size >= 4096) peers.clear();
-    peers.set(address, { address: a, family });
+  const known = shown.get(a);
+  if (known !== undefined) a = known;
+  else {
+    const raw = a;
+    if (a.startsWith('::ffff:') && a.includes('.')) a = a.slice(7);
+    if (shown.size >= 4096) shown.clear();
+    shown.set(raw, a);
   }
-  return { address: a, port: port ?? 0, family };
+  return { address: a, port: port ?? 0, family: ipFamily(a) === 6 ? 'IPv6' : 'IPv4' };
 }
 
 /**
  * Addresses as Node reports them, per datagram a new string: one copy per peer instead (it ends up
- * in every transaction's source for 32 s), and no isIPv6 regular expression per datagram.
+ * in every transaction's source for 32 s).
  */
-const peers = new Map<string, { readonly address: string; readonly family: 'IPv4' | 'IPv6' }>();
+const shown = new Map<string, string>();
+
+/** net.isIP, remembered: it is a regular expression each time, and peers are few (0 for a name). */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  let f = families.get(host);
+  if (f === undefined) {
+    f = isIP(host) as 0 | 4 | 6;
+    if (families.size >= 4096) families.clear();
+    families.set(host, f);
+  }
+  return f;
+}
+const families = new Map<string, 0 | 4 | 6>();
 
 export function describeEndpoint(e: Endpoint): string {
   return e.family === 'IPv6' ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;

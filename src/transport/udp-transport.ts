@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import { TRANSPORT_ERROR_CODES, TransportError, errorDetail } from './transport-error.js';
 import type { TransportEvents } from './transport-events.js';
 import type { Endpoint, ListenAddress, ReceivedMessage } from './types.js';
-import { endpoint } from './types.js';
+import { endpoint, ipFamily } from './types.js';
 
 export interface UdpContext {
   readonly clock: Clock;
@@ -138,18 +138,6 @@ function literalLookup(host: string, options: LookupOneOptions, callback: (err: 
   const f = ipFamily(host);
   if (f !== 0) callback(null, host, f);
   else dnsLookup(host, options, callback);
-}
-
-/** net.isIP per destination is a regular expression each time; peers are few, so remember. */
-const families = new Map<string, 0 | 4 | 6>();
-function ipFamily(host: string): 0 | 4 | 6 {
-  let f = families.get(host);
-  if (f === undefined) {
-    f = net.isIP(host) as 0 | 4 | 6;
-    if (families.size >= 4096) families.clear();
-    families.set(host, f);
-  }
-  return f;
 }
 
 function isOnlyCrlf(msg: Buffer): boolean {

@@ -79,6 +79,28 @@ export class EdgeProcess {
     return new Promise((resolve) => this.waiters.push({ pred, resolve }));
   }
 
+  /**
+   * The first line matching `pred`, waited for (bounded). A line is logged as its message leaves,
+   * so the peer can have it (and a SIPp scenario can have ended) before the line reaches us.
+   */
+  async line(what: string, pred: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.waitFor(pred),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the edge logged no ${what} within ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits for the transaction line of `method` (and `pred`), then returns every transaction line so far. */
+  async transactionsAfter(method: string, pred: (l: LogLine) => boolean = () => true): Promise<LogLine[]> {
+    await this.line(`transaction line for ${method}`, (l) => l.event === 'transaction' && l['method'] === method && pred(l));
+    return this.events('transaction');
+  }
+
   /** Lines of one event kind, in order. */
   events(kind: string): LogLine[] {
     return this.logs.filter((l) => l.event === kind);

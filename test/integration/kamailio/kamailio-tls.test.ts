@@ -201,24 +201,6 @@ const field = (e: KamEvent | undefined, k: string) => e?.fields[k];
  * has been read from its stdout, so wait for it (bounded). Lines arrive in the order the edge wrote
  * them: once a line is here, every earlier one is too (the negative checks rely on that).
  */
-async function edgeLine(edge: EdgeProcess, what: string, pred: (l: LogLine) => boolean, timeoutMs = 5000): Promise<LogLine> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      edge.waitFor(pred),
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the edge logged no ${what} within ${timeoutMs} ms`)), timeoutMs); }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits for the edge's transaction line of `method`, then returns every transaction line so far. */
-async function transactionsAfter(edge: EdgeProcess, method: string): Promise<LogLine[]> {
-  await edgeLine(edge, `transaction line for ${method}`, (l) => l.event === 'transaction' && l['method'] === method);
-  return transactions(edge);
-}
-
 /** Kamailio's KAMTEST line of `kind` for `method` (and status), waited for (bounded). */
 function kamLine(kam: KamailioProcess, kind: string, method: string, status?: string): Promise<KamEvent> {
   return kam.waitFor((e) => e.kind === kind && field(e, 'method') === method && (status === undefined || field(e, 'status') === status), 5000);
@@ -278,7 +260,7 @@ test('outbound call over TLS to Kamailio (lb01 certificate), the caller hangs up
 
     await call({ uac: 'uac-call-caller-bye.xml', uacTo: edgeInside, uacPort: ports.caller, uas: { scenario: 'uas-answer-expect-bye.xml', port: ports.far } });
 
-    const done = await transactionsAfter(edge, 'BYE');
+    const done = await edge.transactionsAfter('BYE');
     assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction'], l['target']]), [
       ['INVITE', 200, 'outbound', LB01],
       ['BYE', 200, 'outbound', LB01],
@@ -301,7 +283,7 @@ test('outbound call over TLS to Kamailio, the far end hangs up: Kamailio dials t
   await withRig(lb01(), async ({ edge, kam, ports, edgeInside, edgeTls }) => {
     await call({ uac: 'uac-call-callee-bye.xml', uacTo: edgeInside, uacPort: ports.caller, uas: { scenario: own('uas-answer-then-bye-tagged.xml'), port: ports.far } });
 
-    const done = await transactionsAfter(edge, 'BYE');
+    const done = await edge.transactionsAfter('BYE');
     assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction']]), [
       ['INVITE', 200, 'outbound'],
       ['BYE', 200, 'inbound'],
@@ -327,7 +309,7 @@ for (const [label, pick] of [
     await withRig(pick(), async ({ edge, kam, ports, edgeInside }) => {
       const r = await call({ uac: own('uac-expect-503-name-mismatch.xml'), uacTo: edgeInside, uacPort: ports.caller });
 
-      const [invite] = await transactionsAfter(edge, 'INVITE');
+      const [invite] = await edge.transactionsAfter('INVITE');
       assert.equal(invite?.['status'], 503);
       assert.equal(invite?.['code'], 'SIPS_ERR_PROXY_TRANSPORT');
       // The local 503 names the code, the host and the reason (architecture: one string end to end).
@@ -359,7 +341,7 @@ test('Kamailio connects to the edge over TLS (SNI = edge name, chain verified ag
     assertEdgeServerCert(await kamLine(kam, 'tls-reply', 'OPTIONS', '200'), 'the OPTIONS 200');
     // The edge's side: a TLS server handshake with SNI = its name (and no client certificate asked
     // for, S-CON-2: Kamailio has none configured, and the handshake completed).
-    const up = await edgeLine(edge, 'TLS server handshake', (l) => l.event === 'tls-established' && l['role'] === 'server');
+    const up = await edge.line('TLS server handshake', (l) => l.event === 'tls-established' && l['role'] === 'server');
     assertEdgeHandshake([up], 'server', EDGE_NAME);
     // Answered by the edge itself: nothing proxied.
     assert.deepEqual(transactions(edge), []);
@@ -372,7 +354,7 @@ test('inbound call: the vendor (Kamailio) dials the edge over TLS, the edge rout
   await withRig(lb01(), async ({ edge, kam, ports, edgeTls }) => {
     await call({ uac: 'uac-call-caller-bye.xml', uacTo: ports.kamUdp, uacPort: ports.caller, uas: { scenario: 'uas-answer-expect-bye.xml', port: ports.pbx } });
 
-    const done = await transactionsAfter(edge, 'BYE');
+    const done = await edge.transactionsAfter('BYE');
     assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction'], l['route']]), [
       ['INVITE', 200, 'inbound', 'pbx'],
       ['BYE', 200, 'inbound', 'dialog'], // in-dialog: routed by the Route set, not by a rule
@@ -392,7 +374,7 @@ test('inbound call, the PBX hangs up: its BYE goes back to the vendor over the T
   await withRig(lb01(), async ({ edge, kam, ports, edgeTls }) => {
     await call({ uac: 'uac-call-callee-bye.xml', uacTo: ports.kamUdp, uacPort: ports.caller, uas: { scenario: own('uas-answer-then-bye-tagged.xml'), port: ports.pbx } });
 
-    const done = await transactionsAfter(edge, 'BYE');
+    const done = await edge.transactionsAfter('BYE');
     assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction']]), [
       ['INVITE', 200, 'inbound'],
       ['BYE', 200, 'outbound'],

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { EdgeProcess, type LogLine } from '../../helpers/edge-process.js';
+import { EdgeProcess } from '../../helpers/edge-process.js';
 import { udpTrunkConfig, type UdpTrunkOptions } from '../../helpers/edge-configs.js';
 import { freeUdpPort, runSipp, udpBound, type SippResult } from '../../helpers/sipp.js';
 
@@ -30,31 +30,11 @@ async function call(edge: EdgeProcess, uacScenario: string, uas: { scenario: str
   s.forEach((r, i) => ok(r, `UAS ${uas[i]!.scenario}`));
 }
 
-/**
- * The edge logs a transaction as its final response leaves, and the datagram can reach SIPp (which
- * then exits) before the log line reaches us: wait for the line, bounded, then read them all.
- */
-async function transactionsAfter(edge: EdgeProcess, what: string, last: (l: LogLine) => boolean): Promise<LogLine[]> {
-  await lineAfter(edge, `transaction line for ${what}`, (l) => l.event === 'transaction' && last(l));
-  return edge.events('transaction');
-}
-
-/** The same for any line (a local reply is logged as it is sent, too). */
-async function lineAfter(edge: EdgeProcess, what: string, pred: (l: LogLine) => boolean): Promise<LogLine> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within 10 s`)), 10_000); });
-  try {
-    return await Promise.race([edge.waitFor(pred), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 test('basic call, caller hangs up: 100/180/200/ACK/BYE through double Record-Route', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-answer-expect-bye.xml', port: far }]);
-  const done = await transactionsAfter(edge, 'BYE', (l) => l['method'] === 'BYE');
+  const done = await edge.transactionsAfter('BYE');
   assert.deepEqual(done.map((l) => [l['method'], l['status'], l['direction']]), [
     ['INVITE', 200, 'outbound'],
     ['BYE', 200, 'outbound'],
@@ -65,7 +45,7 @@ test('basic call, callee hangs up: the far end BYE is routed back to the PBX by 
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-call-callee-bye.xml', [{ scenario: 'uas-answer-then-bye.xml', port: far }]);
-  const bye = (await transactionsAfter(edge, 'BYE', (l) => l['method'] === 'BYE')).find((l) => l['method'] === 'BYE');
+  const bye = (await edge.transactionsAfter('BYE')).find((l) => l['method'] === 'BYE');
   assert.equal(bye?.['direction'], 'inbound');
 });
 
@@ -85,7 +65,7 @@ test('503 from the first target, the call succeeds on the second (serial failove
   const [far1, far2] = [await freeUdpPort(), await freeUdpPort()];
   const edge = await startEdge({ farPorts: [far1, far2] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-reply-503.xml', port: far1 }, { scenario: 'uas-answer-expect-bye.xml', port: far2 }]);
-  const invite = (await transactionsAfter(edge, 'INVITE', (l) => l['method'] === 'INVITE')).find((l) => l['method'] === 'INVITE');
+  const invite = (await edge.transactionsAfter('INVITE')).find((l) => l['method'] === 'INVITE');
   assert.equal(invite?.['target'], 'far2.lab.test');
 });
 
@@ -93,7 +73,7 @@ test('a first target that never answers: Timer B, then the next target answers',
   const [silent, far2] = [await freeUdpPort(), await freeUdpPort()];
   const edge = await startEdge({ farPorts: [silent, far2] });
   await call(edge, 'uac-call-caller-bye.xml', [{ scenario: 'uas-answer-expect-bye.xml', port: far2 }]);
-  const invite = (await transactionsAfter(edge, 'INVITE', (l) => l['method'] === 'INVITE')).find((l) => l['method'] === 'INVITE');
+  const invite = (await edge.transactionsAfter('INVITE')).find((l) => l['method'] === 'INVITE');
   assert.equal(invite?.['target'], 'far2.lab.test');
 });
 
@@ -107,7 +87,7 @@ test('re-INVITE inside the dialog, routed by the Route set both ways', async () 
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-reinvite.xml', [{ scenario: 'uas-reinvite.xml', port: far }]);
-  const invites = (await transactionsAfter(edge, 'the re-INVITE', (l) => l['method'] === 'INVITE' && l['route'] === 'dialog')).filter((l) => l['method'] === 'INVITE');
+  const invites = (await edge.transactionsAfter('INVITE', (l) => l['route'] === 'dialog')).filter((l) => l['method'] === 'INVITE');
   assert.equal(invites.length, 2);
   assert.equal(invites[1]?.['route'], 'dialog');
 });
@@ -117,7 +97,7 @@ test('UDP loss: a retransmitted INVITE is absorbed and answered, a retransmitted
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-retransmit.xml', [{ scenario: 'uas-answer-twice.xml', port: far }]);
   // One INVITE and one BYE transaction, however many copies crossed the wire.
-  const done = await transactionsAfter(edge, 'BYE', (l) => l['method'] === 'BYE');
+  const done = await edge.transactionsAfter('BYE');
   assert.deepEqual(done.map((l) => l['method']), ['INVITE', 'BYE']);
 });
 
@@ -125,7 +105,7 @@ test('Max-Forwards 0 gets 483 from the edge and goes nowhere', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-maxforwards-0-expect-483.xml', []);
-  const reply = await lineAfter(edge, 'local reply', (l) => l.event === 'local-reply');
+  const reply = await edge.line('local reply', (l) => l.event === 'local-reply');
   assert.equal(reply?.['code'], 'SIPS_ERR_PROXY_TOO_MANY_HOPS');
   assert.equal(edge.events('transaction').length, 0);
 });
@@ -135,14 +115,14 @@ test('a routing loop back into the edge ends in 482 Loop Detected', async () => 
   // The trunk's only host is the edge's own inside listener: the request comes back unchanged.
   const edge = await startEdge({ farPorts: [inside], insidePort: inside });
   await call(edge, 'uac-expect-482.xml', []);
-  await lineAfter(edge, 'local reply with the loop code', (l) => l.event === 'local-reply' && l['code'] === 'SIPS_ERR_PROXY_LOOP');
+  await edge.line('local reply with the loop code', (l) => l.event === 'local-reply' && l['code'] === 'SIPS_ERR_PROXY_LOOP');
 });
 
 test('an offer without SRTP is refused with 488 and a Warning, and reaches no one', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge({ farPorts: [far] });
   await call(edge, 'uac-clear-offer-expect-488.xml', []);
-  const reply = await lineAfter(edge, 'local reply', (l) => l.event === 'local-reply');
+  const reply = await edge.line('local reply', (l) => l.event === 'local-reply');
   assert.equal(reply?.['code'], 'SIPS_ERR_PROXY_SRTP_REQUIRED');
 });
 
