@@ -1,9 +1,9 @@
-# sips-edge: multi-stage build on the official Node 20 slim image.
+# sips-edge: multi-stage build on the official Node 24 slim image.
 # Build:  docker build -t sips-edge .
 # Run:    docker run --rm -p 5060:5060/udp -p 5060:5060 -p 5061:5061 -p 127.0.0.1:9090:9090 \
 #           -v $PWD/config:/etc/sips-edge:ro -v $PWD/certs:/var/lib/sips-edge/certs:ro \
 #           sips-edge start --config /etc/sips-edge/sips-edge.yaml
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +11,7 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /opt/sips-edge
 COPY --from=build /src/node_modules ./node_modules
