@@ -71,6 +71,8 @@ export class Edge {
   private revocation: RevocationChecker;
   private readonly parseOptions: { readonly udp: ParseOptions; readonly stream: ParseOptions };
   private bound: BoundListener[] = [];
+  /** Set at start(); until then no stream source counts as known. */
+  private router: Router | null = null;
   readonly clock: Clock;
 
   constructor(readonly config: EdgeConfig, private readonly deps: EdgeDeps) {
@@ -106,8 +108,10 @@ export class Edge {
     this.parseOptions = { udp: { framing: 'udp', limits: messageLimits }, stream: { framing: 'stream', limits: messageLimits } };
     this.transport = new Transport({
       udp: config.listen.filter((l) => l.transport === 'udp').map((l) => ({ host: l.address, port: l.port })),
-      tcp: config.listen.filter((l) => l.transport === 'tcp').map((l) => ({ host: l.address, port: l.port })),
-      tls: tlsListeners.map((l) => ({ host: l.address, port: l.port })),
+      tcp: config.listen.filter((l) => l.transport === 'tcp').map(streamListen),
+      tls: tlsListeners.map(streamListen),
+      // Issue 11 #6: the source is screened at accept, before TLS, with the SIP-level access rules.
+      isKnownSource: (side, remote, local, transport) => this.router?.admit({ transport, address: remote.address, port: remote.port, localAddress: local.address, localPort: local.port }, side) === null,
       ...(tlsServerOptions ? { tlsServerOptions } : {}),
       handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
       connectOptions: (t) => this.connectOptions(t),
@@ -124,6 +128,7 @@ export class Edge {
         keepAlivePongTimeoutMs: limits.keepAlivePongTimeoutSeconds * 1000,
         writeHighWaterBytes: limits.maxWriteBuffer,
         udpReceiveBufferBytes: limits.udpReceiveBufferBytes,
+        ...streamLimits(limits),
       },
       messageLimits,
     });
@@ -160,11 +165,12 @@ export class Edge {
       return { side: l.side, transport: l.transport, address, port };
     });
     const identity = new ProxyIdentity(this.config.edge.name, legs);
+    this.router = this.deps.router({ config: this.config, identity });
     const srtp = this.config.srtp;
     const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
     this.proxy = new ProxyCore({
       identity,
-      router: this.deps.router({ config: this.config, identity }),
+      router: this.router,
       transactions: this.transactions,
       sendStateless: (data, dest) => this.send(data, dest),
       clock: this.clock,
@@ -308,6 +314,25 @@ export class Edge {
     }
     return r;
   }
+}
+
+function streamListen(l: EdgeConfig['listen'][number]): { host: string; port: number; side: 'outside' | 'inside'; name?: string } {
+  return { host: l.address, port: l.port, side: l.side, ...(l.name !== undefined ? { name: l.name } : {}) };
+}
+
+/** Issue 11 #6, #7, #14: the stream connection limits, seconds to milliseconds. */
+function streamLimits(limits: EdgeConfig['limits']) {
+  return {
+    maxConnectionsPerListener: limits.maxConnectionsPerListener,
+    maxOutsideConnections: limits.maxOutsideConnections,
+    maxInsideConnections: limits.maxInsideConnections,
+    reservedConnections: limits.reservedConnections,
+    unknownSourceConnectionsPerListener: limits.unknownSourceConnectionsPerListener,
+    firstMessageTimeoutMs: limits.firstMessageTimeoutSeconds * 1000,
+    writeStallMs: limits.writeStallSeconds * 1000,
+    writeCloseBytes: limits.maxWriteQueue,
+    halfOpenLingerMs: limits.halfClosedLingerSeconds * 1000,
+  };
 }
 
 function hostForAddress(address: string): string {

@@ -36,6 +36,32 @@ export const DEFAULT_LIMITS = {
   keepAliveIntervalSeconds: 30,
   /** A ping not answered by a pong within this closes the flow (s). */
   keepAlivePongTimeoutSeconds: 10,
+  /**
+   * Accepted connections (TLS handshakes included) per listener: a flood on one listener leaves the
+   * others their share (issue 11 #6: one 10,000 cap shared by every listener was exhausted by idle
+   * strangers).
+   */
+  maxConnectionsPerListener: 4_000,
+  /** Accepted connections on all outside listeners; with the inside cap, keeps maxConnections room for the connections the edge opens. */
+  maxOutsideConnections: 4_000,
+  /** Accepted connections on all inside listeners (PBXs and carriers need a handful each). */
+  maxInsideConnections: 4_000,
+  /** Slots of each cap (listener, side, maxConnections) that connections from unknown sources never take: the vendor's and the PBXs' next connection still fits. */
+  reservedConnections: 200,
+  /**
+   * Connections per listener from sources that are neither vendor addresses (outside) nor a peer's
+   * sources (inside). 0 = refused at accept, before the TLS handshake costs anything; above 0 they
+   * are admitted (below the reserve) and answered 403 at SIP level.
+   */
+  unknownSourceConnectionsPerListener: 0,
+  /** An accepted connection that sends no complete SIP message within this is closed (s); the idle timeout applies after that. */
+  firstMessageTimeoutSeconds: 10,
+  /** A connection whose write queue passed maxWriteBuffer (reading paused) and has not drained within this is closed: the peer does not read (s). */
+  writeStallSeconds: 10,
+  /** Unsent bytes past which a connection is closed at once (the hard bound on one connection's write queue). */
+  maxWriteQueue: 8_388_608,
+  /** A request followed by FIN is answered on the half-closed connection; our side ends this long after the FIN (s, 64*T1). */
+  halfClosedLingerSeconds: 32,
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };

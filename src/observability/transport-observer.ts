@@ -4,6 +4,8 @@
  * test/unit/observability/seams.test.ts checks that a real `TransportEvents` fits.
  */
 import type { Logger } from 'pino';
+import { Counter } from 'prom-client';
+import { LabelGuard } from './labels.js';
 import { componentLogger, hostPort } from './logger.js';
 import type { EdgeMetrics } from './metrics.js';
 
@@ -23,7 +25,7 @@ export interface ObservedTransportEvents {
   tlsFailure: { readonly role: 'server' | 'client'; readonly reason: string; readonly remote: Remote; readonly detail: string; readonly servername: string | null };
   tlsEstablished: { readonly role: 'server' | 'client'; readonly flowId: string; readonly cipher: string; readonly protocol: string; readonly remote: Remote; readonly servername: string | null };
   framingError: { readonly flow: ObservedFlow; readonly error: { readonly code: string; readonly message: string } };
-  connectionRejected: { readonly reason: string; readonly transport: 'tcp' | 'tls'; readonly remote: Remote };
+  connectionRejected: { readonly reason: string; readonly transport: 'tcp' | 'tls'; readonly remote: Remote; readonly listener?: string; readonly side?: 'outside' | 'inside' | null };
   datagramDropped: { readonly reason: string; readonly remote: Remote; readonly size: number };
 }
 
@@ -43,7 +45,24 @@ export interface TransportObserverSinks {
 }
 
 /** Close reasons that are a normal end of a connection (debug, not info). */
-const QUIET_CLOSE: ReadonlySet<string> = new Set(['peer-closed', 'local-close', 'shutdown', 'idle-timeout']);
+const QUIET_CLOSE: ReadonlySet<string> = new Set(['peer-closed', 'local-close', 'shutdown', 'idle-timeout', 'half-closed']);
+
+const REFUSED = 'sips_edge_connections_refused_total';
+
+/**
+ * Issue 11 #6: refusals at accept by listener and side as well (`sips_edge_connections_rejected_total`
+ * keeps its transport/reason series). Registered once per registry.
+ */
+function refusedCounter(m: EdgeMetrics): Counter<'listener' | 'side' | 'transport' | 'reason'> {
+  const existing = m.registry.getSingleMetric(REFUSED);
+  if (existing instanceof Counter) return existing as Counter<'listener' | 'side' | 'transport' | 'reason'>;
+  return new Counter({
+    name: REFUSED,
+    help: 'Connections refused at accept (before any TLS), by listener, side, transport and reason: unknown-source, reserved, max-per-listener, max-per-side, max-connections, max-per-address',
+    labelNames: ['listener', 'side', 'transport', 'reason'],
+    registers: [m.registry],
+  });
+}
 
 /** Subscribes to every transport event; returns a function that unsubscribes. */
 export function attachTransportEvents(events: TransportEventSource, sinks: TransportObserverSinks): () => void {
@@ -51,6 +70,10 @@ export function attachTransportEvents(events: TransportEventSource, sinks: Trans
   const log = componentLogger(sinks.log, 'transport');
   const tlsLog = componentLogger(sinks.log, 'tls');
   const deprecated = new Set(sinks.deprecatedCiphers ?? []);
+  const refused = refusedCounter(m);
+  const listenerGuard = new LabelGuard(32);
+  // A flood is refused at line rate: one log line per listener and reason per second at most.
+  const lastRefusalLog = new Map<string, number>();
   // Flows counted as open: the gauge only goes down for a flow it saw go up.
   const open = new Set<string>();
 
@@ -89,8 +112,16 @@ export function attachTransportEvents(events: TransportEventSource, sinks: Trans
       log.warn({ event: 'framing-error', flow: e.flow.id, transport: e.flow.transport, remote: hostPort(e.flow.remote), code: e.error.code, detail: e.error.message }, `framing error on ${e.flow.id}: ${e.error.code}`);
     },
     connectionRejected(e) {
-      m.connectionsRejected.inc({ transport: e.transport, reason: m.guards.reason.label(e.reason) });
-      log.info({ event: 'connection-rejected', transport: e.transport, reason: e.reason, remote: hostPort(e.remote) }, `connection refused: ${e.reason}`);
+      const reason = m.guards.reason.label(e.reason);
+      m.connectionsRejected.inc({ transport: e.transport, reason });
+      const listener = listenerGuard.label(e.listener);
+      refused.inc({ listener, side: e.side ?? 'none', transport: e.transport, reason });
+      const key = `${listener}|${reason}`;
+      const now = Date.now();
+      const last = lastRefusalLog.get(key);
+      if (last !== undefined && now - last < 1000) return;
+      lastRefusalLog.set(key, now);
+      log.info({ event: 'connection-rejected', transport: e.transport, reason: e.reason, listener: e.listener ?? null, side: e.side ?? null, remote: hostPort(e.remote) }, `connection refused: ${e.reason}`);
     },
     datagramDropped(e) {
       m.dropped.inc({ reason: m.guards.reason.label(`datagram-${e.reason}`) });

@@ -54,37 +54,99 @@ export class FlowTable {
   }
 }
 
-export type RejectReason = 'max-connections' | 'max-per-address';
+export type RejectReason =
+  | 'max-connections'
+  | 'max-per-address'
+  | 'max-per-listener'
+  | 'max-per-side'
+  /** The source is not a vendor address (outside) or a peer's source (inside), and the listener admits none. */
+  | 'unknown-source'
+  /** An unknown source would take a slot reserved for known sources and opened connections. */
+  | 'reserved';
+
+export type Side = 'outside' | 'inside';
+
+/** Limits on accepted connections beyond the global and per-address caps. */
+export interface AcceptLimits {
+  /** Accepted sockets (handshakes included) per listener. */
+  readonly maxPerListener: number;
+  /** Accepted sockets on all listeners of one side. */
+  readonly maxPerSide: Readonly<Record<Side, number>>;
+  /** Slots of every cap (listener, side, global) an unknown source may not take. */
+  readonly reserved: number;
+  /** Unknown-source sockets admitted per listener (0 = refused at accept, before any TLS). */
+  readonly unknownPerListener: number;
+}
+
+const UNBOUNDED: AcceptLimits = {
+  maxPerListener: Number.POSITIVE_INFINITY,
+  maxPerSide: { outside: Number.POSITIVE_INFINITY, inside: Number.POSITIVE_INFINITY },
+  reserved: 0,
+  unknownPerListener: Number.POSITIVE_INFINITY,
+};
+
+/** One listener's share of the caps: its name and side for logs and metrics, and its counts. */
+export class ListenerSlots {
+  connections = 0;
+  /** Of `connections`, those from unknown sources. */
+  unknown = 0;
+
+  constructor(
+    readonly name: string,
+    readonly side: Side | null,
+  ) {}
+}
 
 /**
  * Counts raw stream sockets from accept (or connect) to close, handshakes included, so a flood of
- * silent TLS clients is bounded too (architecture: abuse limits from the first day).
+ * silent TLS clients is bounded too (architecture: abuse limits from the first day). Accepted
+ * sockets also count against their listener and their side, so a flood on one listener cannot
+ * starve another listener nor the connections the edge opens; an unknown source never takes the
+ * last `reserved` slots of any cap.
  */
 export class ConnectionCaps {
   private total = 0;
   private readonly byAddress = new Map<string, number>();
-  readonly rejected = { 'max-connections': 0, 'max-per-address': 0 };
+  private readonly bySide: Record<Side, number> = { outside: 0, inside: 0 };
+  private readonly accept: AcceptLimits;
+  readonly rejected: Record<RejectReason, number> = {
+    'max-connections': 0, 'max-per-address': 0, 'max-per-listener': 0, 'max-per-side': 0, 'unknown-source': 0, reserved: 0,
+  };
 
   constructor(
     private readonly maxConnections: number,
     private readonly maxPerAddress: number,
-  ) {}
+    accept: Partial<AcceptLimits> = {},
+  ) {
+    this.accept = { ...UNBOUNDED, ...accept };
+  }
 
   get connections(): number {
     return this.total;
   }
 
-  /** For an accepted socket: null when admitted (counted; call `release(address)` on close). */
-  admitInbound(address: string): RejectReason | null {
-    const reason = this.total >= this.maxConnections
-      ? 'max-connections'
-      : (this.byAddress.get(address) ?? 0) >= this.maxPerAddress ? 'max-per-address' : null;
+  /** Accepted sockets on one side's listeners. */
+  onSide(side: Side): number {
+    return this.bySide[side];
+  }
+
+  /**
+   * For an accepted socket: null when admitted (counted; call `release(address, listener, known)`
+   * on close). `known` = a vendor address on the outside, a peer's source on the inside.
+   */
+  admitInbound(address: string, listener: ListenerSlots | null = null, known = true): RejectReason | null {
+    const reason = this.check(address, listener, known);
     if (reason) {
       this.rejected[reason]++;
       return reason;
     }
     this.total++;
     this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
+    if (listener) {
+      listener.connections++;
+      if (!known) listener.unknown++;
+      if (listener.side) this.bySide[listener.side]++;
+    }
     return null;
   }
 
@@ -98,12 +160,33 @@ export class ConnectionCaps {
     return true;
   }
 
-  release(address: string | null): void {
+  release(address: string | null, listener: ListenerSlots | null = null, known = true): void {
     this.total--;
+    if (listener) {
+      listener.connections--;
+      if (!known) listener.unknown--;
+      if (listener.side) this.bySide[listener.side]--;
+    }
     if (address === null) return;
     const n = (this.byAddress.get(address) ?? 1) - 1;
     if (n > 0) this.byAddress.set(address, n);
     else this.byAddress.delete(address);
+  }
+
+  private check(address: string, listener: ListenerSlots | null, known: boolean): RejectReason | null {
+    const a = this.accept;
+    if (!known && a.unknownPerListener <= 0) return 'unknown-source';
+    const keep = known ? 0 : a.reserved;
+    const full = (count: number, cap: number, reason: RejectReason): RejectReason | null => {
+      if (count >= cap) return reason;
+      return count >= cap - keep ? 'reserved' : null;
+    };
+    const r = full(this.total, this.maxConnections, 'max-connections')
+      ?? (listener?.side ? full(this.bySide[listener.side], a.maxPerSide[listener.side], 'max-per-side') : null)
+      ?? (listener ? full(listener.connections, a.maxPerListener, 'max-per-listener') : null);
+    if (r) return r;
+    if (!known && listener && listener.unknown >= a.unknownPerListener) return 'unknown-source';
+    return (this.byAddress.get(address) ?? 0) >= this.maxPerAddress ? 'max-per-address' : null;
   }
 }
 

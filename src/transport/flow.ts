@@ -9,16 +9,29 @@ import { StreamFramer } from '../message/stream-framer.js';
 import { IdleTimer, KeepAlive } from './keepalive.js';
 import type { Endpoint, FlowCloseReason, FlowDirection, FlowInfo, StreamTransport, TlsDetails } from './types.js';
 
+const S = 0x53; // 'S' of "SIP/2.0 "
+
+/** A request that gets a final response: anything but a response ("SIP/2.0 ...") or an ACK (RFC 3261 §17). */
+function isAnsweredRequest(m: Uint8Array): boolean {
+  if (m[0] === S && m[1] === 0x49 && m[2] === 0x50 && m[3] === 0x2f) return false;
+  return !(m[0] === 0x41 && m[1] === 0x43 && m[2] === 0x4b && m[3] === 0x20);
+}
+
+/** "SIP/2.0 2xx".."6xx": status digit at offset 8. */
+function isFinalResponse(m: Uint8Array): boolean {
+  return m[0] === S && m[1] === 0x49 && m[2] === 0x50 && m[3] === 0x2f && (m[8] ?? 0) >= 0x32;
+}
+
 /** The part of net.Socket / tls.TLSSocket a flow uses (unit tests pass a fake). */
 export interface FlowSocket {
-  write(data: Uint8Array): boolean;
+  write(data: Uint8Array, callback?: (err?: Error | null) => void): boolean;
   end(callback?: () => void): unknown;
   destroy(): unknown;
   pause(): unknown;
   resume(): unknown;
   readonly writableLength: number;
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
-  on(event: 'close' | 'drain', listener: () => void): unknown;
+  on(event: 'close' | 'drain' | 'end', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   once(event: 'drain', listener: () => void): unknown;
 }
@@ -33,6 +46,12 @@ export interface FlowSettings {
   /** Grace for a shutdown `end()` to flush before the socket is destroyed. */
   readonly endGraceMs: number;
   readonly messageLimits?: Partial<MessageLimits>;
+  /** Close a flow that has sent no complete SIP message this long after it opened (0/absent = never). */
+  readonly firstMessageTimeoutMs?: number;
+  /** Close a flow whose reading was paused by back-pressure and that has not drained within this (0/absent = never). */
+  readonly writeStallMs?: number;
+  /** After the peer's FIN (half-close), answers may still go out for this long; then our side ends (0/absent = at once). */
+  readonly halfOpenLingerMs?: number;
 }
 
 export interface FlowHooks {
@@ -67,6 +86,17 @@ export class Flow {
   private finished = false;
   private readPaused = false;
   private endTimer: TimerHandle | null = null;
+  /** First-message timer, then (once paused) the write-stall timer, then the half-close linger: one at a time. */
+  private guard: TimerHandle | null = null;
+  private messages = 0;
+  /** Requests received (ACK aside) minus final responses sent: what a half-closed flow still owes. */
+  private owed = 0;
+  private peerEnded = false;
+  /** A CRLF pong is written and not yet flushed: further pings get none (RFC 5626 §4.4.1 allows one per interval). */
+  private pongQueued = false;
+  private readonly pongFlushed = (): void => {
+    this.pongQueued = false;
+  };
 
   constructor(
     private readonly socket: FlowSocket,
@@ -81,11 +111,21 @@ export class Flow {
     const framerOptions = { expectPongs: init.direction === 'outbound' } as const;
     this.framer = new StreamFramer(
       {
-        onMessage: (message) => this.hooks.onMessage(this, message),
+        onMessage: (message) => {
+          if (this.messages++ === 0 && this.guard !== null && !this.readPaused) this.cancelGuard();
+          if (isAnsweredRequest(message)) this.owed++;
+          this.hooks.onMessage(this, message);
+        },
         onKeepAlive: (kind) => {
-          // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a single CRLF pong.
-          if (kind === 'ping') this.writeRaw(CRLF);
-          else this.keepAlive.pong();
+          // RFC 5626 §3.5.1: answer a CRLFCRLF ping with a single CRLF pong. A peer pinging faster
+          // than it reads gets one pong until that one is flushed: a queue of 2-byte writes would
+          // cost far more memory than its byte count says.
+          if (kind === 'ping') {
+            if (this.pongQueued || this.closed) return;
+            this.pongQueued = true;
+            this.socket.write(CRLF, this.pongFlushed);
+            this.afterWrite();
+          } else this.keepAlive.pong();
         },
         onError: (error) => {
           // RFC 3261 §18.3: framing is lost, there is no boundary to resume from: close.
@@ -107,8 +147,21 @@ export class Flow {
       this.closing ??= 'socket-error';
     });
     socket.on('close', () => this.onSocketClose());
+    socket.on('end', () => this.onPeerEnd());
     this.keepAlive.start();
     this.idle.start();
+    const first = settings.firstMessageTimeoutMs ?? 0;
+    if (first > 0 && init.direction === 'inbound') {
+      this.guard = clock.setTimer(first, () => {
+        this.guard = null;
+        if (this.messages === 0) this.close('first-message-timeout');
+      });
+    }
+  }
+
+  /** Complete SIP messages received so far. */
+  get received(): number {
+    return this.messages;
   }
 
   get info(): FlowInfo {
@@ -138,6 +191,14 @@ export class Flow {
     if (this.closed) return false;
     this.socket.write(message);
     this.record.lastActivityAt = this.clock.now();
+    if (isFinalResponse(message)) {
+      this.owed--;
+      // Issue 11 #14: the last answer owed on a half-closed flow is written; end() flushes, then FIN.
+      if (this.peerEnded && this.owed <= 0) {
+        this.end('half-closed');
+        return true;
+      }
+    }
     this.afterWrite();
     return true;
   }
@@ -175,11 +236,49 @@ export class Flow {
       // Back-pressure: stop taking requests from a peer that does not take our responses.
       this.readPaused = true;
       this.socket.pause();
+      // A peer that never reads would hold its queue (and our reading) forever: it has the
+      // stall time to drain, or the flow is closed.
+      const stall = this.settings.writeStallMs ?? 0;
+      if (stall > 0) {
+        this.cancelGuard();
+        this.guard = this.clock.setTimer(stall, () => {
+          this.guard = null;
+          if (this.readPaused) this.close('write-stalled');
+        });
+      }
       this.socket.once('drain', () => {
         this.readPaused = false;
-        if (!this.closed) this.socket.resume();
+        if (this.closed) return;
+        this.cancelGuard();
+        this.socket.resume();
       });
     }
+  }
+
+  /**
+   * The peer sent FIN (servers run with allowHalfOpen). Requests it sent before are still
+   * answered on the half-closed connection; our side ends after the linger time, or now when it
+   * never sent a complete message. Flows we opened end with the peer (Node's default).
+   */
+  private onPeerEnd(): void {
+    if (this.closed || this.record.direction !== 'inbound') return;
+    this.peerEnded = true;
+    const linger = this.settings.halfOpenLingerMs ?? 0;
+    if (this.owed <= 0 || linger <= 0) {
+      this.end('peer-closed');
+      return;
+    }
+    this.cancelGuard();
+    this.readPaused = false;
+    this.guard = this.clock.setTimer(linger, () => {
+      this.guard = null;
+      this.end('half-closed');
+    });
+  }
+
+  private cancelGuard(): void {
+    this.guard?.cancel();
+    this.guard = null;
   }
 
   private onData(chunk: Buffer): void {
@@ -201,5 +300,6 @@ export class Flow {
   private stopTimers(): void {
     this.keepAlive.stop();
     this.idle.stop();
+    this.cancelGuard();
   }
 }

@@ -6,8 +6,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Flow } from './flow.js';
-import type { ConnectionCaps } from './flow-table.js';
-import { tlsDetailsOf } from './flow-table.js';
+import type { ConnectionCaps, Side } from './flow-table.js';
+import { ListenerSlots, tlsDetailsOf } from './flow-table.js';
 import { TRANSPORT_ERROR_CODES, TransportError, errorDetail } from './transport-error.js';
 import type { TransportEvents } from './transport-events.js';
 import type { Endpoint, ListenAddress, StreamTransport, TlsDetails } from './types.js';
@@ -30,6 +30,11 @@ export interface StreamListenerContext {
   adopt(socket: net.Socket, init: AdoptInit): Flow;
   /** Called once per TLS server created (key logging for lab debugging). */
   onTlsServer?(server: tls.Server): void;
+  /**
+   * At accept, before any TLS: is the source a vendor address (outside) or a peer's source
+   * (inside)? Absent = every source is known.
+   */
+  isKnownSource?(side: Side | null, remote: Endpoint, local: Endpoint, transport: StreamTransport): boolean;
 }
 
 interface PendingHandshake {
@@ -39,6 +44,12 @@ interface PendingHandshake {
   readonly timer: TimerHandle;
   /** Gives the connection's cap slot back, once, whichever of raw or TLS socket closes first. */
   readonly release: () => void;
+}
+
+interface Admitted {
+  readonly remote: Endpoint;
+  readonly local: Endpoint;
+  readonly known: boolean;
 }
 
 export class StreamListener {
@@ -56,21 +67,37 @@ export class StreamListener {
     readonly transport: StreamTransport,
     private readonly ctx: StreamListenerContext,
     tlsServerOptions?: tls.TlsOptions,
+    /** This listener's name, side and share of the caps. */
+    readonly slots: ListenerSlots = new ListenerSlots(transport, null),
   ) {
+    // allowHalfOpen: a request followed by FIN is still answered (the flow ends our side later).
     if (transport === 'tls') {
       if (!tlsServerOptions) throw new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'no-tls-options', 'a TLS listener needs tlsServerOptions');
       // Node's own handshakeTimeout only emits 'tlsClientError' and leaves the TCP connection open;
       // our timer (injected clock) destroys the raw socket. Node's stays as a backstop.
-      const server = tls.createServer({ ...tlsServerOptions, handshakeTimeout: ctx.handshakeTimeoutMs });
+      const server = tls.createServer({ ...tlsServerOptions, handshakeTimeout: ctx.handshakeTimeoutMs, allowHalfOpen: true });
       server.on('secureConnection', (socket) => this.onSecure(socket));
       server.on('tlsClientError', (err, socket) => this.onTlsClientError(err, socket));
       this.server = server;
       ctx.onTlsServer?.(server);
     } else {
-      this.server = net.createServer();
+      this.server = net.createServer({ allowHalfOpen: true });
     }
-    // Registered after tls.Server's own listener, so the TLSSocket wrapping `raw` already exists.
-    this.server.on('connection', (raw: net.Socket) => this.onConnection(raw));
+    // tls.Server's own 'connection' listener wraps the socket and starts the handshake. It is
+    // taken off and called only for an admitted socket: a refused source costs no TLS state.
+    const inner = this.server.listeners('connection') as Array<(this: net.Server, raw: net.Socket) => void>;
+    this.server.removeAllListeners('connection');
+    this.server.on('connection', (raw: net.Socket) => {
+      const admitted = this.admit(raw);
+      if (admitted === null) return;
+      for (const fn of inner) fn.call(this.server, raw);
+      // After tls.Server's own listener, so the TLSSocket wrapping `raw` already exists.
+      this.onConnection(raw, admitted);
+    });
+  }
+
+  get name(): string {
+    return this.slots.name;
   }
 
   get address(): Endpoint | null {
@@ -112,20 +139,27 @@ export class StreamListener {
     });
   }
 
-  private onConnection(raw: net.Socket): void {
+  /** Source screen and caps, at accept: null = refused (destroyed now, before any byte is read). */
+  private admit(raw: net.Socket): Admitted | null {
     const remote = endpoint(raw.remoteAddress, raw.remotePort);
     const local = endpoint(raw.localAddress, raw.localPort);
-    const rejected = this.ctx.caps.admitInbound(remote.address);
+    const known = this.ctx.isKnownSource?.(this.slots.side, remote, local, this.transport) ?? true;
+    const rejected = this.ctx.caps.admitInbound(remote.address, this.slots, known);
     if (rejected) {
+      raw.on('error', () => {});
       raw.destroy();
-      this.ctx.events.emit('connectionRejected', { reason: rejected, transport: this.transport, remote });
-      return;
+      this.ctx.events.emit('connectionRejected', { reason: rejected, transport: this.transport, remote, listener: this.slots.name, side: this.slots.side });
+      return null;
     }
+    return { remote, local, known };
+  }
+
+  private onConnection(raw: net.Socket, { remote, local, known }: Admitted): void {
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.ctx.caps.release(remote.address);
+      this.ctx.caps.release(remote.address, this.slots, known);
     };
     raw.once('close', release);
     raw.setNoDelay(true);

@@ -3,6 +3,7 @@
  * metrics. An event nobody listens to costs one map lookup.
  */
 import type { SipParseError } from '../message/parse-error.js';
+import type { RejectReason, Side } from './flow-table.js';
 import type { Endpoint, FlowCloseReason, FlowInfo, StreamTransport } from './types.js';
 
 export interface FlowClosedEvent {
@@ -35,9 +36,12 @@ export interface FramingErrorEvent {
 }
 
 export interface ConnectionRejectedEvent {
-  readonly reason: 'max-connections' | 'max-per-address';
+  readonly reason: RejectReason;
   readonly transport: StreamTransport;
   readonly remote: Endpoint;
+  /** The listener's name (config `listen[].name`, default `<side>-<transport>`). */
+  readonly listener?: string;
+  readonly side?: Side | null;
 }
 
 export interface DatagramDroppedEvent {

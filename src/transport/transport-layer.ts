@@ -10,7 +10,8 @@ import { DEFAULT_MESSAGE_LIMITS } from '../message/constants.js';
 import { ConnectionPool, type StreamTarget } from './connection-pool.js';
 import { Flow } from './flow.js';
 import type { FlowSettings } from './flow.js';
-import { ConnectionCaps, FlowTable } from './flow-table.js';
+import { ConnectionCaps, FlowTable, ListenerSlots } from './flow-table.js';
+import type { RejectReason, Side } from './flow-table.js';
 import type { FlowCounts } from './flow-table.js';
 import { StreamListener } from './stream-listener.js';
 import type { AdoptInit } from './stream-listener.js';
@@ -18,7 +19,7 @@ import { TRANSPORT_ERROR_CODES, TransportError } from './transport-error.js';
 import { TransportEvents } from './transport-events.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TRANSPORT_LIMITS } from './transport-options.js';
 import type { TransportLimits, TransportOptions } from './transport-options.js';
-import type { Endpoint, FlowInfo, ListenAddress, ReceivedMessage, SendTarget } from './types.js';
+import type { Endpoint, FlowInfo, ListenAddress, ReceivedMessage, SendTarget, StreamTransport } from './types.js';
 import { UdpTransport } from './udp-transport.js';
 
 export interface BoundAddresses {
@@ -38,7 +39,9 @@ export interface TransportStats {
   /** Raw stream sockets counted against the caps. */
   readonly connections: number;
   readonly udpSockets: number;
-  readonly rejected: { readonly maxConnections: number; readonly maxPerAddress: number };
+  readonly rejected: { readonly maxConnections: number; readonly maxPerAddress: number; readonly byReason: Readonly<Record<RejectReason, number>> };
+  /** Accepted connections per listener name. */
+  readonly listeners: Readonly<Record<string, number>>;
   readonly tlsFailures: { readonly server: number; readonly client: number };
   readonly framingErrors: number;
   readonly datagramsDropped: number;
@@ -70,12 +73,20 @@ export class Transport {
     this.limits = { ...DEFAULT_TRANSPORT_LIMITS, ...options.limits };
     const l = this.limits;
     const messageLimits = { ...DEFAULT_MESSAGE_LIMITS, ...options.messageLimits };
-    const common = { writeHighWaterBytes: l.writeHighWaterBytes, writeCloseBytes: l.writeCloseBytes, endGraceMs: END_GRACE_MS, messageLimits };
+    const common = { writeHighWaterBytes: l.writeHighWaterBytes, writeCloseBytes: l.writeCloseBytes, writeStallMs: l.writeStallMs, endGraceMs: END_GRACE_MS, messageLimits };
     // RFC 5626 §4.4.1: the side that opened the flow sends the keep-alives.
-    this.inboundSettings = { ...common, idleTimeoutMs: l.idleTimeoutMs, keepAliveIntervalMs: 0, keepAlivePongTimeoutMs: 0 };
+    this.inboundSettings = {
+      ...common, idleTimeoutMs: l.idleTimeoutMs, keepAliveIntervalMs: 0, keepAlivePongTimeoutMs: 0,
+      firstMessageTimeoutMs: l.firstMessageTimeoutMs, halfOpenLingerMs: l.halfOpenLingerMs,
+    };
     this.outboundSettings = { ...common, idleTimeoutMs: l.outboundIdleTimeoutMs, keepAliveIntervalMs: l.keepAliveIntervalMs, keepAlivePongTimeoutMs: l.keepAlivePongTimeoutMs };
     this.table = new FlowTable(options.flowIdPrefix ?? '');
-    this.caps = new ConnectionCaps(l.maxConnections, l.maxConnectionsPerAddress);
+    this.caps = new ConnectionCaps(l.maxConnections, l.maxConnectionsPerAddress, {
+      maxPerListener: l.maxConnectionsPerListener,
+      maxPerSide: { outside: l.maxOutsideConnections, inside: l.maxInsideConnections },
+      reserved: l.reservedConnections,
+      unknownPerListener: l.unknownSourceConnectionsPerListener,
+    });
     const classifyTlsError = options.classifyTlsError ?? (() => 'handshake-failed');
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.pool = new ConnectionPool({
@@ -107,9 +118,10 @@ export class Transport {
       classifyTlsError,
       adopt: (socket: net.Socket, init: AdoptInit) => this.adopt(socket, init, 'inbound'),
       ...(options.onTlsServer ? { onTlsServer: options.onTlsServer } : {}),
+      ...(options.isKnownSource ? { isKnownSource: knownSource(options.isKnownSource) } : {}),
     };
-    for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx) });
-    for (const at of options.tls ?? []) this.listeners.push({ at, l: new StreamListener('tls', listenerCtx, options.tlsServerOptions) });
+    for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx, undefined, slotsFor(at, 'tcp')) });
+    for (const at of options.tls ?? []) this.listeners.push({ at, l: new StreamListener('tls', listenerCtx, options.tlsServerOptions, slotsFor(at, 'tls')) });
     this.events.on('tlsFailure', (e) => (e.role === 'server' ? this.counters.tlsServer++ : this.counters.tlsClient++));
   }
 
@@ -182,7 +194,8 @@ export class Transport {
       pooled: this.pool.open,
       connections: this.caps.connections,
       udpSockets: this.udp.addresses.length,
-      rejected: { maxConnections: this.caps.rejected['max-connections'], maxPerAddress: this.caps.rejected['max-per-address'] },
+      rejected: { maxConnections: this.caps.rejected['max-connections'], maxPerAddress: this.caps.rejected['max-per-address'], byReason: { ...this.caps.rejected } },
+      listeners: Object.fromEntries(this.listeners.map(({ l }) => [l.name, l.slots.connections])),
       tlsFailures: { server: this.counters.tlsServer, client: this.counters.tlsClient },
       framingErrors: this.counters.framing,
       datagramsDropped: this.udp.dropped,
@@ -229,4 +242,13 @@ export class Transport {
     if (this.state === 'stopped') flow.end('shutdown');
     return flow;
   }
+}
+
+function slotsFor(at: ListenAddress, transport: StreamTransport): ListenerSlots {
+  return new ListenerSlots(at.name ?? (at.side ? `${at.side}-${transport}` : `${transport}-${at.port}`), at.side ?? null);
+}
+
+/** Listeners without a side screen nobody. */
+function knownSource(fn: NonNullable<TransportOptions['isKnownSource']>) {
+  return (side: Side | null, remote: Endpoint, local: Endpoint, transport: StreamTransport): boolean => side === null || fn(side, remote, local, transport);
 }

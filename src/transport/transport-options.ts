@@ -5,7 +5,7 @@
 import type tls from 'node:tls';
 import type { Clock } from '../clock.js';
 import type { MessageLimits } from '../message/constants.js';
-import type { ListenAddress, OutboundTarget, VerifyPeer } from './types.js';
+import type { Endpoint, ListenAddress, OutboundTarget, StreamTransport, VerifyPeer } from './types.js';
 
 export interface TransportLimits {
   /** All stream connections (accepted, opening, handshaking): a bound on file descriptors. */
@@ -28,6 +28,22 @@ export interface TransportLimits {
   readonly writeCloseBytes: number;
   /** Sends queued behind one connect. */
   readonly maxQueuedSends: number;
+  /** Accepted connections (handshakes included) per listener: a flood on one listener leaves the others alone. */
+  readonly maxConnectionsPerListener: number;
+  /** Accepted connections on all outside listeners; with the inside cap below maxConnections, room stays for the connections the edge opens. */
+  readonly maxOutsideConnections: number;
+  /** Accepted connections on all inside listeners. */
+  readonly maxInsideConnections: number;
+  /** Slots of each cap (listener, side, global) that connections from unknown sources may not take. */
+  readonly reservedConnections: number;
+  /** Connections per listener from sources that are not vendor addresses / peer sources; 0 = refused at accept, before TLS. */
+  readonly unknownSourceConnectionsPerListener: number;
+  /** Accepted flows that send no complete SIP message within this are closed (0 = never). */
+  readonly firstMessageTimeoutMs: number;
+  /** A flow paused by back-pressure that does not drain within this is closed: the peer is not reading (0 = never). */
+  readonly writeStallMs: number;
+  /** After a peer's FIN, answers still owed may go out for this long before our side ends (0 = end at the FIN, after flushing). */
+  readonly halfOpenLingerMs: number;
   /** Largest datagram sent: 65,535 - 8 (UDP) - 20 (IPv4). RFC 3261 §18.1.1 wants TCP well before that. */
   readonly maxDatagramSize: number;
   /** SO_RCVBUF for UDP sockets: absorbs bursts during GC pauses instead of dropping (capped by net.core.rmem_max). */
@@ -45,6 +61,14 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   writeHighWaterBytes: 1_048_576,
   writeCloseBytes: 8_388_608,
   maxQueuedSends: 1_000,
+  maxConnectionsPerListener: 4_000,
+  maxOutsideConnections: 4_000,
+  maxInsideConnections: 4_000,
+  reservedConnections: 200,
+  unknownSourceConnectionsPerListener: 0,
+  firstMessageTimeoutMs: 10_000,
+  writeStallMs: 10_000,
+  halfOpenLingerMs: 0,
   maxDatagramSize: 65_507,
   udpReceiveBufferBytes: 4_194_304,
 };
@@ -73,4 +97,9 @@ export interface TransportOptions {
   readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
   /** Prefix for flow ids, e.g. a worker index (architecture: several workers per machine). */
   readonly flowIdPrefix?: string;
+  /**
+   * At accept on a listener with a `side`, before any TLS: true when the source is a vendor address
+   * (outside) or a peer's source (inside). Absent = every source is known.
+   */
+  readonly isKnownSource?: (side: 'outside' | 'inside', remote: Endpoint, local: Endpoint, transport: StreamTransport) => boolean;
 }

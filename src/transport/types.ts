@@ -71,6 +71,10 @@ export type SendTarget = string | OutboundTarget;
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
+  /** Which side the listener faces: its accepted connections count against that side's cap and are screened by source. */
+  readonly side?: 'outside' | 'inside';
+  /** Label in logs and metrics (default `<side>-<transport>`, or `<transport>-<port>`). */
+  readonly name?: string;
 }
 
 export type VerifyResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
@@ -85,6 +89,12 @@ export type FlowCloseReason =
   | 'idle-timeout'
   | 'keepalive-timeout'
   | 'write-overflow'
+  /** The peer did not take our bytes: the write queue stayed above its limit for the stall time. */
+  | 'write-stalled'
+  /** An accepted connection sent no complete SIP message within the first-message time. */
+  | 'first-message-timeout'
+  /** The peer sent FIN; answers were given their linger time, then our side closed too. */
+  | 'half-closed'
   | 'local-close'
   | 'shutdown';
 

@@ -9,8 +9,9 @@ export class FakeSocket extends EventEmitter implements FlowSocket {
   destroyed = false;
   ended = false;
 
-  write(data: Uint8Array): boolean {
+  write(data: Uint8Array, callback?: (err?: Error | null) => void): boolean {
     this.writes.push(Buffer.from(data));
+    if (callback) queueMicrotask(() => callback(null));
     return true;
   }
 
