@@ -94,8 +94,13 @@ export class Flow {
   private peerEnded = false;
   /** A CRLF pong is written and not yet flushed: further pings get none (RFC 5626 §4.4.1 allows one per interval). */
   private pongQueued = false;
+  /** Pings that got no pong because one was still unflushed: they count toward the write queue (2 bytes each). */
+  private skippedPongs = 0;
   private readonly pongFlushed = (): void => {
     this.pongQueued = false;
+    this.skippedPongs = 0;
+    // The peer reads again: reading resumes if only skipped pongs had paused it.
+    if (this.readPaused && this.socket.writableLength <= this.settings.writeHighWaterBytes) this.resumeReading();
   };
 
   constructor(
@@ -121,9 +126,12 @@ export class Flow {
           // than it reads gets one pong until that one is flushed: a queue of 2-byte writes would
           // cost far more memory than its byte count says.
           if (kind === 'ping') {
-            if (this.pongQueued || this.closed) return;
-            this.pongQueued = true;
-            this.socket.write(CRLF, this.pongFlushed);
+            if (this.closed) return;
+            if (this.pongQueued) this.skippedPongs++;
+            else {
+              this.pongQueued = true;
+              this.socket.write(CRLF, this.pongFlushed);
+            }
             this.afterWrite();
           } else this.keepAlive.pong();
         },
@@ -227,7 +235,7 @@ export class Flow {
   }
 
   private afterWrite(): void {
-    const queued = this.socket.writableLength;
+    const queued = this.socket.writableLength + 2 * this.skippedPongs;
     if (queued > this.settings.writeCloseBytes) {
       this.close('write-overflow');
       return;
@@ -246,19 +254,22 @@ export class Flow {
           if (this.readPaused) this.close('write-stalled');
         });
       }
-      this.socket.once('drain', () => {
-        this.readPaused = false;
-        if (this.closed) return;
-        this.cancelGuard();
-        this.socket.resume();
-      });
+      this.socket.once('drain', () => this.resumeReading());
     }
+  }
+
+  private resumeReading(): void {
+    if (!this.readPaused || this.closed) return;
+    this.readPaused = false;
+    this.cancelGuard();
+    this.socket.resume();
   }
 
   /**
    * The peer sent FIN (servers run with allowHalfOpen). Requests it sent before are still
-   * answered on the half-closed connection; our side ends after the linger time, or now when it
-   * never sent a complete message. Flows we opened end with the peer (Node's default).
+   * answered on the half-closed connection; our side ends once the last final response owed is
+   * written, after the linger time at the latest, or at once when nothing is owed. Flows we
+   * opened end with the peer (Node's default).
    */
   private onPeerEnd(): void {
     if (this.closed || this.record.direction !== 'inbound') return;
