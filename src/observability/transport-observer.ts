@@ -45,7 +45,7 @@ export interface TransportObserverSinks {
 }
 
 /** Close reasons that are a normal end of a connection (debug, not info). */
-const QUIET_CLOSE: ReadonlySet<string> = new Set(['peer-closed', 'local-close', 'shutdown', 'idle-timeout', 'half-closed']);
+const QUIET_CLOSE: ReadonlySet<string> = new Set(['peer-closed', 'local-close', 'shutdown', 'idle-timeout']);
 
 const REFUSED = 'sips_edge_connections_refused_total';
 

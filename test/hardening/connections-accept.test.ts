@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, describe, it } from 'node:test';
 import {
-  closed, metric, optionsText, refused, request, scrape, startConnEdge, tally, tcpClient, tlsClient, type ConnEdge,
+  closed, inviteText, metric, optionsText, refused, request, scrape, startConnEdge, tally, tcpClient, tlsClient, type ConnEdge,
 } from '../helpers/connections.js';
 
 const sockets: net.Socket[] = [];
@@ -114,21 +114,3 @@ describe('first-message timeout', () => {
     assert.equal(metric(text, 'sips_edge_connections_closed_total{transport="tcp",reason="first-message-timeout"}'), 1);
   });
 });
-
-function inviteText(port: number): string {
-  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n';
-  return [
-    `INVITE sip:+4930555000@edge.conn.sips-edge.test:${port};transport=tls SIP/2.0`,
-    `Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKinv${Date.now().toString(36)};rport`,
-    'Max-Forwards: 70',
-    '<sip:+13175550100@lb01.test>;tag=a1'.replace(/^/, 'From: '),
-    'To: <sip:+4930555000@edge.conn.sips-edge.test>',
-    `Call-ID: conn-invite-${Date.now().toString(36)}@lb01.test`,
-    'CSeq: 1 INVITE',
-    'Contact: <sip:lb01.test:5061;transport=tls>',
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
-    '',
-    sdp,
-  ].join('\r\n');
-}

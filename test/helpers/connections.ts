@@ -38,6 +38,7 @@ tls:
 peers:
   - { name: pbx, host: 127.0.0.1, port: 5099, transport: tcp, sources: [127.0.0.1/32] }
 routing:
+  defaultPeer: pbx
   vendorSources: [127.0.0.1/32]
 limits: { ${limits} }
 admin: { enabled: true, address: 127.0.0.1, port: 0 }
@@ -159,4 +160,24 @@ export async function tally<T>(ps: readonly Promise<T>[]): Promise<{ ok: T[]; fa
   const r = await Promise.allSettled(ps);
   const ok = r.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
   return { ok, failed: r.length - ok.length };
+}
+
+/** An INVITE from the vendor for the inside PBX (127.0.0.1:5099 over TCP, where nobody listens). */
+export function inviteText(port: number): string {
+  const id = randomBytes(6).toString('hex');
+  const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n';
+  return [
+    `INVITE sip:+4930555000@${EDGE_NAME}:${port};transport=tls SIP/2.0`,
+    `Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKinv${id};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:+13175550100@lb01.test>;tag=${id}`,
+    `To: <sip:+4930555000@${EDGE_NAME}>`,
+    `Call-ID: conn-invite-${id}@lb01.test`,
+    'CSeq: 1 INVITE',
+    'Contact: <sip:lb01.test:5061;transport=tls>',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    '',
+    sdp,
+  ].join('\r\n');
 }

@@ -407,16 +407,16 @@ describe('routing over four simulated lb hosts (edge as a process, SIPp as the P
     assert.doesNotMatch(r.stdout, /"event":"listening"/);
   });
 
-  it('outside: a stranger (127.0.0.9) gets 403 over TLS; vendorSources (127.0.0.10) and the lb hosts\' address (127.0.0.1) are admitted', { timeout: TEST_TIMEOUT }, async () => {
+  it('outside: a stranger (127.0.0.9) is refused at accept, before TLS; vendorSources (127.0.0.10) and the lb hosts\' address (127.0.0.1) are admitted', { timeout: TEST_TIMEOUT }, async () => {
     // vendorSources holds only 127.0.0.10: 127.0.0.1 is admitted because the lb names resolve to it.
     const lab = await startLab({ vendorSources: ['127.0.0.10/32'] });
     try {
-      const refused = await tlsOptionsFrom('127.0.0.9', lab.edge, 'stranger');
-      assert.match(refused, /^SIP\/2\.0 403 /);
-      assert.match(refused, /Warning: 399 .*SIPS_ERR_ROUTE_FORBIDDEN/);
-      const log = await lab.edge.waitFor((l) => l.event === 'local-reply' && l['code'] === 'SIPS_ERR_ROUTE_FORBIDDEN');
-      assert.equal(log['status'], 403);
-      assert.match(String(log['peer']), /^127\.0\.0\.9:/);
+      // Issue 11 #6: the source is checked at accept on the outside listener (the SIP-level 403
+      // remains for strangers admitted by limits.unknownSourceConnectionsPerListener).
+      await assert.rejects(tlsOptionsFrom('127.0.0.9', lab.edge, 'stranger'));
+      const log = await lab.edge.waitFor((l) => l.event === 'connection-rejected' && l['reason'] === 'unknown-source');
+      assert.equal(log['side'], 'outside');
+      assert.match(String(log['remote']), /^127\.0\.0\.9:/);
 
       assert.match(await tlsOptionsFrom('127.0.0.10', lab.edge, 'vendor-source'), /^SIP\/2\.0 200 /);
 
@@ -427,7 +427,7 @@ describe('routing over four simulated lb hosts (edge as a process, SIPp as the P
       assert.equal(call.result?.final?.status, 200, call.result?.error ?? '');
       assert.equal(call.result?.byeStatus, 200);
       assert.equal(lab.pbx.received.get(call.callId ?? '')?.status, 200, 'the PBX got the INVITE');
-      assert.equal(lab.edge.events('local-reply').filter((l) => l['code'] === 'SIPS_ERR_ROUTE_FORBIDDEN').length, 1);
+      assert.equal(lab.edge.events('local-reply').filter((l) => l['code'] === 'SIPS_ERR_ROUTE_FORBIDDEN').length, 0);
     } finally {
       await stopLab(lab);
     }
