@@ -19,8 +19,13 @@ export const DEFAULT_LIMITS = {
   maxConnectionsPerAddress: 100,
   /** UDP SO_RCVBUF: bursts queue during a GC pause instead of being dropped (kernel caps at rmem_max). */
   udpReceiveBufferBytes: 4_194_304,
-  /** A socket whose unsent bytes pass this stops being read until it drains (back-pressure). */
-  maxWriteBuffer: 1_048_576,
+  /**
+   * A socket whose unsent bytes pass this stops being read until it drains (back-pressure). The
+   * kernel's send buffer absorbs bursts first, so only a peer that stops reading fills it; what it
+   * holds sets the memory an unread connection costs (issue 11 #7, bench/unread-flows.ts: 1 MiB gave
+   * +3.7 MB RSS per connection, 256 KiB +2.3 MB, 64 KiB +0.9 MB). One 64 KiB message still fits.
+   */
+  maxWriteBuffer: 65_536,
   /**
    * Server transactions held at once, answered or not; past it new INVITEs get 503. A memory guard:
    * RFC 6026 keeps each for 32 s after the final response, compacted to its response bytes (about
@@ -59,7 +64,7 @@ export const DEFAULT_LIMITS = {
   /** A connection whose write queue passed maxWriteBuffer (reading paused) and has not drained within this is closed: the peer does not read (s). */
   writeStallSeconds: 10,
   /** Unsent bytes past which a connection is closed at once (the hard bound on one connection's write queue). */
-  maxWriteQueue: 8_388_608,
+  maxWriteQueue: 2_097_152,
   /** A request followed by FIN is answered on the half-closed connection; our side ends this long after the FIN (s, 64*T1). */
   halfClosedLingerSeconds: 32,
 } as const;
