@@ -6,6 +6,7 @@ export const PROXY_ERRORS = {
   SIPS_ERR_PROXY_BAD_REQUEST: { status: 400, reason: 'Bad Request' },
   SIPS_ERR_PROXY_URI_SCHEME: { status: 416, reason: 'Unsupported URI Scheme' },
   SIPS_ERR_PROXY_TOO_MANY_HOPS: { status: 483, reason: 'Too Many Hops' },
+  SIPS_ERR_PROXY_TOO_MANY_VIAS: { status: 483, reason: 'Too Many Hops' },
   SIPS_ERR_PROXY_LOOP: { status: 482, reason: 'Loop Detected' },
   SIPS_ERR_PROXY_BAD_EXTENSION: { status: 420, reason: 'Bad Extension' },
   SIPS_ERR_PROXY_NOT_HERE: { status: 404, reason: 'Not Here' },
