@@ -23,6 +23,9 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
     request.from();
     request.to();
     maxForwards = request.maxForwards();
+    // Forwarded as it is, a Contact becomes the far end's remote target: it must parse too
+    // (RFC 4475 §3.1.2.13: a URI with headers outside <>).
+    request.contacts();
   } catch (e) {
     if (e instanceof SipParseError) return { ok: false, code: 'SIPS_ERR_PROXY_BAD_REQUEST', detail: `${e.code}: ${e.message}` };
     throw e;
