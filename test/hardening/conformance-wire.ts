@@ -50,13 +50,15 @@ ${extra}`;
 /** The stand-in lb host: answers each request (not ACK) and keeps what it received. */
 export class Upstream {
   readonly received: Buffer[] = [];
+  /** Rewrites the answer's bytes before sending (to send non-canonical responses). */
+  rewrite: (response: Buffer) => Buffer = (b) => b;
   private constructor(readonly socket: dgram.Socket) {
     socket.on('message', (data, rinfo) => {
       this.received.push(data);
       const r = parseMessage(data);
       if (!r.ok || !r.value.isRequest || r.value.method === 'ACK') return;
       const status = r.value.method === 'INVITE' ? 486 : 200;
-      socket.send(buildResponse(r.value, status).serialize(), rinfo.port, rinfo.address);
+      socket.send(this.rewrite(buildResponse(r.value, status).serialize()), rinfo.port, rinfo.address);
     });
   }
 
