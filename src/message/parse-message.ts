@@ -282,6 +282,10 @@ function checkControls(head: string): void {
     while (lineStart > 0 && (head.charCodeAt(lineStart) === 0x20 || head.charCodeAt(lineStart) === 0x09)) {
       lineStart = head.lastIndexOf('\n', lineStart - 2) + 1;
     }
+    // The start line holds no quoted-string (a Reason-Phrase takes no control octet either).
+    if (lineStart === 0) {
+      throw new SipParseError('SIPS_ERR_PARSE_BINARY', `control character 0x${m[0].charCodeAt(0).toString(16).padStart(2, '0')} in start line`);
+    }
     if (lineStart !== checkedLine) {
       checkedLine = lineStart;
       allowed = quotedPairOctets(head, lineStart);

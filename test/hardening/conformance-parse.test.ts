@@ -118,6 +118,8 @@ test('the relaxations open no holes: genuinely malformed input is still refused'
   assert.equal(code(base({ To: 'a\\\x00 <sip:a@example.com>' })), 'SIPS_ERR_PARSE_BINARY');
   assert.equal(code(base({ To: '"a\x00" <sip:a@example.com>' })), 'SIPS_ERR_PARSE_BINARY');
   assert.equal(code(base({ 'X-A': 'x\x01' })), 'SIPS_ERR_PARSE_BINARY');
+  const reason = parseMessage(Buffer.from('SIP/2.0 200 "\\\x00"\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n\r\n', 'latin1'));
+  assert.ok(!reason.ok && reason.error.code === 'SIPS_ERR_PARSE_BINARY', 'no control octet in a Reason-Phrase, quoted or not');
   assert.equal(code(base({ To: '"a\\\rb" <sip:a@example.com>' })), 'SIPS_ERR_PARSE_BINARY');
   assert.equal(code(base({ To: '"a\\"\x00" <sip:a@example.com>' })), 'SIPS_ERR_PARSE_BINARY');
   // Leading zeros are legal; the values' ranges still hold.
