@@ -32,6 +32,13 @@ function checkAnswer(c: TortureCase, transport: string, answer: Buffer | null, e
   if (expected.kind === 'refused') {
     assert.equal(status, expected.status, `${where}: ${answer.toString('latin1').split('\r\n')[0]} ${warningOf(answer)}`);
     assert.match(warningOf(answer), /SIPS_ERR_[A-Z_]+: /, `${where}: the refusal names its reason`);
+    // A well-formed answer even to a malformed request: unfolded, one of each singleton (multi01 has two).
+    const head = answer.toString('latin1').split('\r\n\r\n')[0]!;
+    assert.ok(!/\r\n[ \t]/.test(head), `${where}: continuation line in the answer`);
+    for (const [long, compact] of [['from', 'f'], ['to', 't'], ['call-id', 'i'], ['cseq', '']] as const) {
+      const n = head.split('\r\n').filter((l) => new RegExp(`^(${long}${compact ? '|' + compact : ''})[ \\t]*:`, 'i').test(l)).length;
+      assert.ok(n <= 1, `${where}: ${n} ${long} lines in the answer`);
+    }
   } else {
     assert.ok(status !== 400 && status !== 505, `${where} was refused: ${answer.toString('latin1').split('\r\n')[0]} ${warningOf(answer)}`);
     if (expected.status !== undefined) assert.equal(status, expected.status, where);
