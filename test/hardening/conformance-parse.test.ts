@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAndDescribe } from '../../src/message/describe.js';
+import { rawErrorResponse } from '../../src/message/error-response.js';
 import { parseMessage } from '../../src/message/parse-message.js';
 import { StreamFramer } from '../../src/message/stream-framer.js';
 import type { SipParseError } from '../../src/message/parse-error.js';
@@ -159,4 +160,29 @@ test('Via limit: 100 by default; a response may carry one more (the edge\'s own)
   assert.ok(!r101.ok && r101.error.code === 'SIPS_ERR_PARSE_TOO_MANY_VIAS' && r101.error.status === 483);
   assert.ok(parseMessage(withVias(101, true)).ok);
   assert.ok(!parseMessage(withVias(102, true)).ok);
+});
+
+test('the raw 400 path: malformed request lines are answered, folded lines copied unfolded; responses, ACKs and Via-less bytes are not', () => {
+  const err = (name: string) => {
+    const r = parseAndDescribe(tortureBytes(name));
+    assert.ok(!r.ok);
+    return r.error;
+  };
+  for (const name of ['lwsruri', 'lwsstart', 'trws', 'multi01', 'insuf', 'badvers']) {
+    const answer = rawErrorResponse(tortureBytes(name), err(name), 'sips-edge');
+    assert.ok(answer !== null, `${name} unanswered`);
+    const text = answer.toString('latin1');
+    assert.match(text, /^SIP\/2\.0 (400|505) /, name);
+    assert.match(text, /\r\nWarning: 399 sips-edge "SIPS_ERR_PARSE_/, name);
+    // insuf has no From/To/Call-ID to copy: its answer cannot be complete, the others must be.
+    if (name !== 'insuf') assert.ok(parseMessage(answer).ok, `${name}: the answer itself parses`);
+  }
+  // A folded Via (as wsinv writes it) is copied as one line.
+  const folded = Buffer.from('INVITE  sip:a@example.com SIP/2.0\r\nVia  : SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  const fa = rawErrorResponse(folded, err('lwsstart'), 'sips-edge')!.toString('latin1');
+  assert.match(fa, /\r\nVia  : SIP  \/   2\.0 \/UDP 192\.0\.2\.2;branch=390skdjuw\r\n/);
+  for (const name of ['bigcode', 'scalarlg']) assert.equal(rawErrorResponse(tortureBytes(name), err(name), 'sips-edge'), null, name);
+  const ack = Buffer.from(tortureBytes('lwsstart').toString('latin1').replace(/^INVITE/, 'ACK').replace(/CSeq: (\d+) INVITE/, 'CSeq: $1 ACK'), 'latin1');
+  assert.equal(rawErrorResponse(ack, err('lwsstart'), 'sips-edge'), null);
+  assert.equal(rawErrorResponse(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), err('lwsstart'), 'sips-edge'), null);
 });
