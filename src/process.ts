@@ -50,6 +50,11 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
     onTlsServer: (s) => keylog.attach(s),
     onTlsClientSocket: (s) => keylog.attach(s),
     ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+    onRevocationEvent: (e) => {
+      if (e.kind === 'fetched') metrics.crlFetches.inc({ result: 'ok' });
+      else if (e.kind === 'fetch-failed') metrics.crlFetches.inc({ result: e.timedOut === true ? 'timeout' : 'failed' });
+      else if (e.kind === 'crl-invalid') metrics.crlFetches.inc({ result: 'invalid' });
+    },
   });
   attachTransportEvents(running.edge.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
   metrics.setActiveTransactionsSource(() => running.edge.transactions.activeServerTransactions);
