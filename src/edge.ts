@@ -235,7 +235,7 @@ export class Edge {
       ...(this.deps.crlUrlOverrides ? { urlOverrides: this.deps.crlUrlOverrides } : {}),
       onEvent: (e) => {
         this.deps.onRevocationEvent?.(e);
-        if (e.kind !== 'fetched') this.deps.log?.('warn', `revocation: ${e.kind}`, { event: `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
+        if (e.kind !== 'fetched') this.deps.log?.('warn', `revocation: ${e.kind}`, { event: e.kind.startsWith('crl-') ? e.kind : `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
       },
     });
   }
