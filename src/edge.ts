@@ -307,7 +307,7 @@ export class Edge {
       policy: this.policy,
       extraNames: peer.extraNames,
       revocation: this.revocation,
-      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { host: name, detail: d }),
+      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
     });
     if (r.ok && r.deprecatedCipher && this.policy.deprecatedCiphers === 'warn') {
       this.deps.log?.('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
