@@ -22,6 +22,7 @@ export interface RunOptions {
   readonly log?: EdgeDeps['log'];
   readonly capture?: EdgeDeps['capture'];
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+  readonly onRevocationEvent?: EdgeDeps['onRevocationEvent'];
   readonly onHealthChange?: (c: HealthChange) => void;
   readonly onProbe?: (host: ProbeHost, r: ProbeResult) => void;
   readonly onTlsServer?: EdgeDeps['onTlsServer'];
@@ -85,6 +86,7 @@ export async function runEdge(config: EdgeConfig, opts: RunOptions = {}): Promis
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.capture ? { capture: opts.capture } : {}),
     ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+    ...(opts.onRevocationEvent ? { onRevocationEvent: opts.onRevocationEvent } : {}),
     ...(opts.onTlsServer ? { onTlsServer: opts.onTlsServer } : {}),
     ...(opts.onTlsClientSocket ? { onTlsClientSocket: opts.onTlsClientSocket } : {}),
   });

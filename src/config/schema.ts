@@ -41,6 +41,7 @@ const tls = obj('TLS policy (S-TLS, S-VAL)', {
   cnFallback: withDefault(oneOf('accept the subject CN when it is the only name (never: only when there is no SAN at all, RFC 5922 §7.1)', ['never', 'always'] as const), 'never'),
   identities: withDefault(list('certificates presented on TLS listeners; the first is the default when no SNI matches', identity), []),
   crlFiles: withDefault(list('CRL files (PEM or DER) loaded at start and on reload', str('path')), []),
+  crlFetchTimeoutMs: withDefault(int('total deadline of one CRL distribution point fetch (S-VAL-5); handshakes waiting on it share the fetch, then soft allows and hard refuses', 100, 10_000), 2000),
   keyLogFile: optional(str('write TLS session keys in SSLKEYLOGFILE format (lab debugging only; logged as a warning)')),
 });
 

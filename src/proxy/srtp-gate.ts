@@ -1,5 +1,5 @@
 import type { SipMessage } from '../message/message.js';
-import { extractSdp } from '../sdp/extract-sdp.js';
+import { judgeBody } from '../sdp/extract-sdp.js';
 import { checkAnswer, checkOffer, type SrtpPolicy } from '../sdp/srtp-policy.js';
 import type { SdpVerdict } from '../sdp/verdict.js';
 import type { SdpContext, SdpGate, SdpGateResult } from './types.js';
@@ -40,9 +40,12 @@ export class SrtpGate implements SdpGate {
   }
 }
 
+/**
+ * The SDP of a message toward (or from) an SRTP-required leg, judged by content as well as by label
+ * (issue 11 item 12): a clear-RTP offer labelled text/plain, or with no Content-Type, is still an
+ * offer; an encoded or unknown body is refused (encoded-body / unknown-body), never passed unseen.
+ */
 function sdpOf(m: SipMessage): string | null | { readonly error: { reason: string; code: string; message: string } } {
   if (m.body.length === 0) return null;
-  const ct = m.get('content-type');
-  if (ct === undefined) return null;
-  return extractSdp(m.body, ct);
+  return judgeBody(m.body, { contentType: m.get('content-type'), contentEncoding: m.get('content-encoding'), contentTransferEncoding: m.get('content-transfer-encoding') });
 }
