@@ -5,6 +5,12 @@ import type { SdpVerdict } from '../sdp/verdict.js';
 import type { SdpContext, SdpGate, SdpGateResult } from './types.js';
 
 /**
+ * The methods whose bodies (and whose responses' bodies) negotiate media (RFC 3264, RFC 6337 §2):
+ * a NOTIFY's dialog-info or a MESSAGE's text never opens a media stream, so it is not judged.
+ */
+const OFFER_ANSWER_METHODS: ReadonlySet<string> = new Set(['INVITE', 'UPDATE', 'PRACK', 'ACK']);
+
+/**
  * S-MEDIA-1 on the proxy's SDP seam. An SDP in INVITE/UPDATE is an offer; in a response it is the
  * answer to the request's offer, or an offer itself when the request had none (late offer,
  * RFC 3264); in ACK/PRACK it answers a late offer, which the stateless ACK path cannot see, so it is
@@ -14,7 +20,7 @@ export class SrtpGate implements SdpGate {
   constructor(private readonly policy: SrtpPolicy, private readonly mode: 'strict' | 'audit') {}
 
   checkRequest(request: SipMessage, ctx: SdpContext): SdpGateResult {
-    if (!ctx.srtpRequired) return { ok: true };
+    if (!ctx.srtpRequired || !OFFER_ANSWER_METHODS.has(request.method)) return { ok: true };
     const sdp = sdpOf(request);
     if (sdp === null) return { ok: true };
     if (typeof sdp !== 'string') return this.fail(sdp.error);
@@ -22,7 +28,7 @@ export class SrtpGate implements SdpGate {
   }
 
   checkResponse(response: SipMessage, request: SipMessage, ctx: SdpContext): SdpGateResult {
-    if (!ctx.srtpRequired) return { ok: true };
+    if (!ctx.srtpRequired || !OFFER_ANSWER_METHODS.has(request.method)) return { ok: true };
     const answer = sdpOf(response);
     if (answer === null) return { ok: true };
     if (typeof answer !== 'string') return this.fail(answer.error);
