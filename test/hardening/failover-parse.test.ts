@@ -7,6 +7,7 @@
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,7 +41,7 @@ const CASES: readonly (readonly [string, string, string])[] = [
   ['Record-Route with no URI', 'Record-Route', '<<<sip:::>>>'],
 ];
 
-function invite(o: { transport: 'UDP' | 'TCP'; port: number; edgePort: number; replace?: readonly [string, string]; ruri?: string }): string {
+function invite(o: { transport: 'UDP' | 'TCP' | 'TLS'; port: number; edgePort: number; replace?: readonly [string, string]; ruri?: string }): string {
   const sdp = makeOffer({ user: 'pbx', address: '127.0.0.1', srtp: true });
   const headers: [string, string][] = [
     ['Via', `SIP/2.0/${o.transport} 127.0.0.1:${o.port};branch=z9hG4bK-p-${newTag()};rport`],
@@ -94,9 +95,9 @@ async function overUdp(make: (port: number) => string, edgePort: number): Promis
   }
 }
 
-async function overTcp(make: (port: number) => string, edgePort: number): Promise<Answer | null> {
-  const s = net.connect(edgePort, '127.0.0.1');
-  await new Promise<void>((r, j) => { s.once('connect', () => r()); s.once('error', j); });
+async function overTcp(make: (port: number) => string, edgePort: number, secure = false): Promise<Answer | null> {
+  const s = secure ? tls.connect({ port: edgePort, host: '127.0.0.1', rejectUnauthorized: false, servername: labFiles(pki).edgeName }) : net.connect(edgePort, '127.0.0.1');
+  await new Promise<void>((r, j) => { s.once(secure ? 'secureConnect' : 'connect', () => r()); s.once('error', j); });
   try {
     return await new Promise<Answer | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), 3000);
@@ -188,6 +189,14 @@ describe('malformed header values reached by lazy parsing answer 400 (never 500)
       assert.equal(lb.invites.length, 0, 'no malformed INVITE was forwarded');
     });
   }
+
+  it('toward the vendor (outside TLS) the Warning carries the code only; toward the inside the text too (logging.warningDetail)', async () => {
+    const outside = await overTcp((port) => invite({ transport: 'TLS', port, edgePort: 5061, replace: ['Route', '<<<sip:::>>>'] }), edge.port('outside', 'tls'), true);
+    assert.equal(outside?.status, 400);
+    assert.match(outside?.warning ?? '', /^399 \S+ "SIPS_ERR_PROXY_BAD_REQUEST"$/);
+    const inside = await overUdp((port) => invite({ transport: 'UDP', port, edgePort: edge.port('inside', 'udp'), replace: ['Route', '<<<sip:::>>>'] }), edge.port('inside', 'udp'));
+    assert.match(inside?.warning ?? '', /^399 \S+ "SIPS_ERR_PROXY_BAD_REQUEST: SIPS_ERR_PARSE_URI: /);
+  });
 
   it('the edge still completes a valid call afterwards', async () => {
     const caller = await UdpCaller.start(edge.port('inside', 'udp'));
