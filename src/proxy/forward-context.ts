@@ -110,7 +110,7 @@ export class ForwardContext implements TimerTarget {
     if (!this.tryNext()) this.finish();
   }
 
-  /** §16.10: the caller cancelled. Branches with a provisional get a CANCEL now, others when one arrives. */
+  /** §16.10: the caller cancelled. Branches with a provisional (100 included) get a CANCEL now, others when one arrives. */
   cancel(): void {
     if (this.canceled || this.finalSent) return;
     this.canceled = true;
@@ -386,6 +386,7 @@ export class ForwardContext implements TimerTarget {
     let allDone = true;
     for (const b of this.branches) {
       if (!b.done) { allDone = false; continue; }
+      if (b.ack !== null) continue; // its target gets the ACK again for each 2xx retransmission
       b.request = null;
       b.target = null;
     }

@@ -5,6 +5,8 @@
  * with downAfter 1, so only passive feedback can mark a host down while a test runs.
  *
  * timers: timerC 1500 ms, inviteFailover 1000 ms (no response at all within 1 s: next host).
+ * Tests run in order and share the lbs; each sets the scripts it relies on. The mid-ring kill is last
+ * (it closes lb01).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,7 +160,7 @@ describe('failover faults (real sockets, edge process)', { timeout: 60_000 }, ()
       assert.equal(final.status, 200, `call ${i + 1}: ${final.status} ${final.get('warning') ?? ''}`);
       // The cascade sent the INVITE to lb02, lb03 and lb04 in one pass; now only lb02 gets it.
       assert.deepEqual(invitesOf(callId), { lb01: 1, lb02: 1, lb03: 0, lb04: 0 });
-      assert.equal(lbs[LB01]!.count(lbs[LB01]!.cancels, callId), 1, 'lb01 got the CANCEL of Timer C');
+      await lbs[LB01]!.until('the CANCEL of Timer C', () => lbs[LB01]!.count(lbs[LB01]!.cancels, callId) === 1);
       await lbs[LB01]!.until('ACK and BYE of the late 2xx', () => lbs[LB01]!.count(lbs[LB01]!.acks, callId) === 1 && lbs[LB01]!.count(lbs[LB01]!.byes, callId) === 1);
       const bye = lbs[LB01]!.byes.find((m) => m.callId() === callId)!;
       assert.match(bye.get('reason') ?? '', /cause=408/);
@@ -216,6 +218,26 @@ describe('failover faults (real sockets, edge process)', { timeout: 60_000 }, ()
     assert.equal((await caller.final(mixed)).status, 200);
     assert.equal(lbs[LB04]!.count(lbs[LB04]!.invites, mixed), 1);
     assert.equal(edge.proc.exitCode, null);
+  });
+
+  it('caller CANCEL after only 100 Trying from the lb: the CANCEL goes to the lb at once (§9.1), the caller gets 487', async () => {
+    lbs[LB01]!.script = { onInvite: (c) => c.respond(100) };
+    const callId = caller.invite(MAIN);
+    await lbs[LB01]!.until('the INVITE', () => lbs[LB01]!.count(lbs[LB01]!.invites, callId) === 1);
+    caller.cancel(callId);
+    await lbs[LB01]!.until('the CANCEL', () => lbs[LB01]!.count(lbs[LB01]!.cancels, callId) === 1);
+    assert.equal((await caller.final(callId)).status, 487);
+    assert.equal(lbs[LB02]!.count(lbs[LB02]!.invites, callId), 0, 'a cancelled call is not offered to the next host');
+  });
+
+  it('Timer C on a ringing branch (180): CANCEL and 487, the call is not offered to another host', async () => {
+    lbs[LB01]!.script = { onInvite: (c) => c.respond(180) };
+    const callId = caller.invite(MAIN);
+    const final = await caller.final(callId);
+    assert.equal(final.status, 487);
+    assert.equal(lbs[LB01]!.count(lbs[LB01]!.cancels, callId), 1);
+    assert.deepEqual(invitesOf(callId), { lb01: 1, lb02: 0, lb03: 0, lb04: 0 });
+    assert.deepEqual(edge.events('upstream-down'), []);
   });
 
   it('lb killed mid-ring (after 180): the caller gets a final response at once, not after Timer C', async () => {

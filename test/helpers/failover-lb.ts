@@ -203,17 +203,24 @@ export class UdpCaller {
     return this.sock.address().port;
   }
 
+  private readonly sent = new Map<string, { ruri: string; via: string; from: string; to: string }>();
+
   /** Sends one INVITE with an SRTP offer for `number`; returns its Call-ID. */
   invite(number: string): string {
     const n = ++this.seq;
     const callId = `fo-${n}-${newTag()}@127.0.0.1`;
     const sdp = makeOffer({ user: 'pbx', address: '127.0.0.1', srtp: true });
+    const ruri = `sip:${number}@127.0.0.1:${this.edgePort}`;
+    const via = `SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK-fo-${n}-${newTag()};rport`;
+    const from = `<sip:pbx@127.0.0.1>;tag=${newTag()}`;
+    const to = `<sip:${number}@127.0.0.1>`;
+    this.sent.set(callId, { ruri, via, from, to });
     const msg = [
-      `INVITE sip:${number}@127.0.0.1:${this.edgePort} SIP/2.0`,
-      `Via: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK-fo-${n}-${newTag()};rport`,
+      `INVITE ${ruri} SIP/2.0`,
+      `Via: ${via}`,
       'Max-Forwards: 70',
-      `From: <sip:pbx@127.0.0.1>;tag=${newTag()}`,
-      `To: <sip:${number}@127.0.0.1>`,
+      `From: ${from}`,
+      `To: ${to}`,
       `Call-ID: ${callId}`,
       'CSeq: 1 INVITE',
       `Contact: <sip:pbx@127.0.0.1:${this.port}>`,
@@ -226,9 +233,27 @@ export class UdpCaller {
     return callId;
   }
 
-  /** The first final response for the Call-ID (bounded wait). */
+  /** RFC 3261 §9.1: CANCEL of an INVITE sent by `invite` (same Request-URI, Via, From, To, CSeq number). */
+  cancel(callId: string): void {
+    const i = this.sent.get(callId);
+    if (i === undefined) throw new Error(`no INVITE ${callId}`);
+    const msg = [`CANCEL ${i.ruri} SIP/2.0`, `Via: ${i.via}`, 'Max-Forwards: 70', `From: ${i.from}`, `To: ${i.to}`, `Call-ID: ${callId}`, 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n');
+    this.sock.send(msg, this.edgePort, '127.0.0.1');
+  }
+
+  /** Resolves once a response with `status` arrived for the Call-ID (bounded wait). */
+  async saw(callId: string, status: number, ms = 8000): Promise<void> {
+    const has = (): boolean => (this.responses.get(callId) ?? []).some((r) => r.status === status);
+    if (has()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${status} for ${callId} within ${ms} ms`)), ms);
+      this.waiters.push({ pred: has, resolve: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+
+  /** The first final response to the INVITE of the Call-ID (bounded wait). */
   async final(callId: string, ms = 15_000): Promise<SipMessage> {
-    const find = (): SipMessage | undefined => (this.responses.get(callId) ?? []).find((r) => r.status >= 200);
+    const find = (): SipMessage | undefined => (this.responses.get(callId) ?? []).find((r) => r.status >= 200 && r.cseq().method === 'INVITE');
     if (find() === undefined) {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no final response for ${callId} within ${ms} ms`)), ms);
