@@ -139,6 +139,8 @@ export class Edge {
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
     });
     this.transport.onMessage((m) => this.receive(m));
+    // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
+    this.transport.events.on('flowClosed', (e) => this.proxy?.onFlowClosed(e.flow.transport, e.flow.remote.address, e.flow.remote.port, e.flow.id));
   }
 
   get listeners(): readonly BoundListener[] {
@@ -177,6 +179,7 @@ export class Edge {
       maxPendingRequests: this.config.limits.maxPendingRequests,
       retryAfterSeconds: 30,
       agent: AGENT,
+      warningDetail: this.config.logging.warningDetail,
     });
   }
 

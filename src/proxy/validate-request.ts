@@ -23,6 +23,11 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
     request.from();
     request.to();
     maxForwards = request.maxForwards();
+    // The headers the far end builds its dialog from: a malformed one is refused here, not
+    // forwarded (and not left to throw wherever it is read first).
+    if (request.has('contact')) request.contacts();
+    if (request.has('record-route')) request.recordRoutes();
+    if (request.has('route')) request.routes();
   } catch (e) {
     if (e instanceof SipParseError) return { ok: false, code: 'SIPS_ERR_PROXY_BAD_REQUEST', detail: `${e.code}: ${e.message}` };
     throw e;
