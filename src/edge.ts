@@ -16,7 +16,7 @@ import type { Router } from './proxy/types.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
 import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
 import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
-import { RevocationChecker } from './tls/revocation.js';
+import { RevocationChecker, type RevocationEvent } from './tls/revocation.js';
 import { loadTrustAnchors, type TrustAnchors } from './tls/trust-store.js';
 import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
@@ -42,6 +42,8 @@ export interface EdgeDeps {
   /** Every SIP message in and out (HEP capture, debug traces). */
   readonly capture?: (direction: 'in' | 'out', transport: string, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer) => void;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Every revocation event (CRL fetched, fetch failed, ...), for metrics; warnings are logged here too. */
+  readonly onRevocationEvent?: (e: RevocationEvent) => void;
   /** CRL distribution point URL -> URL actually fetched (lab). */
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
   /** TLS key logging seams (lab debugging). */
@@ -137,6 +139,8 @@ export class Edge {
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
     });
     this.transport.onMessage((m) => this.receive(m));
+    // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
+    this.transport.events.on('flowClosed', (e) => this.proxy?.onFlowClosed(e.flow.transport, e.flow.remote.address, e.flow.remote.port, e.flow.id));
   }
 
   get listeners(): readonly BoundListener[] {
@@ -175,6 +179,7 @@ export class Edge {
       maxPendingRequests: this.config.limits.maxPendingRequests,
       retryAfterSeconds: 30,
       agent: AGENT,
+      warningDetail: this.config.logging.warningDetail,
     });
   }
 
@@ -229,8 +234,12 @@ export class Edge {
     return new RevocationChecker({
       mode: this.config.tls.revocation,
       crlFiles: this.config.tls.crlFiles,
+      fetchTimeoutMs: this.config.tls.crlFetchTimeoutMs,
       ...(this.deps.crlUrlOverrides ? { urlOverrides: this.deps.crlUrlOverrides } : {}),
-      onEvent: (e) => this.deps.log?.('warn', `revocation: ${e.kind}`, { detail: e.detail, ...(e.url ? { url: e.url } : {}) }),
+      onEvent: (e) => {
+        this.deps.onRevocationEvent?.(e);
+        if (e.kind !== 'fetched') this.deps.log?.('warn', `revocation: ${e.kind}`, { event: e.kind.startsWith('crl-') ? e.kind : `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
+      },
     });
   }
 
@@ -301,7 +310,7 @@ export class Edge {
       policy: this.policy,
       extraNames: peer.extraNames,
       revocation: this.revocation,
-      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { host: name, detail: d }),
+      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
     });
     if (r.ok && r.deprecatedCipher && this.policy.deprecatedCiphers === 'warn') {
       this.deps.log?.('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });

@@ -41,6 +41,7 @@ const tls = obj('TLS policy (S-TLS, S-VAL)', {
   cnFallback: withDefault(oneOf('accept the subject CN when it is the only name (never: only when there is no SAN at all, RFC 5922 §7.1)', ['never', 'always'] as const), 'never'),
   identities: withDefault(list('certificates presented on TLS listeners; the first is the default when no SNI matches', identity), []),
   crlFiles: withDefault(list('CRL files (PEM or DER) loaded at start and on reload', str('path')), []),
+  crlFetchTimeoutMs: withDefault(int('total deadline of one CRL distribution point fetch (S-VAL-5); handshakes waiting on it share the fetch, then soft allows and hard refuses', 100, 10_000), 2000),
   keyLogFile: optional(str('write TLS session keys in SSLKEYLOGFILE format (lab debugging only; logged as a warning)')),
 });
 
@@ -49,6 +50,7 @@ const timers = obj('RFC 3261 timers, milliseconds', {
   T2: withDefault(int('maximum retransmit interval for non-INVITE requests and INVITE responses', 500, 60_000), 4000),
   T4: withDefault(int('maximum time a message stays in the network', 500, 60_000), 5000),
   timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11: more than 3 min)', 1000, 3_600_000), 181_000),
+  inviteFailover: withDefault(int('an INVITE branch with no response at all (not even 100 Trying) this long is given up and the next host tried; 0: off (only Timer B/C). 4 s: far above a healthy hop\'s 100 Trying (<200 ms, §17.2.1), and four hosts fit in the caller\'s 32 s Timer B', 0, 60_000), 4000),
 });
 
 const limitFields = Object.fromEntries(
@@ -147,6 +149,10 @@ const admin = obj('admin HTTP: /metrics /healthz /readyz', {
 });
 
 const logging = obj('logs and capture', {
+  warningDetail: defaulted(obj('how much the Warning header of the edge\'s own responses says (the SIPS_ERR_* code is always there)', {
+    inside: withDefault(oneOf('toward the inside (PBXs): full = code and text (names the lb host and the reason)', ['full', 'code'] as const), 'full'),
+    outside: withDefault(oneOf('toward the vendor and unknown sources: code = the code alone (no inside names)', ['full', 'code'] as const), 'code'),
+  })),
   level: withDefault(oneOf('pino level; debug writes full SIP traces (keys redacted)', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
   hep: optional(obj('HEPv3 capture to a Homer/heplify collector', {
     address: str('collector address', { pattern: ADDRESS }),

@@ -26,3 +26,25 @@ export function warningValue(agent: string, code: string, text: string): string 
   const clean = `${code}: ${text}`.replace(/["\\\r\n]/g, "'").slice(0, 200);
   return `399 ${agent} "${clean}"`;
 }
+
+/**
+ * How much of the detail a Warning carries toward one side: `full` (code and text: lb host names,
+ * reasons) or `code` (the SIPS_ERR_* code alone, still the troubleshooting key). Toward the vendor
+ * and any source that is not a configured inside peer the text would reveal the inside topology.
+ */
+export type WarningDetail = 'full' | 'code';
+
+export interface WarningPolicy {
+  readonly inside: WarningDetail;
+  readonly outside: WarningDetail;
+}
+
+/** Default (logging.warningDetail): full text toward inside peers, the code alone toward the vendor. */
+export const DEFAULT_WARNING_POLICY: WarningPolicy = { inside: 'full', outside: 'code' };
+
+/** The Warning value for a response going to `side`, with the detail the policy allows there. */
+export function warningFor(deps: { readonly agent: string; readonly warningDetail?: WarningPolicy }, side: 'inside' | 'outside' | undefined, code: string, text: string): string {
+  const policy = deps.warningDetail ?? DEFAULT_WARNING_POLICY;
+  const detail = side === 'inside' ? policy.inside : policy.outside;
+  return detail === 'full' ? warningValue(deps.agent, code, text) : `399 ${deps.agent} "${code}"`;
+}

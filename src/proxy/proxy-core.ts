@@ -5,7 +5,7 @@ import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Destination, Source } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
-import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
+import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './ports.js';
 import { preprocessRoute } from './preprocess-route.js';
@@ -43,11 +43,13 @@ export class ProxyCore {
 
   onRequest(request: SipMessage, tx: ServerTransaction): void {
     this.handle(request, tx).catch((e: unknown) => {
+      if (tx.lastStatus >= 200) return;
+      // A header the proxy read only now (lazy parsing: Route, Contact, a Via parameter...) that
+      // does not parse is bad input: 400 with the parse code, never a 500 (RFC 3261 §16.3 step 1).
+      if (e instanceof SipParseError) return this.reply(tx, 400, 'SIPS_ERR_PROXY_BAD_REQUEST', `${e.code}: ${e.message}`);
       // A bug, not bad input: answer 500 so the caller is not left hanging, and report it through
       // the local-reply seam. Never rethrown: one bad request must not end the process.
-      if (tx.lastStatus < 200) {
-        this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
-      }
+      this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
 
@@ -120,6 +122,11 @@ export class ProxyCore {
       this.contexts.delete(tx);
     };
     ctx.start();
+  }
+
+  /** A stream connection closed: branches still waiting for a response over it fail now. */
+  onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
+    for (const ctx of this.pending) ctx.onFlowClosed(transport, address, port, flowId);
   }
 
   onServerTxTerminated(tx: ServerTransaction): void {
@@ -228,7 +235,7 @@ export class ProxyCore {
     const req = tx.request;
     tx.respond(buildResponse(req, status, {
       ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
-      headers: [...headers, ['Warning', warningValue(this.deps.agent, code, detail)], ['Server', this.deps.agent]],
+      headers: [...headers, ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, code, detail)], ['Server', this.deps.agent]],
     }));
     this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: describeSource(tx.source) });
   }
@@ -242,7 +249,7 @@ export class ProxyCore {
     const req = tx.request;
     tx.respond(buildResponse(req, d.status, {
       ...(d.reason !== undefined ? { reason: d.reason } : {}),
-      headers: [...(d.headers ?? []), ['Warning', warningValue(this.deps.agent, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
+      headers: [...(d.headers ?? []), ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
     }));
     this.deps.observer.localReply?.({ method: req.method, status: d.status, code: d.code, detail: d.reason ?? '', peer: describeSource(tx.source) });
   }

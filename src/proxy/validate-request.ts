@@ -23,9 +23,11 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
     request.from();
     request.to();
     maxForwards = request.maxForwards();
-    // Forwarded as it is, a Contact becomes the far end's remote target: it must parse too
-    // (RFC 4475 §3.1.2.13: a URI with headers outside <>).
-    request.contacts();
+    // The headers the far end builds its dialog from: a malformed one is refused here, not
+    // forwarded (and not left to throw wherever it is read first; RFC 4475 §3.1.2.13).
+    if (request.has('contact')) request.contacts();
+    if (request.has('record-route')) request.recordRoutes();
+    if (request.has('route')) request.routes();
   } catch (e) {
     if (e instanceof SipParseError) return { ok: false, code: 'SIPS_ERR_PROXY_BAD_REQUEST', detail: `${e.code}: ${e.message}` };
     throw e;
