@@ -153,7 +153,8 @@ export function findContentLength(data: Buffer, start: number, end: number): num
       while (q < end && isTokenByte(data[q]!)) q++;
       const nameLen = q - line;
       if ((nameLen === 1 && c === 0x6c) || (nameLen === 14 && matchesLower(data, line, CONTENT_LENGTH))) {
-        q = skipLws(data, q, end);
+        // HCOLON: only SP/HTAB before the colon (a fold there is no header line, as the parser says).
+        while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
         if (data[q] === 0x3a /* : */) {
           q = skipLws(data, q + 1, end);
           let value = 0;
