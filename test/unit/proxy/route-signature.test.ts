@@ -1,4 +1,9 @@
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EdgeConfig } from '../../../src/config/schema.js';
+import { loadRouteSigner } from '../../../src/proxy/route-keys.js';
 import assert from 'node:assert/strict';
 import { RouteSigner } from '../../../src/proxy/route-signature.js';
 import { readOwnRoute, recordRouteValue, routeUriOf } from '../../../src/proxy/record-route.js';
@@ -36,4 +41,25 @@ test('LogRateLimiter: a burst per window, then the skipped count on the next log
   now = 1000;
   assert.equal(l.take('a'), 2);
   assert.equal(l.take('a'), 0);
+});
+
+test('loadRouteSigner: env keys, then the file, then inline keys; the first signs; bad input fails the start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sips-edge-route-keys-'));
+  try {
+    const file = join(dir, 'keys');
+    writeFileSync(file, '# rotated 2026-12\nfile-key-one-0123456789\n\nfile-key-two-0123456789\n');
+    const config = (routeKeys: unknown) => ({ edge: { name: 'edge.example.com', drainTimeoutSeconds: 30, routeKeys } }) as unknown as EdgeConfig;
+    const s = loadRouteSigner(config({ env: 'K', file, keys: ['inline-key-0123456789'] }), { K: 'env-key-one-0123456789, env-key-two-0123456789' });
+    assert.equal(s.keyCount, 5);
+    assert.equal(s.generated, false);
+    const byEnv = new RouteSigner(['env-key-one-0123456789']);
+    assert.equal(s.sign('o', 't', undefined, undefined), byEnv.sign('o', 't', undefined, undefined));
+    assert.ok(s.verify('i', undefined, undefined, 'pbx', new RouteSigner(['file-key-two-0123456789']).sign('i', undefined, undefined, 'pbx')));
+    assert.equal(loadRouteSigner(config(undefined)).generated, true);
+    assert.throws(() => loadRouteSigner(config({ env: 'NOPE' }), {}), /NOPE is not set/);
+    assert.throws(() => loadRouteSigner(config({ env: 'K' }), { K: 'short' }), /key 1 is shorter than 16/);
+    assert.throws(() => loadRouteSigner(config({ file: join(dir, 'missing') })), /ENOENT/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
