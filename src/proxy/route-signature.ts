@@ -14,9 +14,17 @@ const SIG_BYTES = 12;
 const SIG_CHARS = 16;
 /** Shorter keys are refused: a guessable key makes the signature worthless. */
 export const MIN_KEY_LENGTH = 16;
+/**
+ * The same few entries recur (a trunk's lb hosts, a vendor flow, a peer): an HMAC costs ~5 µs, a
+ * lookup well under 1 µs. Bounded; cleared when full. Only signatures this process made or
+ * verified are cached, so an attacker's guesses never enter the verify cache.
+ */
+const CACHE_LIMIT = 1024;
 
 export class RouteSigner {
   private readonly keys: readonly Buffer[];
+  private readonly signed = new Map<string, string>();
+  private readonly verified = new Set<string>();
 
   constructor(keys: readonly (string | Buffer)[], readonly generated = false) {
     if (keys.length === 0) throw new Error('RouteSigner: at least one key is needed');
@@ -35,7 +43,14 @@ export class RouteSigner {
 
   /** The signature of the routing parameters, with the first key. */
   sign(se: string, t: string | undefined, f: string | undefined, pe: string | undefined): string {
-    return mac(this.keys[0]!, canonical(se, t, f, pe)).toString('base64url');
+    const text = canonical(se, t, f, pe);
+    let sig = this.signed.get(text);
+    if (sig === undefined) {
+      sig = mac(this.keys[0]!, text).toString('base64url');
+      if (this.signed.size >= CACHE_LIMIT) this.signed.clear();
+      this.signed.set(text, sig);
+    }
+    return sig;
   }
 
   /** Constant-time check against every key. */
@@ -44,8 +59,14 @@ export class RouteSigner {
     const given = Buffer.from(signature, 'base64url');
     if (given.length !== SIG_BYTES) return false;
     const text = canonical(se, t, f, pe);
+    const known = `${text}\n${signature}`;
+    if (this.verified.has(known)) return true;
     let ok = false;
     for (const k of this.keys) ok = timingSafeEqual(mac(k, text), given) || ok;
+    if (ok) {
+      if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
+      this.verified.add(known);
+    }
     return ok;
   }
 }
