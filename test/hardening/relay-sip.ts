@@ -206,6 +206,8 @@ export interface RelayConfigOptions {
   readonly tls?: { readonly cert: string; readonly key: string; readonly insideName?: string; readonly insideCert?: string; readonly insideKey?: string };
   readonly extra?: string;
   readonly routing?: string;
+  /** Port of the `pbx` peer on 127.0.0.1 (calls from the vendor side go there). */
+  readonly pbxPort?: number;
 }
 
 /** The edge between a PBX on 127.0.0.1 (inside, UDP) and one far end over UDP standing in for the trunk. */
@@ -236,11 +238,12 @@ trunks:
 peers:
   - name: pbx
     host: 127.0.0.1
-    port: 5090
+    port: ${o.pbxPort ?? 5090}
     sources: [127.0.0.1/32]
     trunk: far
 routing:
   defaultTrunk: far
+  defaultPeer: pbx
   vendorSources: [127.0.0.1/32]
 ${o.routing ?? ''}dns:
   overrides:

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { EdgeProcess } from '../helpers/edge-process.js';
-import { byeThrough, callThrough, countingTcpServer, crlf, leafCert, parse, relayConfig, token, UdpPeer, type Dialog } from './relay-sip.js';
+import { byeThrough, callThrough, countingTcpServer, crlf, leafCert, parse, relayConfig, responseTo, token, UdpPeer, type Dialog } from './relay-sip.js';
 
 /**
  * Issue 11 item 4: a response no client transaction matched is not reflected. Only a 2xx to
@@ -28,7 +28,7 @@ before(async () => {
   const c = leafCert(dir, 'edge.test.sips-edge.test');
   pbx = await UdpPeer.open();
   far = await UdpPeer.open();
-  edge = await EdgeProcess.start(relayConfig({ farPort: far.port, keys: [KEY], tls: c }));
+  edge = await EdgeProcess.start(relayConfig({ farPort: far.port, pbxPort: pbx.port, keys: [KEY], tls: c }));
   inside = edge.port('inside', 'udp');
   outside = edge.port('outside', 'udp');
 });
@@ -139,4 +139,40 @@ test('a stray 2xx from the vendor for a dialog the edge set up still reaches the
   assert.equal(got.msg.status, 200);
   assert.equal(got.msg.values('via').length, 1, 'the edge removed its own Via');
   await byeThrough(pbx, far, d, inside);
+});
+
+test('a stray 2xx from the inside peer toward the vendor goes back on the vendor\'s open TLS flow', async () => {
+  const sock = tls.connect({ host: '127.0.0.1', port: edge.port('outside', 'tls'), servername: 'edge.test.sips-edge.test', rejectUnauthorized: false });
+  closers.push(() => sock.destroy());
+  await new Promise<void>((resolve, reject) => { sock.once('secureConnect', () => resolve()); sock.once('error', reject); });
+  sock.on('error', () => undefined);
+  let seen = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  sock.on('data', (b: Buffer) => {
+    seen += b.toString('latin1');
+    for (const w of waiters.splice(0)) if (w.re.test(seen)) w.resolve(); else waiters.push(w);
+  });
+  const arrives = (re: RegExp, what: string): Promise<void> => new Promise((resolve, reject) => {
+    if (re.test(seen)) return resolve();
+    const t = setTimeout(() => reject(new Error(`the vendor got no ${what}: ${seen.slice(-800)}`)), 5000);
+    waiters.push({ re, resolve: () => { clearTimeout(t); resolve(); } });
+  });
+  // The vendor (127.0.0.1 is a vendor source) calls in over its own TLS connection.
+  const callId = `${token()}@vendor.test`;
+  sock.write(crlf([
+    `INVITE sip:+4930123@edge.test.sips-edge.test:${edge.port('outside', 'tls')};transport=tls SIP/2.0`,
+    `Via: SIP/2.0/TLS 127.0.0.1:${sock.localPort!};branch=z9hG4bK${token()}`,
+    'Max-Forwards: 70', `From: <sip:+4969@vendor.test>;tag=${token()}`, 'To: <sip:+4930123@edge.test.sips-edge.test>',
+    `Call-ID: ${callId}`, 'CSeq: 1 INVITE', `Contact: <sip:vendor@127.0.0.1:${sock.localPort!};transport=tls>`,
+  ]));
+  const inv = await pbx.next('INVITE from the vendor', (r) => r.msg.isRequest && r.msg.callId() === callId);
+  const ok = responseTo(inv.msg, 200, 'OK', token(), [`Contact: <sip:pbx@127.0.0.1:${pbx.port}>`]);
+  pbx.send(ok, inv.from.port, inv.from.address);
+  await arrives(/SIP\/2\.0 200 OK/, '200');
+  // A copy whose edge Via branch matches no transaction: stray, from a peer source, for a signed dialog.
+  const stray = ok.replace(/(Via: [^\r]*?branch=)[^;\r]+/, `$1z9hG4bK${token()}`).replace('\r\n\r\n', '\r\nX-Stray: 1\r\n\r\n');
+  const droppedBefore = edge.events('dropped').length;
+  pbx.send(stray, inv.from.port, inv.from.address);
+  await arrives(/X-Stray: 1/, 'stray 200 on its own connection');
+  assert.equal(edge.events('dropped').length, droppedBefore);
 });
