@@ -11,6 +11,8 @@ import { parseMessage, type ParseOptions } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
 import { ProxyCore } from './proxy/proxy-core.js';
+import { loadRouteSigner } from './proxy/route-keys.js';
+import type { RouteSigner } from './proxy/route-signature.js';
 import { SrtpGate } from './proxy/srtp-gate.js';
 import type { Router } from './proxy/types.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
@@ -73,6 +75,7 @@ export class Edge {
   private revocation: RevocationChecker;
   private readonly parseOptions: { readonly udp: ParseOptions; readonly stream: ParseOptions };
   private bound: BoundListener[] = [];
+  private readonly routeSigner: RouteSigner;
   readonly clock: Clock;
 
   constructor(readonly config: EdgeConfig, private readonly deps: EdgeDeps) {
@@ -84,6 +87,7 @@ export class Edge {
       cnFallback: config.tls.cnFallback,
     });
     this.revocation = this.newRevocationChecker();
+    this.routeSigner = loadRouteSigner(config);
     const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
     let tlsServerOptions: tls.TlsOptions | undefined;
     if (tlsListeners.length > 0) {
@@ -135,7 +139,7 @@ export class Edge {
       timers: config.timers,
       onRequest: (req, tx) => this.proxy?.onRequest(req, tx),
       onAck: (ack, source) => this.proxy?.onAck(ack, source),
-      onStrayResponse: (res) => this.proxy?.onStrayResponse(res),
+      onStrayResponse: (res, source) => this.proxy?.onStrayResponse(res, source),
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
     });
     this.transport.onMessage((m) => this.receive(m));
@@ -159,11 +163,16 @@ export class Edge {
       const ep = byTransport[l.transport].shift();
       const port = ep?.port ?? l.port;
       const address = ep?.address ?? l.address;
-      const host = l.advertise ?? (l.side === 'outside' && l.transport === 'tls' ? this.config.edge.name : hostForAddress(l.address));
+      // TLS legs are named by a certificate name, so a phone that checks names can reach the
+      // Record-Route after a restart: outside the edge name, inside the inside identity's.
+      const host = l.advertise ?? (l.transport === 'tls' ? (l.side === 'outside' ? this.config.edge.name : insideTlsName(this.config)) : hostForAddress(l.address));
       legs.push({ side: l.side, transport: l.transport, host, port, boundAddress: address });
       return { side: l.side, transport: l.transport, address, port };
     });
-    const identity = new ProxyIdentity(this.config.edge.name, legs);
+    const identity = new ProxyIdentity(this.config.edge.name, legs, [], this.routeSigner);
+    if (this.routeSigner.generated) {
+      this.deps.log?.('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
+    }
     const srtp = this.config.srtp;
     const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
     this.proxy = new ProxyCore({
@@ -180,6 +189,9 @@ export class Edge {
       retryAfterSeconds: 30,
       agent: AGENT,
       warningDetail: this.config.logging.warningDetail,
+      findFlow: (transport, host, port) => this.transport.flows().find((f) => f.transport === transport && f.remote.port === port && f.remote.address === host)?.id,
+      flowOpen: (id) => this.transport.getFlow(id) !== undefined,
+      foreignRoutes: this.config.routing.foreignRoutes,
     });
   }
 
@@ -317,6 +329,12 @@ export class Edge {
     }
     return r;
   }
+}
+
+/** The name of the identity serving the inside: the first SNI name that is not the edge name. */
+function insideTlsName(config: EdgeConfig): string {
+  for (const id of config.tls.identities) for (const n of id.names ?? []) if (n.toLowerCase() !== config.edge.name.toLowerCase()) return n;
+  return config.edge.name;
 }
 
 function hostForAddress(address: string): string {

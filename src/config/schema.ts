@@ -135,6 +135,7 @@ const routing = obj('which trunk or peer a request goes to', {
     peer: str('peer name'),
   })), []),
   vendorSources: withDefault(list('further source CIDRs accepted on outside listeners besides the resolved lb hosts', str('CIDR', { pattern: CIDR, patternText: 'an address or CIDR' })), []),
+  foreignRoutes: withDefault(oneOf('Route headers on initial requests from inside peers (the trunk would follow them): strip, refuse with 403, or pass', ['strip', 'refuse', 'pass'] as const), 'strip'),
 });
 
 const dns = obj('name resolution', {
@@ -171,6 +172,11 @@ export const configSchema = obj('sips-edge configuration', {
   edge: obj('this edge', {
     name: hostName('the edge\'s certificate host name: the vendor validates it; written in the outside Record-Route'),
     drainTimeoutSeconds: withDefault(int('SIGTERM: how long existing transactions may finish', 0, 3600), 30),
+    routeKeys: optional(obj('keys signing the edge\'s Record-Route entries (HMAC): the first signs, all verify; instances sharing them route each other\'s dialogs. None: a random key per start (in-dialog requests do not survive a restart)', {
+      env: optional(str('environment variable holding keys, comma-separated (at least 16 characters each)')),
+      file: optional(str('file with one key per line (at least 16 characters; # comments)')),
+      keys: optional(list('keys written in the config (labs and tests; prefer env or file)', str('key', { pattern: /^.{16,}$/, patternText: 'at least 16 characters' }))),
+    })),
   }),
   listen: list('listening sockets', listener, { minLength: 1 }),
   tls: defaulted(tls),

@@ -17,6 +17,9 @@ export const PROXY_ERRORS = {
   SIPS_ERR_PROXY_TIMEOUT: { status: 408, reason: 'Request Timeout' },
   SIPS_ERR_PROXY_SRTP_REQUIRED: { status: 488, reason: 'Not Acceptable Here' },
   SIPS_ERR_PROXY_FORBIDDEN: { status: 403, reason: 'Forbidden' },
+  SIPS_ERR_PROXY_ROUTE_FORGED: { status: 403, reason: 'Forbidden' },
+  SIPS_ERR_PROXY_FOREIGN_ROUTE: { status: 403, reason: 'Forbidden' },
+  SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP: { status: 403, reason: 'Forbidden' },
 } as const;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;

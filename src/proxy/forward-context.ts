@@ -160,11 +160,11 @@ export class ForwardContext implements TimerTarget {
     // Step 4: Record-Route, doubled when the legs differ (RFC 5658). The entry nearest the
     // callee goes on top: the callee's route set starts with it.
     if (this.options.recordRoute && DIALOG_METHODS.has(out.method) && out.to().tag === null) {
-      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints);
+      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints, this.deps.identity.routeSigner);
       const outHints: RouteHints = this.decision.exitSide === 'outside'
         ? (target.servername !== undefined ? { targetName: target.servername } : {})
         : (this.decision.peer !== undefined ? { peer: this.decision.peer } : {});
-      const outEntry = recordRouteValue(exitLeg, outHints);
+      const outEntry = recordRouteValue(exitLeg, outHints, this.deps.identity.routeSigner);
       const viaIndex = out.indexAfter('via');
       if (!sameLeg(this.options.inLeg, exitLeg)) out.prepend('record-route', inEntry, viaIndex < 0 ? 0 : viaIndex);
       out.prepend('record-route', sameLeg(this.options.inLeg, exitLeg) ? inEntry : outEntry, viaIndex < 0 ? 0 : viaIndex);

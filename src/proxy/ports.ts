@@ -76,4 +76,10 @@ export interface ProxyDeps {
   readonly agent: string;
   /** How much Warning detail each side gets (logging.warningDetail); default: full inside, code only outside. */
   readonly warningDetail?: WarningPolicy;
+  /** An open TCP/TLS flow to this remote address (stateless response forwarding never connects). */
+  readonly findFlow?: (transport: 'tcp' | 'tls', host: string, port: number) => string | undefined;
+  /** The flow is still open. */
+  readonly flowOpen?: (flowId: string) => boolean;
+  /** Route headers of initial requests from inside peers toward the trunk (routing.foreignRoutes). */
+  readonly foreignRoutes?: 'strip' | 'refuse' | 'pass';
 }

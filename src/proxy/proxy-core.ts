@@ -3,13 +3,14 @@ import type { SipMessage } from '../message/message.js';
 import { SipParseError } from '../message/parse-error.js';
 import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { Source } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
 import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './ports.js';
 import { preprocessRoute } from './preprocess-route.js';
 import { routeUriOf, type RouteHints } from './record-route.js';
+import { judgeStrayResponse, mayReach } from './relay-guard.js';
 import type { ForwardDecision, RejectDecision, Side } from './types.js';
 import { validateRequest } from './validate-request.js';
 import { viaValue } from './via.js';
@@ -72,6 +73,8 @@ export class ProxyCore {
     if (isInvite) tx.respond(buildResponse(request, 100));
 
     const pre = preprocessRoute(request, this.deps.identity);
+    // Issue 11: an entry naming the edge with `se` steers it only when the edge signed it.
+    if (pre.forged) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'Route names the edge without a valid signature');
     const inDialog = request.to().tag !== null;
     if (isInvite && !inDialog) {
       if (this.draining) return this.reply(tx, 503, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
@@ -88,14 +91,24 @@ export class ProxyCore {
     let decision: ForwardDecision | RejectDecision;
     let recordRoute: boolean;
     let inHints: RouteHints = {};
-    if (pre.own.length > 0 || inDialog) {
+    if (inDialog) {
       if (pre.own.length === 0) return this.reply(tx, 404, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
       // Only the hints of the entries facing the exit side: the outside entry's flow (f=) must not
       // steer a request that leaves by the inside leg back onto the vendor's connection.
       const exitSide = pre.own[pre.own.length - 1]!.side;
+      // Every dialog crosses the edge (inside <-> outside): entries replayed in another order
+      // must not turn it into a relay back into the side the request came from.
+      if (exitSide === leg.side) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'edge Route leads back to the side the request came from');
       decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
       recordRoute = false;
     } else {
+      // An initial request is routed by trunk/peer routing; edge entries it carries were popped.
+      // A foreign Route set from an inside peer would have the trunk relay it (routing.foreignRoutes).
+      if (leg.side === 'inside' && pre.request.values('route').length > 0) {
+        const policy = this.deps.foreignRoutes ?? 'strip';
+        if (policy === 'refuse') return this.reply(tx, 403, 'SIPS_ERR_PROXY_FOREIGN_ROUTE', 'initial request with a Route set from an inside peer');
+        if (policy === 'strip') pre.request.remove('route');
+      }
       decision = await this.deps.router.routeInitial(pre.request, source, leg.side);
       recordRoute = true;
       if (leg.side === 'outside' && source.flowId !== undefined) inHints = { flowId: source.flowId };
@@ -142,6 +155,7 @@ export class ProxyCore {
     if (nextHop === null) return { kind: 'reject', status: 400, code: 'SIPS_ERR_PROXY_BAD_REQUEST', reason: 'Bad Route' };
     const dest = await this.deps.router.resolveNextHop(nextHop, exitSide, hints);
     if ('kind' in dest) return dest;
+    if (!mayReach(this.deps, exitSide, dest)) return { kind: 'reject', status: 403, code: 'SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP', reason: 'Forbidden' };
     return {
       kind: 'forward',
       exitSide,
@@ -185,10 +199,12 @@ export class ProxyCore {
       if (e instanceof SipParseError) return;
       throw e;
     }
+    if (pre.forged) return this.dropped('ACK', 'ack-route-forged');
     if (pre.own.length === 0) return; // not routed through us: drop (§16.4 would loop it back)
     const exitSide = pre.own[pre.own.length - 1]!.side; // as in handle(): only the exit side's hints (no f= flow on an inside exit)
+    if (exitSide === leg.side) return this.dropped('ACK', 'ack-route-forged');
     const decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
-    if (decision.kind === 'reject') return;
+    if (decision.kind === 'reject') return this.dropped('ACK', decision.code === 'SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP' ? 'ack-unknown-next-hop' : 'ack-unroutable');
     const target = decision.targets[0]!;
     const out = pre.request;
     const mf = out.maxForwards();
@@ -204,31 +220,19 @@ export class ProxyCore {
     await this.deps.sendStateless(out.serialize(), exitLeg.transport === 'udp' ? { ...target, localPort: exitLeg.port } : target);
   }
 
-  /** A 2xx retransmission whose client transaction is gone: forwarded statelessly (§16.7 step 5 / §18.1.2). */
-  onStrayResponse(response: SipMessage): void {
-    if (response.status < 200 || response.status >= 300) return;
-    let top;
-    try {
-      top = response.via();
-    } catch {
-      return;
-    }
-    if (!this.deps.identity.isOwnHost(top.host, top.port, top.transport === 'TLS')) return;
-    const out = response.clone();
-    out.shift('via');
-    let next;
-    try {
-      next = out.via();
-    } catch {
-      return;
-    }
-    const transport = next.transport === 'TLS' ? 'tls' : next.transport === 'TCP' ? 'tcp' : 'udp';
-    const dest: Destination = {
-      transport,
-      host: next.received ?? next.host.replace(/^\[|\]$/g, ''),
-      port: typeof next.rport === 'number' ? next.rport : next.port ?? (transport === 'tls' ? 5061 : 5060),
-    };
-    this.deps.sendStateless(out.serialize(), dest).catch(() => undefined);
+  /**
+   * A response no client transaction matched. Only a 2xx to INVITE for a dialog the edge set up,
+   * from a source it accepts requests from, is forwarded statelessly (§16.7 step 5, RFC 6026),
+   * and never over a new connection (relay-guard.ts). Everything else is counted and dropped.
+   */
+  onStrayResponse(response: SipMessage, source: Source): void {
+    const v = judgeStrayResponse(response, source, this.deps);
+    if ('drop' in v) return this.dropped(`stray ${response.status} response from ${describeSource(source)}`, v.drop);
+    this.deps.sendStateless(v.out.serialize(), v.dest).catch(() => undefined);
+  }
+
+  private dropped(what: string, reason: string): void {
+    this.deps.observer.dropped?.({ what, reason });
   }
 
   reply(tx: ServerTransaction, status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
