@@ -96,7 +96,7 @@ const transactions = new TransactionLayer({
   transport: { send }, clock, timers: DEFAULT_TIMERS,
   onRequest: (req, tx) => core!.onRequest(req, tx),
   onAck: (ack, src) => core!.onAck(ack, src),
-  onStrayResponse: (res) => core!.onStrayResponse(res),
+  onStrayResponse: (res, src) => core!.onStrayResponse(res, src),
   onServerTxTerminated: (tx) => core!.onServerTxTerminated(tx),
 });
 core = new ProxyCore({

@@ -11,12 +11,14 @@ import { parseMessage, type ParseOptions } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
 import { ProxyCore } from './proxy/proxy-core.js';
+import { loadRouteSigner } from './proxy/route-keys.js';
+import type { RouteSigner } from './proxy/route-signature.js';
 import { SrtpGate } from './proxy/srtp-gate.js';
 import type { Router } from './proxy/types.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
 import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
 import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
-import { RevocationChecker } from './tls/revocation.js';
+import { RevocationChecker, type RevocationEvent } from './tls/revocation.js';
 import { loadTrustAnchors, type TrustAnchors } from './tls/trust-store.js';
 import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
@@ -42,6 +44,8 @@ export interface EdgeDeps {
   /** Every SIP message in and out (HEP capture, debug traces). */
   readonly capture?: (direction: 'in' | 'out', transport: string, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer) => void;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Every revocation event (CRL fetched, fetch failed, ...), for metrics; warnings are logged here too. */
+  readonly onRevocationEvent?: (e: RevocationEvent) => void;
   /** CRL distribution point URL -> URL actually fetched (lab). */
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
   /** TLS key logging seams (lab debugging). */
@@ -73,6 +77,7 @@ export class Edge {
   private bound: BoundListener[] = [];
   /** Set at start(); until then no stream source counts as known. */
   private router: Router | null = null;
+  private readonly routeSigner: RouteSigner;
   readonly clock: Clock;
 
   constructor(readonly config: EdgeConfig, private readonly deps: EdgeDeps) {
@@ -84,6 +89,7 @@ export class Edge {
       cnFallback: config.tls.cnFallback,
     });
     this.revocation = this.newRevocationChecker();
+    this.routeSigner = loadRouteSigner(config);
     const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
     let tlsServerOptions: tls.TlsOptions | undefined;
     if (tlsListeners.length > 0) {
@@ -138,10 +144,12 @@ export class Edge {
       timers: config.timers,
       onRequest: (req, tx) => this.proxy?.onRequest(req, tx),
       onAck: (ack, source) => this.proxy?.onAck(ack, source),
-      onStrayResponse: (res) => this.proxy?.onStrayResponse(res),
+      onStrayResponse: (res, source) => this.proxy?.onStrayResponse(res, source),
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
     });
     this.transport.onMessage((m) => this.receive(m));
+    // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
+    this.transport.events.on('flowClosed', (e) => this.proxy?.onFlowClosed(e.flow.transport, e.flow.remote.address, e.flow.remote.port, e.flow.id));
   }
 
   get listeners(): readonly BoundListener[] {
@@ -160,11 +168,16 @@ export class Edge {
       const ep = byTransport[l.transport].shift();
       const port = ep?.port ?? l.port;
       const address = ep?.address ?? l.address;
-      const host = l.advertise ?? (l.side === 'outside' && l.transport === 'tls' ? this.config.edge.name : hostForAddress(l.address));
+      // TLS legs are named by a certificate name, so a phone that checks names can reach the
+      // Record-Route after a restart: outside the edge name, inside the inside identity's.
+      const host = l.advertise ?? (l.transport === 'tls' ? (l.side === 'outside' ? this.config.edge.name : insideTlsName(this.config)) : hostForAddress(l.address));
       legs.push({ side: l.side, transport: l.transport, host, port, boundAddress: address });
       return { side: l.side, transport: l.transport, address, port };
     });
-    const identity = new ProxyIdentity(this.config.edge.name, legs);
+    const identity = new ProxyIdentity(this.config.edge.name, legs, [], this.routeSigner);
+    if (this.routeSigner.generated) {
+      this.deps.log?.('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
+    }
     this.router = this.deps.router({ config: this.config, identity });
     const srtp = this.config.srtp;
     const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
@@ -181,6 +194,10 @@ export class Edge {
       maxPendingRequests: this.config.limits.maxPendingRequests,
       retryAfterSeconds: 30,
       agent: AGENT,
+      warningDetail: this.config.logging.warningDetail,
+      findFlow: (transport, host, port) => this.transport.flows().find((f) => f.transport === transport && f.remote.port === port && f.remote.address === host)?.id,
+      flowOpen: (id) => this.transport.getFlow(id) !== undefined,
+      foreignRoutes: this.config.routing.foreignRoutes,
     });
   }
 
@@ -235,8 +252,12 @@ export class Edge {
     return new RevocationChecker({
       mode: this.config.tls.revocation,
       crlFiles: this.config.tls.crlFiles,
+      fetchTimeoutMs: this.config.tls.crlFetchTimeoutMs,
       ...(this.deps.crlUrlOverrides ? { urlOverrides: this.deps.crlUrlOverrides } : {}),
-      onEvent: (e) => this.deps.log?.('warn', `revocation: ${e.kind}`, { detail: e.detail, ...(e.url ? { url: e.url } : {}) }),
+      onEvent: (e) => {
+        this.deps.onRevocationEvent?.(e);
+        if (e.kind !== 'fetched') this.deps.log?.('warn', `revocation: ${e.kind}`, { event: e.kind.startsWith('crl-') ? e.kind : `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
+      },
     });
   }
 
@@ -307,7 +328,7 @@ export class Edge {
       policy: this.policy,
       extraNames: peer.extraNames,
       revocation: this.revocation,
-      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { host: name, detail: d }),
+      onSoftRevocation: (d) => this.deps.log?.('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
     });
     if (r.ok && r.deprecatedCipher && this.policy.deprecatedCiphers === 'warn') {
       this.deps.log?.('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
@@ -333,6 +354,12 @@ function streamLimits(limits: EdgeConfig['limits']) {
     writeCloseBytes: limits.maxWriteQueue,
     halfOpenLingerMs: limits.halfClosedLingerSeconds * 1000,
   };
+}
+
+/** The name of the identity serving the inside: the first SNI name that is not the edge name. */
+function insideTlsName(config: EdgeConfig): string {
+  for (const id of config.tls.identities) for (const n of id.names ?? []) if (n.toLowerCase() !== config.edge.name.toLowerCase()) return n;
+  return config.edge.name;
 }
 
 function hostForAddress(address: string): string {

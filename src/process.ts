@@ -13,12 +13,15 @@ import { createMetrics, type EdgeMetrics } from './observability/metrics.js';
 import { createProxyObserver } from './observability/proxy-observer.js';
 import { createSipTap, sipTapEnabled } from './observability/sip-tap.js';
 import { attachTransportEvents } from './observability/transport-observer.js';
+import type { HealthChange } from './routing/health.js';
 import { runEdge, type RunningEdge } from './run-edge.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
 
 export interface ProcessOptions {
   readonly configFile: string;
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+  /** Called after the metric and log of an upstream change (the lab prints it). */
+  readonly onHealthChange?: (c: HealthChange) => void;
 }
 
 export interface Observed {
@@ -29,7 +32,10 @@ export interface Observed {
   close(): Promise<void>;
 }
 
-/** Starts the edge with every observability seam wired; used by `start` and by the lab. */
+/**
+ * Starts the edge with every observability seam wired (metrics, admin HTTP, HEP, key log, logs);
+ * `start` and the lab both run their edge through here, so what one observes the other does too.
+ */
 export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions, log: Logger = createLogger({ level: config.logging.level })): Promise<Observed> {
   const metrics = createMetrics();
   const hep = createHepSender(config.logging.hep, (r) => metrics.hepPackets.inc({ result: r }));
@@ -45,11 +51,17 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
     onHealthChange: (c) => {
       metrics.upstreamChanged(c);
       edgeLog[c.up ? 'info' : 'warn']({ event: c.up ? 'upstream-up' : 'upstream-down', ...c }, c.up ? 'upstream up' : 'upstream down');
+      opts.onHealthChange?.(c);
     },
     onProbe: (h, r) => metrics.observeProbe({ region: regionOf(config, h.name), host: h.name, ok: r.ok, latencyMs: r.latencyMs }),
     onTlsServer: (s) => keylog.attach(s),
     onTlsClientSocket: (s) => keylog.attach(s),
     ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+    onRevocationEvent: (e) => {
+      if (e.kind === 'fetched') metrics.crlFetches.inc({ result: 'ok' });
+      else if (e.kind === 'fetch-failed') metrics.crlFetches.inc({ result: e.timedOut === true ? 'timeout' : 'failed' });
+      else if (e.kind === 'crl-invalid') metrics.crlFetches.inc({ result: 'invalid' });
+    },
   });
   attachTransportEvents(running.edge.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
   metrics.setActiveTransactionsSource(() => running.edge.transactions.activeServerTransactions);

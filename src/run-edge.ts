@@ -22,6 +22,7 @@ export interface RunOptions {
   readonly log?: EdgeDeps['log'];
   readonly capture?: EdgeDeps['capture'];
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+  readonly onRevocationEvent?: EdgeDeps['onRevocationEvent'];
   readonly onHealthChange?: (c: HealthChange) => void;
   readonly onProbe?: (host: ProbeHost, r: ProbeResult) => void;
   readonly onTlsServer?: EdgeDeps['onTlsServer'];
@@ -57,10 +58,12 @@ export async function runEdge(config: EdgeConfig, opts: RunOptions = {}): Promis
     ...opts.observer,
     targetOutcome: (e) => {
       opts.observer?.targetOutcome?.(e);
-      // Passive health: a transport failure or timeout of a trunk host counts against it.
+      // Passive health: a transport failure or the host's own 503 counts against it; a slow answer
+      // (failover timer, Timer C) does not (the probes judge that), any answer counts for it.
       if (e.trunk === null) return;
-      if (e.reason !== null) health.reportFailure({ trunk: e.trunk, host: e.target }, e.reason);
-      else if (e.status < 500) health.reportSuccess({ trunk: e.trunk, host: e.target });
+      const verdict = e.health ?? (e.reason !== null ? 'failure' : e.status < 500 ? 'success' : 'neutral');
+      if (verdict === 'failure') health.reportFailure({ trunk: e.trunk, host: e.target }, e.reason ?? `${e.status} from ${e.target}`);
+      else if (verdict === 'success') health.reportSuccess({ trunk: e.trunk, host: e.target });
     },
   };
   edge = new Edge(config, {
@@ -85,6 +88,7 @@ export async function runEdge(config: EdgeConfig, opts: RunOptions = {}): Promis
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.capture ? { capture: opts.capture } : {}),
     ...(opts.crlUrlOverrides ? { crlUrlOverrides: opts.crlUrlOverrides } : {}),
+    ...(opts.onRevocationEvent ? { onRevocationEvent: opts.onRevocationEvent } : {}),
     ...(opts.onTlsServer ? { onTlsServer: opts.onTlsServer } : {}),
     ...(opts.onTlsClientSocket ? { onTlsClientSocket: opts.onTlsClientSocket } : {}),
   });

@@ -10,7 +10,12 @@ export const DEFAULT_LIMITS = {
   /** A header section larger than this is an attack or a loop, not a call. */
   maxHeaderSection: DEFAULT_MESSAGE_LIMITS.maxHeaderSection,
   maxHeaders: DEFAULT_MESSAGE_LIMITS.maxHeaders,
-  /** Each proxy adds one Via: 32 hops is far beyond any real path (Max-Forwards starts at 70). */
+  /**
+   * Each proxy adds one Via, and Max-Forwards starts at 70 (RFC 3261 §8.1.1.6), so a legal request
+   * can carry 70 or more (RFC 4475 §3.1.1.7 has 34): 100 admits every legal path with room, and still
+   * bounds the work per message. Requests with this many are refused with 483 before forwarding
+   * (the copy would carry one more); responses may carry one more (the edge's own).
+   */
   maxVia: DEFAULT_MESSAGE_LIMITS.maxVia,
   maxLineLength: DEFAULT_MESSAGE_LIMITS.maxLineLength,
   /** Stream connections held at once (accepted + opened). */

@@ -83,6 +83,11 @@ function crossCheck(c: EdgeConfig, issues: Issue[]): void {
   if (c.listen.some((l) => l.transport === 'tls') && c.tls.identities.length === 0) {
     issues.push({ path: 'tls.identities', message: 'a TLS listener needs at least one certificate identity' });
   }
+  const rk = c.edge.routeKeys;
+  if (rk !== undefined) {
+    if (rk.env === undefined && rk.file === undefined && (rk.keys ?? []).length === 0) issues.push({ path: 'edge.routeKeys', message: 'needs env, file or keys' });
+    if (rk.env !== undefined && process.env[rk.env] === undefined) issues.push({ path: 'edge.routeKeys.env', message: `environment variable ${rk.env} is not set` });
+  }
   c.tls.identities.forEach((id, i) => {
     if (id.passphraseEnv !== undefined && process.env[id.passphraseEnv] === undefined) {
       issues.push({ path: `tls.identities[${i}].passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` });
@@ -97,6 +102,7 @@ function resolvePaths(c: EdgeConfig, base: string): void {
     id.key = abs(id.key);
   }
   c.tls.crlFiles = c.tls.crlFiles.map(abs);
+  if (c.edge.routeKeys?.file !== undefined) c.edge.routeKeys.file = abs(c.edge.routeKeys.file);
   if (c.tls.keyLogFile !== undefined) c.tls.keyLogFile = abs(c.tls.keyLogFile);
   c.regionsFile = c.regionsFile === undefined ? resolve(PACKAGE_ROOT, 'config/regions.yaml') : abs(c.regionsFile);
   for (const t of c.trunks) if (t.trust?.files) t.trust.files = t.trust.files.map(abs);

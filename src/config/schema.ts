@@ -41,6 +41,7 @@ const tls = obj('TLS policy (S-TLS, S-VAL)', {
   cnFallback: withDefault(oneOf('accept the subject CN when it is the only name (never: only when there is no SAN at all, RFC 5922 §7.1)', ['never', 'always'] as const), 'never'),
   identities: withDefault(list('certificates presented on TLS listeners; the first is the default when no SNI matches', identity), []),
   crlFiles: withDefault(list('CRL files (PEM or DER) loaded at start and on reload', str('path')), []),
+  crlFetchTimeoutMs: withDefault(int('total deadline of one CRL distribution point fetch (S-VAL-5); handshakes waiting on it share the fetch, then soft allows and hard refuses', 100, 10_000), 2000),
   keyLogFile: optional(str('write TLS session keys in SSLKEYLOGFILE format (lab debugging only; logged as a warning)')),
 });
 
@@ -49,6 +50,7 @@ const timers = obj('RFC 3261 timers, milliseconds', {
   T2: withDefault(int('maximum retransmit interval for non-INVITE requests and INVITE responses', 500, 60_000), 4000),
   T4: withDefault(int('maximum time a message stays in the network', 500, 60_000), 5000),
   timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11: more than 3 min)', 1000, 3_600_000), 181_000),
+  inviteFailover: withDefault(int('an INVITE branch with no response at all (not even 100 Trying) this long is given up and the next host tried; 0: off (only Timer B/C). 4 s: far above a healthy hop\'s 100 Trying (<200 ms, §17.2.1), and four hosts fit in the caller\'s 32 s Timer B', 0, 60_000), 4000),
 });
 
 const limitFields = Object.fromEntries(
@@ -133,6 +135,7 @@ const routing = obj('which trunk or peer a request goes to', {
     peer: str('peer name'),
   })), []),
   vendorSources: withDefault(list('further source CIDRs accepted on outside listeners besides the resolved lb hosts', str('CIDR', { pattern: CIDR, patternText: 'an address or CIDR' })), []),
+  foreignRoutes: withDefault(oneOf('Route headers on initial requests from inside peers (the trunk would follow them): strip, refuse with 403, or pass', ['strip', 'refuse', 'pass'] as const), 'strip'),
 });
 
 const dns = obj('name resolution', {
@@ -147,6 +150,10 @@ const admin = obj('admin HTTP: /metrics /healthz /readyz', {
 });
 
 const logging = obj('logs and capture', {
+  warningDetail: defaulted(obj('how much the Warning header of the edge\'s own responses says (the SIPS_ERR_* code is always there)', {
+    inside: withDefault(oneOf('toward the inside (PBXs): full = code and text (names the lb host and the reason)', ['full', 'code'] as const), 'full'),
+    outside: withDefault(oneOf('toward the vendor and unknown sources: code = the code alone (no inside names)', ['full', 'code'] as const), 'code'),
+  })),
   level: withDefault(oneOf('pino level; debug writes full SIP traces (keys redacted)', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
   hep: optional(obj('HEPv3 capture to a Homer/heplify collector', {
     address: str('collector address', { pattern: ADDRESS }),
@@ -165,6 +172,11 @@ export const configSchema = obj('sips-edge configuration', {
   edge: obj('this edge', {
     name: hostName('the edge\'s certificate host name: the vendor validates it; written in the outside Record-Route'),
     drainTimeoutSeconds: withDefault(int('SIGTERM: how long existing transactions may finish', 0, 3600), 30),
+    routeKeys: optional(obj('keys signing the edge\'s Record-Route entries (HMAC): the first signs, all verify; instances sharing them route each other\'s dialogs. None: a random key per start (in-dialog requests do not survive a restart)', {
+      env: optional(str('environment variable holding keys, comma-separated (at least 16 characters each)')),
+      file: optional(str('file with one key per line (at least 16 characters; # comments)')),
+      keys: optional(list('keys written in the config (labs and tests; prefer env or file)', str('key', { pattern: /^.{16,}$/, patternText: 'at least 16 characters' }))),
+    })),
   }),
   listen: list('listening sockets', listener, { minLength: 1 }),
   tls: defaulted(tls),

@@ -24,6 +24,7 @@ export function referencedFiles(c: EdgeConfig): ReferencedFile[] {
   });
   c.tls.crlFiles.forEach((f, i) => out.push({ path: `tls.crlFiles[${i}]`, file: f }));
   if (c.regionsFile !== undefined) out.push({ path: 'regionsFile', file: c.regionsFile });
+  if (c.edge.routeKeys?.file !== undefined) out.push({ path: 'edge.routeKeys.file', file: c.edge.routeKeys.file });
   c.trunks.forEach((t, i) => t.trust?.files?.forEach((f, j) => out.push({ path: `trunks[${i}].trust.files[${j}]`, file: f })));
   c.peers.forEach((p, i) => p.trustFiles?.forEach((f, j) => out.push({ path: `peers[${i}].trustFiles[${j}]`, file: f })));
   return out;

@@ -1,15 +1,15 @@
 /**
- * The lab: lab PKI (generated when missing), the simulated vendor region, the PBX simulator, the
- * edge in-process (runEdge) with the lab config, and the admin endpoints, all on loopback.
+ * The lab: lab PKI (generated when missing), the simulated vendor region, the PBX simulator and
+ * the edge in-process with the lab config, all on loopback. The edge is started by the same entry
+ * as `sips-edge start` (process.ts startObservedEdge, injected as `startEdge`): metrics, admin
+ * endpoints, HEP, key log and logs are the ones a production edge has, not a second wiring.
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { EdgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config/load-config.js';
-import { createLogger, createMetrics, createProxyObserver, readinessFrom, startAdminServer, type AdminServer } from '../observability/index.js';
-import type { ProxyObserver } from '../proxy/ports.js';
-import type { HealthChange, HealthMonitor, ProbeHost, ProbeResult } from '../routing/health.js';
+import type { HealthChange, HealthMonitor } from '../routing/health.js';
 import { DEFAULT_LAB_REGIONS, generateLabPki } from '../tls/lab-pki.js';
 import { resolveTlsPolicy } from '../tls/policy.js';
 import type { TransportEvents } from '../transport/transport-events.js';
@@ -19,8 +19,9 @@ import { LAB_REGION, runScenario, SCENARIOS } from './scenarios.js';
 import { SimulatedRegion } from './vendor-region.js';
 
 /**
- * What the lab needs of a running edge. The CLI passes `runEdge` (src/run-edge.ts): the lab sits
- * below the composition root in the layer map, so it gets the edge injected instead of importing it.
+ * What the lab needs of a running edge. The CLI passes the edge process's own start (src/process.ts
+ * startObservedEdge): the lab sits below the composition root in the layer map, so it gets the edge
+ * injected instead of importing it.
  */
 /** A bound listener as the lab reads it (structurally edge.ts `BoundListener`). */
 export interface BoundListenerInfo {
@@ -37,14 +38,17 @@ export interface LabEdge {
     readonly transactions: { readonly size: number };
   };
   readonly health: Pick<HealthMonitor, 'snapshot'>;
+  /** The edge's admin endpoints (/metrics, /healthz, /readyz), null when admin.enabled is false. */
+  readonly admin: { readonly address: string; readonly port: number } | null;
   stop(): Promise<void>;
 }
 
 export interface LabEdgeHooks {
-  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-  readonly observer: ProxyObserver;
+  /** Prints one line of the lab's output (the edge's log lines go here). */
+  readonly progress: (line: string) => void;
+  /** Edge info logs too, not only warnings and errors. */
+  readonly verbose: boolean;
   readonly onHealthChange: (c: HealthChange) => void;
-  readonly onProbe: (host: ProbeHost, r: ProbeResult) => void;
 }
 
 export type StartEdge = (config: EdgeConfig, hooks: LabEdgeHooks) => Promise<LabEdge>;
@@ -176,40 +180,18 @@ export async function startLab(o: LabOptions): Promise<RunningLab> {
       config.admin = { ...config.admin, port: 0 };
     }
 
-    const metrics = createMetrics({ processMetrics: false });
-    const observer = createProxyObserver({ log: createLogger({ level: 'silent' }), metrics });
-    const edgeLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void => {
-      if (level === 'info' && o.verbose !== true) return;
-      say(`  edge ${level}: ${msg}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}`);
-    };
     const edge = await o.startEdge(config, {
-      log: edgeLog,
-      observer,
-      onHealthChange: (c) => {
-        metrics.upstreamChanged(c);
-        say(`  upstream ${c.host} (${c.trunk}) ${c.up ? 'up' : `down: ${c.reason ?? ''}`}`);
-      },
-      onProbe: (h, r) => metrics.observeProbe({ region: LAB_REGION.code, host: h.name, ok: r.ok, latencyMs: r.latencyMs }),
+      progress: say,
+      verbose: o.verbose === true,
+      onHealthChange: (c) => say(`  upstream ${c.host} (${c.trunk}) ${c.up ? 'up' : `down: ${c.reason ?? ''}`}`),
     });
     stops.push(() => edge.stop());
-    metrics.setActiveTransactionsSource(() => edge.edge.transactions.size);
     const edgeVerified = new Map<string, string>();
     edge.edge.transport.events.on('tlsEstablished', (e) => {
       if (e.role === 'client' && e.servername !== null) edgeVerified.set(e.servername.toLowerCase(), e.cipher);
     });
-    edge.edge.transport.events.on('tlsFailure', (e) => say(`  edge TLS ${e.role} failure ${e.servername ?? ''}: ${e.reason} ${e.detail}`));
 
-    let admin: AdminServer | null = null;
-    if (config.admin.enabled) {
-      admin = await startAdminServer({
-        address: config.admin.address,
-        port: config.admin.port,
-        metrics,
-        readiness: () => readinessFrom(config, edge.edge.listeners.length, edge.health.snapshot()),
-      });
-      const a = admin;
-      stops.push(() => a.close());
-    }
+    const admin = edge.admin;
 
     const ls = edge.edge.listeners;
     const outside = ls.find((l) => l.side === 'outside' && l.transport === 'tls');

@@ -84,6 +84,6 @@ export const DEFAULT_MESSAGE_LIMITS: MessageLimits = {
   maxMessageSize: 65_536,
   maxHeaderSection: 16_384,
   maxHeaders: 128,
-  maxVia: 32,
+  maxVia: 100,
   maxLineLength: 8_192,
 };

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { headerKey } from './header-names.js';
 import type { SipParseError } from './parse-error.js';
 
-const REQUEST_LINE = /^[A-Za-z0-9._!%*+`'~-]+ \S+ SIP\/\d+\.\d+$/i;
+/**
+ * A method token and a space, then anything: a request line that fails to parse (extra SP, LWS in
+ * the Request-URI, SP after the version; RFC 4475 §3.1.2.8-10) still names a request to answer.
+ */
+const REQUEST_LINE = /^[A-Za-z0-9._!%*+`'~-]+ [^\r\n]*\S/;
 const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
 /**
@@ -16,15 +20,19 @@ export function rawErrorResponse(data: Buffer, error: SipParseError, agent: stri
   const end = text.indexOf('\r\n\r\n');
   const lines = (end < 0 ? text : text.slice(0, end)).split('\r\n');
   const start = lines[0] ?? '';
-  if (!REQUEST_LINE.test(start) || start.toUpperCase().startsWith('ACK ')) return null;
+  if (!REQUEST_LINE.test(start) || /^SIP\//i.test(start) || start.toUpperCase().startsWith('ACK ')) return null;
   const copied: string[] = [];
+  const seen = new Set<string>();
   let hasVia = false;
   let toHasTag = true;
-  for (const line of lines.slice(1)) {
+  for (const line of unfold(lines)) {
     const colon = line.indexOf(':');
     if (colon <= 0 || /[\x00-\x08\x0a-\x1f\x7f]/.test(line)) continue;
     const key = headerKey(line.slice(0, colon).trim());
     if (!COPIED.has(key)) continue;
+    // Every Via, but one From/To/Call-ID/CSeq: a request with two (RFC 4475 §3.3.8) gets an answer with one.
+    if (key !== 'via' && seen.has(key)) continue;
+    seen.add(key);
     if (key === 'via') hasVia = true;
     if (key === 'cseq' && /\bACK\s*$/i.test(line)) return null;
     if (key === 'to') {
@@ -38,4 +46,16 @@ export function rawErrorResponse(data: Buffer, error: SipParseError, agent: stri
   const warning = `Warning: 399 ${agent} "${error.code}: ${error.message.replace(/["\\\r\n]/g, "'").slice(0, 160)}"`;
   const head = [`SIP/2.0 ${error.status} ${error.reason}`, ...copied, warning, 'Content-Length: 0', '', ''].join('\r\n');
   return Buffer.from(head, 'latin1');
+}
+
+/** The header lines after the start line, folded continuations joined (RFC 3261 §7.3.1). */
+function unfold(lines: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const c = line.charCodeAt(0);
+    if ((c === 0x20 || c === 0x09) && out.length > 0) out[out.length - 1] += ' ' + line.trim();
+    else out.push(line);
+  }
+  return out;
 }

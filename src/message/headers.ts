@@ -153,6 +153,8 @@ export function parseNameAddr(value: string): NameAddr {
   } else {
     const end = firstSemi < 0 ? v.length : firstSemi;
     uriText = v.slice(0, end).trim();
+    // RFC 3261 §20.10: a URI with a comma, question mark or semicolon must be in <> (RFC 4475 §3.1.2.13).
+    if (uriText.includes('?')) throw new SipParseError(E, `a URI with headers must be enclosed in <> in "${value}"`);
     i = end;
   }
   if (uriText.length === 0) throw new SipParseError(E, `empty URI in "${value}"`);
@@ -173,7 +175,8 @@ export interface CSeq {
   readonly method: string;
 }
 
-const CSEQ_RE = /^(\d{1,10})[ \t]+([A-Za-z0-9._!%*+`'~-]+)$/;
+// 1*DIGIT: leading zeros are legal (RFC 4475 §3.1.1.1), so only the significant digits are bounded.
+const CSEQ_RE = /^0*(\d{1,10})[ \t]+([A-Za-z0-9._!%*+`'~-]+)$/;
 
 export function parseCSeq(value: string): CSeq {
   const m = CSEQ_RE.exec(value.trim());
@@ -186,13 +189,13 @@ export function parseCSeq(value: string): CSeq {
 
 export function parseMaxForwards(value: string): number {
   const t = value.trim();
-  if (!/^\d{1,3}$/.test(t) || Number(t) > 255) throw new SipParseError('SIPS_ERR_PARSE_MAX_FORWARDS', `bad Max-Forwards "${value}"`);
+  if (!/^0*\d{1,3}$/.test(t) || Number(t) > 255) throw new SipParseError('SIPS_ERR_PARSE_MAX_FORWARDS', `bad Max-Forwards "${value}"`);
   return Number(t);
 }
 
 export function parseContentLength(value: string): number {
   const t = value.trim();
-  if (!/^\d{1,9}$/.test(t)) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_LENGTH', `bad Content-Length "${value}"`);
+  if (!/^0*\d{1,9}$/.test(t)) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_LENGTH', `bad Content-Length "${value}"`);
   return Number(t);
 }
 

@@ -5,7 +5,8 @@ import {
   type CSeq, type ContentType, type NameAddr, type Via,
 } from './headers.js';
 import { splitList } from './params.js';
-import { parseUri, type Uri } from './uri.js';
+import { SipParseError } from './parse-error.js';
+import { parseUri, SipUri, type Uri } from './uri.js';
 
 export interface HeaderField {
   /** The name as written ('v', 'VIA', 'Via'). */
@@ -48,6 +49,12 @@ export class SipMessage {
   private vContacts: (NameAddr | '*')[] | undefined = undefined;
   private vRoutes: NameAddr[] | undefined = undefined;
   private vRecordRoutes: NameAddr[] | undefined = undefined;
+  /**
+   * How many more Via entries `limits.maxVia` admits, set by the parser (a built message has no
+   * limit). A proxy refuses a request with none left rather than forward a copy the next hop, or
+   * this edge's response path, would refuse (issue 11 §2).
+   */
+  viaRoom = Number.POSITIVE_INFINITY;
 
   constructor(start: StartLine, fields: HeaderField[], body: Buffer, startRaw: string | null = null, source: Buffer | null = null) {
     this.start = start;
@@ -94,7 +101,13 @@ export class SipMessage {
   }
 
   requestUri(): Uri {
-    return (this.vRuri ??= parseUri(this.requestUriText));
+    if (this.vRuri !== undefined) return this.vRuri;
+    const uri = parseUri(this.requestUriText);
+    // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+    if (uri instanceof SipUri && uri.headers.length > 0) {
+      throw new SipParseError('SIPS_ERR_PARSE_URI', `headers are not allowed in the Request-URI "${this.requestUriText}" (RFC 3261 §19.1.1)`);
+    }
+    return (this.vRuri = uri);
   }
 
   setRequestUri(uri: Uri | string): void {

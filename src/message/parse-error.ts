@@ -21,7 +21,7 @@ export const PARSE_ERRORS = {
   SIPS_ERR_PARSE_TOO_LARGE: { status: 513, reason: 'Message Too Large' },
   SIPS_ERR_PARSE_HEADER_SECTION_TOO_LARGE: { status: 513, reason: 'Header Section Too Large' },
   SIPS_ERR_PARSE_TOO_MANY_HEADERS: { status: 513, reason: 'Too Many Headers' },
-  SIPS_ERR_PARSE_TOO_MANY_VIAS: { status: 400, reason: 'Too Many Via Entries' },
+  SIPS_ERR_PARSE_TOO_MANY_VIAS: { status: 483, reason: 'Too Many Hops' },
   SIPS_ERR_PARSE_LINE_TOO_LONG: { status: 400, reason: 'Header Line Too Long' },
   SIPS_ERR_PARSE_URI: { status: 400, reason: 'Bad URI' },
   SIPS_ERR_PARSE_VIA: { status: 400, reason: 'Bad Via' },

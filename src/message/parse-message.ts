@@ -85,10 +85,9 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
   const head = data.toString('latin1', begin, headEnd);
   // Only HTAB and CRLF pairs may appear in the header section: one scan for other controls here,
   // bare CR/LF are caught where lines are split.
-  const bad = CONTROL_RE.exec(head);
-  if (bad !== null) {
-    throw new SipParseError('SIPS_ERR_PARSE_BINARY', `control character 0x${bad[0].charCodeAt(0).toString(16).padStart(2, '0')} in header section`);
-  }
+  // RFC 3261 §25.1: a quoted-pair may carry any octet but CR and LF (RFC 4475 §3.1.1.2), so a
+  // hit is checked for that case; the common message has no control characters at all.
+  if (CONTROL_RE.test(head)) checkControls(head);
 
   // Start line.
   let eol = head.indexOf('\r\n');
@@ -96,6 +95,8 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
   const startRaw = head.slice(0, eol);
   if (startRaw.includes('\n') || startRaw.includes('\r')) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR or LF in start line');
   const start = parseStartLine(startRaw, limits);
+  // A response carries the Via this side added on top of what the request had (issue 11 §2).
+  const viaLimit = start.kind === 'response' ? limits.maxVia + 1 : limits.maxVia;
 
   // Header fields, unfolding continuation lines (RFC 3261 §7.3.1).
   const fields: HeaderField[] = [];
@@ -105,6 +106,9 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
   let value = '';
   let raw = '';
   let open = false;
+  /** A folded line was unfolded: the message must be written again, not passed on as received. */
+  let folded = false;
+  let fieldFolded = false;
   let contentLength = -1;
   let viaCount = 0;
   let seen = 0;
@@ -122,7 +126,7 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
         const multi = value.includes(',');
         const list = multi ? splitList(value) : null;
         viaCount += list === null ? 1 : list.length;
-        if (viaCount > limits.maxVia) throw new SipParseError('SIPS_ERR_PARSE_TOO_MANY_VIAS', `more than ${limits.maxVia} Via entries`);
+        if (viaCount > viaLimit) throw new SipParseError('SIPS_ERR_PARSE_TOO_MANY_VIAS', `more than ${viaLimit} Via entries`);
         topVia ??= list === null ? value : list[0];
       } else if (bit === BIT.cseq) {
         cseqValue = value;
@@ -132,7 +136,8 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
         contentLength = parseContentLength(value);
       }
     }
-    fields.push({ name, key, value, raw });
+    // A folded field is written unfolded when forwarded (issue 11 §10): raw null.
+    fields.push({ name, key, value, raw: fieldFolded ? null : raw });
     if (fields.length > limits.maxHeaders) throw new SipParseError('SIPS_ERR_PARSE_TOO_MANY_HEADERS', `more than ${limits.maxHeaders} headers`);
     open = false;
   };
@@ -153,6 +158,7 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
       const cont = line.trim();
       if (cont.length) value = value.length ? value + ' ' + cont : cont;
       raw += '\r\n' + line;
+      folded = fieldFolded = true;
     } else {
       flush();
       let i = pos;
@@ -170,6 +176,7 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
       value = head.slice(vs, ve);
       key = headerKey(name);
       open = true;
+      fieldFolded = false;
     }
     pos = next + 2;
   }
@@ -194,8 +201,12 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
     bodyEnd = bodyStart + contentLength;
   }
   const body = data.subarray(bodyStart, bodyEnd);
-  const source = begin === 0 ? data.subarray(0, bodyEnd) : null;
-  const message = new SipMessage(start, fields, body, startRaw, source);
+  // Passed on byte for byte only when the bytes are already canonical: no leading CRLF, no folded
+  // line, `SIP/2.0` as written (issue 11 §10; the lb hosts do not unfold).
+  const canonical = start.version === SIP_VERSION;
+  const source = begin === 0 && !folded && canonical ? data.subarray(0, bodyEnd) : null;
+  const message = new SipMessage(canonical ? start : { ...start, version: SIP_VERSION }, fields, body, canonical ? startRaw : null, source);
+  if (start.kind === 'request') message.viaRoom = limits.maxVia - viaCount;
 
   // Eager checks every transaction relies on.
   const cseq = parseCSeq(cseqValue);
@@ -246,13 +257,66 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
 }
 
 function checkVersion(version: string, line: string): void {
-  if (version.toUpperCase() === SIP_VERSION) return;
+  if (version === SIP_VERSION || version.toUpperCase() === SIP_VERSION) return;
   if (VERSION_RE.test(version)) throw new SipParseError('SIPS_ERR_PARSE_VERSION', `${version} (only SIP/2.0)`);
   throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `bad SIP-Version in "${printable(line)}"`);
 }
 
-/** Header text may not carry control characters other than HTAB (no NUL, no bare CR or LF). */
+/** Header text may not carry control characters other than HTAB (no NUL, no bare CR or LF)... */
 const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+const CONTROL_RE_G = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
+
+/**
+ * ...except as the second octet of a quoted-pair inside a quoted-string (RFC 3261 §25.1:
+ * quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F)). Each line holding one is scanned once from
+ * its start for its quoting state; anything else throws.
+ */
+function checkControls(head: string): void {
+  let checkedLine = -1;
+  let allowed: Set<number> | null = null;
+  CONTROL_RE_G.lastIndex = 0;
+  for (let m = CONTROL_RE_G.exec(head); m !== null; m = CONTROL_RE_G.exec(head)) {
+    const at = m.index;
+    let lineStart = head.lastIndexOf('\n', at) + 1;
+    // A folded field's quoted-string can span lines: start from the field's first line.
+    while (lineStart > 0 && (head.charCodeAt(lineStart) === 0x20 || head.charCodeAt(lineStart) === 0x09)) {
+      lineStart = head.lastIndexOf('\n', lineStart - 2) + 1;
+    }
+    // The start line holds no quoted-string (a Reason-Phrase takes no control octet either).
+    if (lineStart === 0) {
+      throw new SipParseError('SIPS_ERR_PARSE_BINARY', `control character 0x${m[0].charCodeAt(0).toString(16).padStart(2, '0')} in start line`);
+    }
+    if (lineStart !== checkedLine) {
+      checkedLine = lineStart;
+      allowed = quotedPairOctets(head, lineStart);
+    }
+    if (allowed === null || !allowed.has(at)) {
+      throw new SipParseError('SIPS_ERR_PARSE_BINARY', `control character 0x${m[0].charCodeAt(0).toString(16).padStart(2, '0')} in header section`);
+    }
+  }
+}
+
+/** Offsets of the escaped octets of quoted-pairs in the field starting at `from`. */
+function quotedPairOctets(head: string, from: number): Set<number> | null {
+  let set: Set<number> | null = null;
+  let quoted = false;
+  for (let i = from; i < head.length; i++) {
+    const c = head.charCodeAt(i);
+    if (c === 0x0d && head.charCodeAt(i + 1) === 0x0a) {
+      const next = head.charCodeAt(i + 2);
+      if (next !== 0x20 && next !== 0x09) break;
+      i++;
+    } else if (quoted && c === 0x5c /* \ */) {
+      const e = head.charCodeAt(i + 1);
+      if (e === 0x0d || e === 0x0a) break;
+      (set ??= new Set()).add(i + 1);
+      i++;
+    } else if (c === 0x22 /* " */) {
+      quoted = !quoted;
+    }
+  }
+  return set;
+}
 
 function printable(s: string): string {
   const t = s.length > 80 ? s.slice(0, 80) + '...' : s;

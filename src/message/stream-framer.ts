@@ -153,19 +153,25 @@ export function findContentLength(data: Buffer, start: number, end: number): num
       while (q < end && isTokenByte(data[q]!)) q++;
       const nameLen = q - line;
       if ((nameLen === 1 && c === 0x6c) || (nameLen === 14 && matchesLower(data, line, CONTENT_LENGTH))) {
+        // HCOLON: only SP/HTAB before the colon (a fold there is no header line, as the parser says).
         while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
         if (data[q] === 0x3a /* : */) {
-          q++;
-          while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
+          q = skipLws(data, q + 1, end);
           let value = 0;
           let digits = 0;
+          let zeros = 0;
+          // 1*DIGIT: leading zeros are legal and not counted against the 9 significant digits.
+          while (q < end && data[q] === 0x30 && digits === 0) {
+            zeros++;
+            q++;
+          }
           while (q < end && data[q]! >= 0x30 && data[q]! <= 0x39) {
             value = value * 10 + (data[q]! - 0x30);
             digits++;
             q++;
           }
-          while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
-          if (digits === 0 || digits > 9 || (q < end + 2 && data[q] !== CR)) return INVALID;
+          q = skipLws(data, q, end);
+          if ((digits === 0 && zeros === 0) || digits > 9 || (q < end + 2 && data[q] !== CR)) return INVALID;
           if (found !== MISSING && found !== value) return INVALID;
           found = value;
         }
@@ -174,6 +180,18 @@ export function findContentLength(data: Buffer, start: number, end: number): num
     p = data.indexOf(LF, line);
   }
   return found;
+}
+
+/**
+ * Skips SP/HTAB and folds (CRLF followed by SP/HTAB, RFC 3261 §7.3.1) from `q`: a folded
+ * `Content-Length:\r\n 419` is legal and must frame like the unfolded one.
+ */
+function skipLws(data: Buffer, q: number, end: number): number {
+  for (;;) {
+    while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
+    if (q + 2 < end && data[q] === CR && data[q + 1] === LF && (data[q + 2] === 0x20 || data[q + 2] === 0x09)) q += 3;
+    else return q;
+  }
 }
 
 function matchesLower(data: Buffer, at: number, lower: string): boolean {

@@ -150,11 +150,22 @@ export class SipUri implements SipUriParts {
     if (this.userSplit === null) {
       const user = this.user ?? '';
       const semi = user.indexOf(';');
-      this.userSplit = semi < 0
-        ? { number: user, params: [] }
-        : { number: user.slice(0, semi), params: parseParams(user, semi, E).params };
+      this.userSplit = semi < 0 ? { number: user, params: [] } : splitUserParams(user, semi);
     }
     return this.userSplit;
+  }
+}
+
+/**
+ * RFC 4904 parameters after a telephone number. Any other user part may hold ';' as a plain
+ * character (RFC 4475 §3.1.1.2: `crazy?,/;;*`): then it is all number and no parameters.
+ */
+function splitUserParams(user: string, semi: number): { number: string; params: Param[] } {
+  try {
+    return { number: user.slice(0, semi), params: parseParams(user, semi, E).params };
+  } catch (e) {
+    if (e instanceof SipParseError) return { number: user, params: [] };
+    throw e;
   }
 }
 

@@ -17,7 +17,7 @@
  */
 import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
-import { redactSdpKeys } from '../sdp/redact-sdp-keys.js';
+import { redactSipMessage } from '../sdp/redact-sdp-keys.js';
 
 export const HEP_CHUNK = {
   ipFamily: 0x0001,
@@ -180,7 +180,8 @@ export function createHepSender(config: HepConfig | undefined, onResult?: (r: He
       let payload = data;
       if (redact) {
         const text = data.toString('latin1');
-        const clean = redactSdpKeys(text);
+        // A body the redactor cannot read (gzip, base64, unknown type) is replaced whole.
+        const clean = redactSipMessage(text);
         if (clean !== text) payload = Buffer.from(clean, 'latin1');
       }
       // Chunk and packet lengths are u16: leave room for the headers (~120 bytes with IPv6).

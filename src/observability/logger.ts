@@ -9,7 +9,7 @@
  */
 import pino from 'pino';
 import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions as PinoOptions } from 'pino';
-import { redactSdpKeys } from '../sdp/redact-sdp-keys.js';
+import { redactSdpKeys, redactSipMessage } from '../sdp/redact-sdp-keys.js';
 import { prettyDestination } from './pretty.js';
 
 export type { Logger } from 'pino';
@@ -119,11 +119,11 @@ export function startLine(text: string): string {
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
-/** Full SIP trace at `debug`, keys redacted. Free when debug is off (one level check). */
+/** Full SIP trace at `debug`, keys redacted (a body that cannot be read is replaced whole). Free when debug is off (one level check). */
 export function logSipTrace(log: Logger, t: SipTrace): void {
   if (!log.isLevelEnabled('debug')) return;
   const raw = typeof t.data === 'string' ? t.data : t.data.toString('utf8');
-  const sip = redactSdpKeys(raw);
+  const sip = redactSipMessage(raw);
   log.debug({
     event: 'sip',
     dir: t.direction,

@@ -70,6 +70,7 @@ export class EdgeMetrics {
   readonly sdpChecks: Counter<'direction' | 'kind' | 'result' | 'reason'>;
   readonly certificateExpiry: Gauge<'name' | 'file'>;
   readonly hepPackets: Counter<'result'>;
+  readonly crlFetches: Counter<'result'>;
 
   constructor(opts: MetricsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -104,6 +105,7 @@ export class EdgeMetrics {
         for (const c of self.certificates.values()) this.set({ name: c.name, file: c.file }, Math.round((c.notAfter - now) / 1000));
       },
     });
+    this.crlFetches = new Counter({ name: 'sips_edge_crl_fetches_total', help: 'CRL distribution point fetches (S-VAL-5) by result: ok, timeout (tls.crlFetchTimeoutMs), failed, invalid (not signed by the issuer); concurrent handshakes share one fetch', labelNames: ['result'], registers });
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }

@@ -4,6 +4,7 @@
  * and sdp); test/unit/observability/seams.test.ts assigns the result to `ProxyObserver`, so the
  * compiler keeps the two in step.
  */
+import { LogRateLimiter } from './log-rate.js';
 import type { Logger } from 'pino';
 import type { Counter, LabelValues } from 'prom-client';
 import { componentLogger, logTransactionOutcome } from './logger.js';
@@ -95,6 +96,7 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
   const targetOutcomes = countedBy(m.targetOutcomes);
   const sdpChecks = countedBy(m.sdpChecks);
   const callSetup = childrenOf(m.callSetupSeconds);
+  const dropLog = new LogRateLimiter();
   return {
     transactionDone(e) {
       const direction = directionOf(e.fromSide);
@@ -131,7 +133,9 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
     },
     dropped(e) {
       m.dropped.inc({ reason: m.guards.reason.label(e.reason) });
-      log.info({ event: 'dropped', what: e.what, reason: e.reason }, `dropped ${e.what}: ${e.reason}`);
+      // Strays and forged ACKs come at an outsider's pace: the log is rate-limited, the metric is not.
+      const skipped = dropLog.take(e.reason);
+      if (skipped >= 0) log.info({ event: 'dropped', what: e.what, reason: e.reason, ...(skipped > 0 ? { skipped } : {}) }, `dropped ${e.what}: ${e.reason}`);
     },
   };
 }

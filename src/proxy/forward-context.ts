@@ -6,7 +6,7 @@ import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Destination, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
-import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
+import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import type { Leg } from './identity.js';
 import type { ProxyDeps } from './ports.js';
 import { recordRouteValue, type RouteHints } from './record-route.js';
@@ -17,6 +17,16 @@ import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
 /** Methods whose initial requests create dialogs and so get Record-Route (RFC 3261 §16.6 step 4). */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 
+/**
+ * What a branch's one timer is waiting for: `failover` — any response at all (timers.inviteFailover);
+ * `C` — a final response after a provisional (RFC 3261 §16.6 step 11); `cancel` — the final
+ * response to a CANCELled INVITE (64*T1, §9.1).
+ */
+type BranchTimer = 'failover' | 'C' | 'cancel';
+
+/** How a target outcome counts for passive health (src/routing/health.ts). */
+type HealthVerdict = 'failure' | 'success' | 'neutral';
+
 interface Branch {
   readonly label: string;
   /** Where this branch went; released (with the request) once the branch and the context are done. */
@@ -24,9 +34,22 @@ interface Branch {
   readonly tx: ClientTransaction;
   /** The request as sent to this target; released once the branch and the context are done. */
   request: SipMessage | null;
+  /** Any response, 100 included: the hop is alive and may be CANCELled (§9.1). */
+  heard: boolean;
+  /** A provisional other than 100 was forwarded: the call is ringing there. */
   provisional: boolean;
   done: boolean;
   cancelPending: boolean;
+  cancelSent: boolean;
+  /**
+   * The context no longer waits for this branch (it moved on, or another branch won): a late
+   * provisional gets a CANCEL, a late 2xx an ACK and a BYE; nothing of it goes upstream.
+   */
+  abandoned: boolean;
+  /** The ACK the edge sent for a 2xx it refused (late or clear media), sent again for each retransmission. */
+  ack: Buffer | null;
+  timer: TimerHandle | null;
+  timerKind: BranchTimer;
 }
 
 interface Candidate {
@@ -48,7 +71,9 @@ export interface ForwardOptions {
 
 /**
  * One proxied request (RFC 3261 §16.6–§16.10): serial forking over the decision's targets with
- * failover on 503/408/transport failure, best-response selection, Timer C and CANCEL.
+ * failover on 503/408/transport failure and on a silent host (no response within
+ * timers.inviteFailover, or only 100 Trying until Timer C), best-response selection, CANCEL.
+ * One branch is in progress at a time; each has its own timer.
  */
 export class ForwardContext implements TimerTarget {
   private readonly branches: Branch[] = [];
@@ -57,7 +82,6 @@ export class ForwardContext implements TimerTarget {
   private best: Candidate | null = null;
   private finalSent = false;
   private canceled = false;
-  private timerC: TimerHandle | null = null;
   private readonly startedAt: number;
   private readonly loop: string;
   private ringingSeen = false;
@@ -86,24 +110,34 @@ export class ForwardContext implements TimerTarget {
     if (!this.tryNext()) this.finish();
   }
 
-  /** §16.10: the caller cancelled. Branches with a provisional get a CANCEL now, others when one arrives. */
+  /** §16.10: the caller cancelled. Branches with a provisional (100 included) get a CANCEL now, others when one arrives. */
   cancel(): void {
     if (this.canceled || this.finalSent) return;
     this.canceled = true;
     for (const b of this.branches) {
-      if (b.done) continue;
-      if (b.provisional) this.sendCancel(b);
-      else {
-        b.cancelPending = true;
-        b.tx.cancelTimers(); // §9.1: no CANCEL before a provisional; stop retransmitting the INVITE
-      }
+      if (b.done || b.abandoned) continue;
+      this.cancelBranch(b);
     }
+  }
+
+  /** CANCEL now when the branch has had a provisional (100 included), else as soon as one arrives. */
+  private cancelBranch(b: Branch): void {
+    if (b.heard) {
+      this.sendCancel(b);
+      return;
+    }
+    b.cancelPending = true;
+    b.tx.cancelTimers(); // §9.1: no CANCEL before a provisional; stop retransmitting the INVITE
   }
 
   // --- §16.6: forward to the next target ------------------------------------------------------
 
+  private canTryMore(): boolean {
+    return this.next < this.decision.targets.length && this.attempts <= this.decision.failover && !this.canceled;
+  }
+
   private tryNext(): boolean {
-    while (this.next < this.decision.targets.length && this.attempts <= this.decision.failover && !this.canceled) {
+    while (this.canTryMore()) {
       const target = this.decision.targets[this.next++]!;
       this.attempts++;
       if (this.forwardTo(target)) return true;
@@ -126,11 +160,11 @@ export class ForwardContext implements TimerTarget {
     // Step 4: Record-Route, doubled when the legs differ (RFC 5658). The entry nearest the
     // callee goes on top: the callee's route set starts with it.
     if (this.options.recordRoute && DIALOG_METHODS.has(out.method) && out.to().tag === null) {
-      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints);
+      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints, this.deps.identity.routeSigner);
       const outHints: RouteHints = this.decision.exitSide === 'outside'
         ? (target.servername !== undefined ? { targetName: target.servername } : {})
         : (this.decision.peer !== undefined ? { peer: this.decision.peer } : {});
-      const outEntry = recordRouteValue(exitLeg, outHints);
+      const outEntry = recordRouteValue(exitLeg, outHints, this.deps.identity.routeSigner);
       const viaIndex = out.indexAfter('via');
       if (!sameLeg(this.options.inLeg, exitLeg)) out.prepend('record-route', inEntry, viaIndex < 0 ? 0 : viaIndex);
       out.prepend('record-route', sameLeg(this.options.inLeg, exitLeg) ? inEntry : outEntry, viaIndex < 0 ? 0 : viaIndex);
@@ -144,9 +178,15 @@ export class ForwardContext implements TimerTarget {
       label: target.label,
       target,
       request: out,
+      heard: false,
       provisional: false,
       done: false,
       cancelPending: false,
+      cancelSent: false,
+      abandoned: false,
+      ack: null,
+      timer: null,
+      timerKind: 'C',
       tx: null as unknown as ClientTransaction,
     };
     this.branches.push(b);
@@ -156,32 +196,57 @@ export class ForwardContext implements TimerTarget {
       onTimeout: () => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', 'no response from ' + target.label),
       onTransportError: (f: TransportFailure) => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${target.label}: ${f.reason}`),
     }, branch);
-    if (this.isInvite) this.restartTimerC();
+    if (this.isInvite && !b.done) {
+      // Only worth giving up on a silent host when there is another one to try.
+      const failover = this.deps.timers.inviteFailover ?? 0;
+      if (failover > 0 && this.canTryMore()) this.arm(b, 'failover', failover);
+      else this.arm(b, 'C', this.deps.timers.timerC);
+    }
     return true;
+  }
+
+  /**
+   * The connection a pending branch went out on is gone: no response can come back over it
+   * (RFC 3261 §18.3 sends responses on the request's connection). Before a provisional other than
+   * 100 this is a transport failure like a refused connect (the next host is tried); once the call
+   * rings there the caller gets the final at once instead of waiting for Timer C.
+   */
+  onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
+    for (const b of this.branches) {
+      const t = b.target;
+      if (b.done || b.abandoned || t === null) continue;
+      if (t.flowId !== undefined ? t.flowId !== flowId : t.transport !== transport || t.host !== address || t.port !== port) continue;
+      b.tx.terminate();
+      this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${b.label}: connection lost`);
+    }
   }
 
   // --- §16.7: responses ---------------------------------------------------------------------
 
   private onResponse(b: Branch, response: SipMessage): void {
     const status = response.status;
-    // Step 3: remove our Via.
-    const res = response.clone();
-    res.shift('via');
-    if (b.done && status >= 200 && status < 300) {
-      // 2xx retransmission in the client's Accepted state (RFC 6026): forward it again.
-      this.serverTx.respond(res);
+    if (b.done) {
+      if (status < 200 || status >= 300) return;
+      // 2xx retransmission in the client's Accepted state (RFC 6026): ACK it again when the edge
+      // refused that answer, else forward it again.
+      if (b.ack !== null) this.resendAck(b);
+      else if (!b.abandoned) this.serverTx.respond(withoutTopVia(response));
       return;
     }
-    if (b.done) return;
+    if (b.abandoned) return this.onLateResponse(b, response);
+    // Step 3: remove our Via.
+    const res = withoutTopVia(response);
     if (status < 200) {
-      if (status === 100 || this.finalSent) return; // the edge sent its own 100 Trying; never forwarded
-      b.provisional = true;
+      b.heard = true;
       if (b.cancelPending) {
         this.sendCancel(b);
         return;
       }
-      if (this.isInvite) this.restartTimerC();
-      if (!this.checkResponseSdp(res, b.tx)) return;
+      // §16.7 step 2: a provisional resets Timer C; the first one ends the wait for any response.
+      if (this.isInvite && (status !== 100 || b.timerKind === 'failover')) this.arm(b, 'C', this.deps.timers.timerC);
+      if (status === 100 || this.finalSent) return; // the edge sent its own 100 Trying; never forwarded
+      b.provisional = true;
+      if (!this.checkResponseSdp(res, b)) return;
       if (!this.ringingSeen && this.isInvite) {
         this.ringingSeen = true;
         this.deps.observer.callSetup?.({ stage: 'ringing', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
@@ -190,9 +255,11 @@ export class ForwardContext implements TimerTarget {
       return;
     }
     b.done = true;
-    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.label, status, reason: null });
+    this.clearTimer(b);
+    // A host that answers is alive; only its own 503 says it is not taking calls.
+    this.outcome(b, status, null, status === 503 ? 'failure' : 'success');
     if (status < 300) {
-      if (!this.checkResponseSdp(res, b.tx)) return; // strict SRTP gate handled the 2xx
+      if (!this.checkResponseSdp(res, b)) return; // strict SRTP gate handled the 2xx
       if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
       this.sendFinal(res, null, b.label);
       this.cancelOthers(b);
@@ -209,14 +276,63 @@ export class ForwardContext implements TimerTarget {
     this.finish();
   }
 
+  /**
+   * A response on a branch the context gave up on. Its provisional gets the CANCEL that was pending;
+   * its 2xx would set up a second call nobody hears, so the edge ACKs it and sends a BYE (the
+   * caller never sees it); other finals are absorbed by the transaction (it ACKs non-2xx itself).
+   */
+  private onLateResponse(b: Branch, response: SipMessage): void {
+    const status = response.status;
+    if (status < 200) {
+      b.heard = true;
+      if (b.cancelPending) this.sendCancel(b);
+      return;
+    }
+    b.done = true;
+    this.clearTimer(b);
+    this.outcome(b, status, null, status === 503 ? 'failure' : 'success');
+    if (status >= 300 || b.request === null || b.target === null) return;
+    b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, response, 'answered after the call had moved on', 408);
+    this.deps.observer.dropped?.({ what: `late ${status} from ${b.label}`, reason: 'answered after failover or another answer: ACK and BYE sent' });
+  }
+
+  private resendAck(b: Branch): void {
+    if (b.ack === null || b.target === null) return;
+    this.deps.sendStateless(b.ack, b.target).catch(() => undefined);
+  }
+
   private onLocalFailure(b: Branch, code: ProxyErrorCode, detail: string): void {
     if (b.done) return;
     b.done = true;
+    this.clearTimer(b);
+    if (b.abandoned) return; // counted when the context moved on
     const status = PROXY_ERRORS[code].status;
-    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.label, status, reason: detail });
+    // Only a transport failure (connect refused, TLS refused, connection lost) counts against the
+    // host; a timeout may be the far end's slowness, which the probes judge.
+    this.outcome(b, status, detail, code === 'SIPS_ERR_PROXY_TRANSPORT' ? 'failure' : 'neutral');
     this.consider({ status, response: null, code, detail });
+    // Ringing there already: another host would ring the callee a second time.
+    if (!this.finalSent && !this.canceled && !b.provisional && this.tryNext()) return;
+    this.finish();
+  }
+
+  /**
+   * Gives up on a branch that is still pending (silent host, or only 100 Trying until Timer C) and
+   * moves on to the next target, one at a time. The branch stays matched until its transaction
+   * ends, so a late answer is CANCELled or ACKed and BYEd, never left hanging.
+   */
+  private abandon(b: Branch, detail: string): void {
+    b.abandoned = true;
+    this.clearTimer(b);
+    this.outcome(b, 408, detail, 'neutral');
+    this.cancelBranch(b);
+    this.consider({ status: 408, response: null, code: 'SIPS_ERR_PROXY_TIMEOUT', detail });
     if (!this.finalSent && !this.canceled && this.tryNext()) return;
     this.finish();
+  }
+
+  private outcome(b: Branch, status: number, reason: string | null, health: HealthVerdict): void {
+    this.deps.observer.targetOutcome?.({ trunk: this.decision.trunk ?? null, target: b.label, status, reason, health });
   }
 
   /** Step 6: 6xx beats all; otherwise the lowest class, first seen wins within it. */
@@ -229,8 +345,7 @@ export class ForwardContext implements TimerTarget {
 
   private finish(): void {
     if (this.finalSent) return;
-    if (this.branches.some((b) => !b.done)) return;
-    this.timerC?.cancel();
+    if (this.branches.some((b) => !b.done && !b.abandoned)) return;
     const best = this.best;
     if (best === null) {
       this.sendLocal(503, 'SIPS_ERR_PROXY_TRANSPORT', 'no target could be tried', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
@@ -255,7 +370,7 @@ export class ForwardContext implements TimerTarget {
 
   private sendLocal(status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
     const res = buildResponse(this.serverTx.request, status, {
-      headers: [...headers, ['Warning', warningValue(this.deps.agent, code, detail)], ['Server', this.deps.agent]],
+      headers: [...headers, ['Warning', warningFor(this.deps, this.options.inLeg.side, code, detail)], ['Server', this.deps.agent]],
     });
     this.sendFinal(res, code, null);
   }
@@ -264,8 +379,6 @@ export class ForwardContext implements TimerTarget {
     const request = this.request;
     if (this.finalSent || request === null) return;
     this.finalSent = true;
-    this.timerC?.cancel();
-    this.timerC = null;
     this.serverTx.respond(res);
     this.onSettled?.();
     // The context lives on for the transactions' Accepted/Completed time (RFC 6026: 32 s) only to
@@ -273,6 +386,7 @@ export class ForwardContext implements TimerTarget {
     let allDone = true;
     for (const b of this.branches) {
       if (!b.done) { allDone = false; continue; }
+      if (b.ack !== null) continue; // its target gets the ACK again for each 2xx retransmission
       b.request = null;
       b.target = null;
     }
@@ -296,47 +410,70 @@ export class ForwardContext implements TimerTarget {
   }
 
   private cancelOthers(winner: Branch): void {
-    for (const b of this.branches) if (b !== winner && !b.done) {
-      if (b.provisional) this.sendCancel(b);
-      else { b.cancelPending = true; b.tx.cancelTimers(); }
+    for (const b of this.branches) if (b !== winner && !b.done && !b.abandoned) {
+      b.abandoned = true;
+      this.clearTimer(b);
+      this.cancelBranch(b);
     }
   }
 
-  /** RFC 3261 §9.1 / §16.10: CANCEL a pending branch (only once it has a provisional). */
+  /** RFC 3261 §9.1 / §16.10: CANCEL a pending branch (only once it has a provisional), once. */
   private sendCancel(b: Branch): void {
-    if (!this.isInvite || b.done) return;
+    if (!this.isInvite || b.done || b.cancelSent) return;
     b.cancelPending = false;
     if (b.request === null || b.target === null) return;
+    b.cancelSent = true;
     this.deps.transactions.createClient(buildCancel(b.request), b.target, {
       onResponse: () => undefined,
       onTimeout: () => undefined,
       onTransportError: () => undefined,
     });
+    // §9.1: a host that never answers the CANCELled INVITE must not hold the branch forever.
+    this.arm(b, 'cancel', 64 * this.deps.timers.T1);
   }
 
-  private restartTimerC(): void {
-    this.timerC?.cancel();
-    this.timerC = this.deps.clock.schedule(this.deps.timers.timerC, this);
+  private arm(b: Branch, kind: BranchTimer, ms: number): void {
+    if (b.timerKind === 'cancel' && b.timer !== null) return; // after a CANCEL only its own timer runs
+    b.timer?.cancel();
+    b.timerKind = kind;
+    b.timer = this.deps.clock.schedule(ms, this);
   }
 
-  /** The clock's call: Timer C is this context's only timer. */
+  private clearTimer(b: Branch): void {
+    b.timer?.cancel();
+    b.timer = null;
+  }
+
+  /** The clock's call: the branch whose timer this is (a handful of branches at most). */
   onTimer(handle: TimerHandle): void {
-    if (handle === this.timerC) this.onTimerC();
-  }
-
-  /** §16.6 step 11 / §16.8: Timer C fired — cancel a ringing branch, or give up on a silent one. */
-  private onTimerC(): void {
     for (const b of this.branches) {
-      if (b.done) continue;
-      if (b.provisional) this.sendCancel(b);
-      else {
-        b.tx.terminate();
-        this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', `Timer C: no final response from ${b.label}`);
-      }
+      if (b.timer !== handle) continue;
+      b.timer = null;
+      if (!b.done) this.onBranchTimer(b);
+      return;
     }
   }
 
-  private checkResponseSdp(res: SipMessage, branchOf: ClientTransaction): boolean {
+  private onBranchTimer(b: Branch): void {
+    switch (b.timerKind) {
+      case 'failover':
+        // No response at all, not even 100 Trying: the host is silent; the next one gets the call.
+        if (!b.abandoned) this.abandon(b, `no response from ${b.label} within ${this.deps.timers.inviteFailover ?? 0} ms`);
+        return;
+      case 'C':
+        // §16.8: Timer C. Ringing there: CANCEL; the 487 ends the branch (no answer is not a
+        // host failure). Only 100 Trying (or nothing): CANCEL if possible and try the next host.
+        if (b.provisional) this.sendCancel(b);
+        else if (!b.abandoned) this.abandon(b, `Timer C: ${b.heard ? 'only 100 Trying' : 'no response'} from ${b.label}`);
+        return;
+      case 'cancel':
+        b.tx.terminate();
+        this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', `no final response from ${b.label} after CANCEL`);
+        return;
+    }
+  }
+
+  private checkResponseSdp(res: SipMessage, b: Branch): boolean {
     const gate = this.deps.sdpGate;
     // After the final response nothing more goes upstream from here (a late 2xx is not passed).
     if (gate === null || res.body.length === 0 || this.request === null) return true;
@@ -349,8 +486,7 @@ export class ForwardContext implements TimerTarget {
       return false;
     }
     // A 2xx with clear media must not set up the call (S-MEDIA-1): ACK + BYE the answerer, 488 the caller.
-    const b = this.branches.find((x) => x.tx === branchOf);
-    if (b !== undefined && b.request !== null && b.target !== null) refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
+    if (b.request !== null && b.target !== null) b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
     this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     return false;
   }
@@ -379,6 +515,12 @@ function destinationOf(t: Target): Destination {
 function settledDecision(d: ForwardDecision): ForwardDecision {
   const slim: ForwardDecision = { kind: 'forward', exitSide: d.exitSide, targets: [], failover: 0, via: d.via, srtpRequired: d.srtpRequired };
   return d.trunk === undefined ? slim : { ...slim, trunk: d.trunk };
+}
+
+function withoutTopVia(response: SipMessage): SipMessage {
+  const res = response.clone();
+  res.shift('via');
+  return res;
 }
 
 function sameLeg(a: Leg, b: Leg): boolean {

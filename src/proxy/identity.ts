@@ -1,5 +1,6 @@
 import { SipUri, socketHost, type Uri } from '../message/uri.js';
 import type { Source } from '../transaction/types.js';
+import { RouteSigner } from './route-signature.js';
 import type { Side } from './types.js';
 
 /** One listening socket as the proxy writes it into Via and Record-Route. */
@@ -21,7 +22,11 @@ export class ProxyIdentity {
   private readonly hosts: Set<string>;
   private readonly ports: Set<number>;
 
-  constructor(readonly name: string, readonly legs: readonly Leg[], extraNames: readonly string[] = []) {
+  /**
+   * `routeSigner` signs and checks the edge's Record-Route entries; the default is a random key
+   * (tests, single process).
+   */
+  constructor(readonly name: string, readonly legs: readonly Leg[], extraNames: readonly string[] = [], readonly routeSigner: RouteSigner = RouteSigner.random()) {
     this.hosts = new Set([name, ...extraNames].map((h) => h.toLowerCase()));
     for (const l of legs) {
       this.hosts.add(l.host.toLowerCase());

@@ -3,6 +3,7 @@ import type { SipMessage } from '../message/message.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransactionHandlers, Destination, Source, TimerConfig } from '../transaction/types.js';
+import type { WarningPolicy } from './error-responses.js';
 import type { ProxyIdentity } from './identity.js';
 import type { Router, SdpGate, Side } from './types.js';
 
@@ -35,7 +36,17 @@ export interface ProxyObserver {
   /** A request the edge answered itself with an error (validation, routing, SRTP, overload). */
   localReply?(e: { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }): void;
   /** A target of a trunk failed or answered (for passive health and the lab report). */
-  targetOutcome?(e: { readonly trunk: string | null; readonly target: string; readonly status: number; readonly reason: string | null }): void;
+  targetOutcome?(e: {
+    readonly trunk: string | null;
+    readonly target: string;
+    readonly status: number;
+    readonly reason: string | null;
+    /**
+     * How it counts for passive health: `failure` only for transport failures and the host's own
+     * 503; a slow or silent answer (failover timer, Timer B/C) is `neutral` and left to the probes.
+     */
+    readonly health?: 'failure' | 'success' | 'neutral';
+  }): void;
   /** INVITE setup timing: first 18x and 2xx after the INVITE arrived. */
   callSetup?(e: { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }): void;
   /** SDP gate results (S-MEDIA-1). */
@@ -51,7 +62,8 @@ export interface ProxyDeps {
   /** Stateless sends: ACK for 2xx, stray 2xx retransmissions (RFC 3261 §16.7, §16.11). */
   readonly sendStateless: (data: Buffer, dest: Destination) => Promise<unknown>;
   readonly clock: Clock;
-  readonly timers: TimerConfig;
+  /** `inviteFailover`: ms an INVITE branch may stay without any response before the next target is tried (0: off). */
+  readonly timers: TimerConfig & { readonly inviteFailover?: number };
   readonly sdpGate: SdpGate | null;
   readonly observer: ProxyObserver;
   /** Past this many server transactions, new INVITEs get 503 (overload ends in 503s, never a dead process). */
@@ -62,4 +74,12 @@ export interface ProxyDeps {
   readonly retryAfterSeconds: number;
   /** Written into Warning headers and User-Agent/Server. */
   readonly agent: string;
+  /** How much Warning detail each side gets (logging.warningDetail); default: full inside, code only outside. */
+  readonly warningDetail?: WarningPolicy;
+  /** An open TCP/TLS flow to this remote address (stateless response forwarding never connects). */
+  readonly findFlow?: (transport: 'tcp' | 'tls', host: string, port: number) => string | undefined;
+  /** The flow is still open. */
+  readonly flowOpen?: (flowId: string) => boolean;
+  /** Route headers of initial requests from inside peers toward the trunk (routing.foreignRoutes). */
+  readonly foreignRoutes?: 'strip' | 'refuse' | 'pass';
 }

@@ -10,6 +10,8 @@ export interface Preprocessed {
   readonly own: readonly OwnRoute[];
   /** The strict-router fix was applied (§16.4). */
   readonly strictFixed: boolean;
+  /** An entry naming the edge with an `se` marker whose signature does not verify (refuse: 403). */
+  readonly forged: boolean;
 }
 
 /**
@@ -19,13 +21,16 @@ export interface Preprocessed {
  */
 export function preprocessRoute(original: SipMessage, identity: ProxyIdentity): Preprocessed {
   const request = original.clone();
+  const signer = identity.routeSigner;
   const own: OwnRoute[] = [];
   let strictFixed = false;
+  let forged = false;
   const ruri = request.requestUri();
   if (ruri instanceof SipUri && identity.isOwnUri(ruri)) {
-    const mine = readOwnRoute(ruri);
+    const mine = readOwnRoute(ruri, signer);
     const routes = request.values('route');
-    if (mine !== null && routes.length > 0) {
+    if (mine === 'forged') forged = true;
+    else if (mine !== null && routes.length > 0) {
       own.push(mine);
       const last = routeUriOf(routes[routes.length - 1]!);
       if (last !== null) {
@@ -41,10 +46,11 @@ export function preprocessRoute(original: SipMessage, identity: ProxyIdentity): 
     const uri = routeUriOf(top);
     if (uri === null || !identity.isOwnUri(uri)) break;
     request.shift('route');
-    const mine = readOwnRoute(uri);
-    if (mine !== null) own.push(mine);
+    const mine = readOwnRoute(uri, signer);
+    if (mine === 'forged') forged = true;
+    else if (mine !== null) own.push(mine);
   }
-  return { request, own, strictFixed };
+  return { request, own, strictFixed, forged };
 }
 
 function removeLastRoute(m: SipMessage): void {

@@ -3,13 +3,14 @@ import type { SipMessage } from '../message/message.js';
 import { SipParseError } from '../message/parse-error.js';
 import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { Source } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
-import { PROXY_ERRORS, warningValue, type ProxyErrorCode } from './error-responses.js';
+import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './ports.js';
 import { preprocessRoute } from './preprocess-route.js';
 import { routeUriOf, type RouteHints } from './record-route.js';
+import { judgeStrayResponse, mayReach } from './relay-guard.js';
 import type { ForwardDecision, RejectDecision, Side } from './types.js';
 import { validateRequest } from './validate-request.js';
 import { viaValue } from './via.js';
@@ -43,11 +44,13 @@ export class ProxyCore {
 
   onRequest(request: SipMessage, tx: ServerTransaction): void {
     this.handle(request, tx).catch((e: unknown) => {
+      if (tx.lastStatus >= 200) return;
+      // A header the proxy read only now (lazy parsing: Route, Contact, a Via parameter...) that
+      // does not parse is bad input: 400 with the parse code, never a 500 (RFC 3261 §16.3 step 1).
+      if (e instanceof SipParseError) return this.reply(tx, 400, 'SIPS_ERR_PROXY_BAD_REQUEST', `${e.code}: ${e.message}`);
       // A bug, not bad input: answer 500 so the caller is not left hanging, and report it through
       // the local-reply seam. Never rethrown: one bad request must not end the process.
-      if (tx.lastStatus < 200) {
-        this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
-      }
+      this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
 
@@ -70,6 +73,8 @@ export class ProxyCore {
     if (isInvite) tx.respond(buildResponse(request, 100));
 
     const pre = preprocessRoute(request, this.deps.identity);
+    // Issue 11: an entry naming the edge with `se` steers it only when the edge signed it.
+    if (pre.forged) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'Route names the edge without a valid signature');
     const inDialog = request.to().tag !== null;
     if (isInvite && !inDialog) {
       if (this.draining) return this.reply(tx, 503, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
@@ -86,14 +91,24 @@ export class ProxyCore {
     let decision: ForwardDecision | RejectDecision;
     let recordRoute: boolean;
     let inHints: RouteHints = {};
-    if (pre.own.length > 0 || inDialog) {
+    if (inDialog) {
       if (pre.own.length === 0) return this.reply(tx, 404, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
       // Only the hints of the entries facing the exit side: the outside entry's flow (f=) must not
       // steer a request that leaves by the inside leg back onto the vendor's connection.
       const exitSide = pre.own[pre.own.length - 1]!.side;
+      // Every dialog crosses the edge (inside <-> outside): entries replayed in another order
+      // must not turn it into a relay back into the side the request came from.
+      if (exitSide === leg.side) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'edge Route leads back to the side the request came from');
       decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
       recordRoute = false;
     } else {
+      // An initial request is routed by trunk/peer routing; edge entries it carries were popped.
+      // A foreign Route set from an inside peer would have the trunk relay it (routing.foreignRoutes).
+      if (leg.side === 'inside' && pre.request.values('route').length > 0) {
+        const policy = this.deps.foreignRoutes ?? 'strip';
+        if (policy === 'refuse') return this.reply(tx, 403, 'SIPS_ERR_PROXY_FOREIGN_ROUTE', 'initial request with a Route set from an inside peer');
+        if (policy === 'strip') pre.request.remove('route');
+      }
       decision = await this.deps.router.routeInitial(pre.request, source, leg.side);
       recordRoute = true;
       if (leg.side === 'outside' && source.flowId !== undefined) inHints = { flowId: source.flowId };
@@ -122,6 +137,11 @@ export class ProxyCore {
     ctx.start();
   }
 
+  /** A stream connection closed: branches still waiting for a response over it fail now. */
+  onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
+    for (const ctx of this.pending) ctx.onFlowClosed(transport, address, port, flowId);
+  }
+
   onServerTxTerminated(tx: ServerTransaction): void {
     const ctx = this.contexts.get(tx);
     if (ctx !== undefined) this.pending.delete(ctx);
@@ -135,6 +155,7 @@ export class ProxyCore {
     if (nextHop === null) return { kind: 'reject', status: 400, code: 'SIPS_ERR_PROXY_BAD_REQUEST', reason: 'Bad Route' };
     const dest = await this.deps.router.resolveNextHop(nextHop, exitSide, hints);
     if ('kind' in dest) return dest;
+    if (!mayReach(this.deps, exitSide, dest)) return { kind: 'reject', status: 403, code: 'SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP', reason: 'Forbidden' };
     return {
       kind: 'forward',
       exitSide,
@@ -178,10 +199,12 @@ export class ProxyCore {
       if (e instanceof SipParseError) return;
       throw e;
     }
+    if (pre.forged) return this.dropped('ACK', 'ack-route-forged');
     if (pre.own.length === 0) return; // not routed through us: drop (§16.4 would loop it back)
     const exitSide = pre.own[pre.own.length - 1]!.side; // as in handle(): only the exit side's hints (no f= flow on an inside exit)
+    if (exitSide === leg.side) return this.dropped('ACK', 'ack-route-forged');
     const decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
-    if (decision.kind === 'reject') return;
+    if (decision.kind === 'reject') return this.dropped('ACK', decision.code === 'SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP' ? 'ack-unknown-next-hop' : 'ack-unroutable');
     const target = decision.targets[0]!;
     const out = pre.request;
     const mf = out.maxForwards();
@@ -197,38 +220,26 @@ export class ProxyCore {
     await this.deps.sendStateless(out.serialize(), exitLeg.transport === 'udp' ? { ...target, localPort: exitLeg.port } : target);
   }
 
-  /** A 2xx retransmission whose client transaction is gone: forwarded statelessly (§16.7 step 5 / §18.1.2). */
-  onStrayResponse(response: SipMessage): void {
-    if (response.status < 200 || response.status >= 300) return;
-    let top;
-    try {
-      top = response.via();
-    } catch {
-      return;
-    }
-    if (!this.deps.identity.isOwnHost(top.host, top.port, top.transport === 'TLS')) return;
-    const out = response.clone();
-    out.shift('via');
-    let next;
-    try {
-      next = out.via();
-    } catch {
-      return;
-    }
-    const transport = next.transport === 'TLS' ? 'tls' : next.transport === 'TCP' ? 'tcp' : 'udp';
-    const dest: Destination = {
-      transport,
-      host: next.received ?? next.host.replace(/^\[|\]$/g, ''),
-      port: typeof next.rport === 'number' ? next.rport : next.port ?? (transport === 'tls' ? 5061 : 5060),
-    };
-    this.deps.sendStateless(out.serialize(), dest).catch(() => undefined);
+  /**
+   * A response no client transaction matched. Only a 2xx to INVITE for a dialog the edge set up,
+   * from a source it accepts requests from, is forwarded statelessly (§16.7 step 5, RFC 6026),
+   * and never over a new connection (relay-guard.ts). Everything else is counted and dropped.
+   */
+  onStrayResponse(response: SipMessage, source: Source): void {
+    const v = judgeStrayResponse(response, source, this.deps);
+    if ('drop' in v) return this.dropped(`stray ${response.status} response from ${describeSource(source)}`, v.drop);
+    this.deps.sendStateless(v.out.serialize(), v.dest).catch(() => undefined);
+  }
+
+  private dropped(what: string, reason: string): void {
+    this.deps.observer.dropped?.({ what, reason });
   }
 
   reply(tx: ServerTransaction, status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
     const req = tx.request;
     tx.respond(buildResponse(req, status, {
       ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
-      headers: [...headers, ['Warning', warningValue(this.deps.agent, code, detail)], ['Server', this.deps.agent]],
+      headers: [...headers, ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, code, detail)], ['Server', this.deps.agent]],
     }));
     this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: describeSource(tx.source) });
   }
@@ -242,7 +253,7 @@ export class ProxyCore {
     const req = tx.request;
     tx.respond(buildResponse(req, d.status, {
       ...(d.reason !== undefined ? { reason: d.reason } : {}),
-      headers: [...(d.headers ?? []), ['Warning', warningValue(this.deps.agent, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
+      headers: [...(d.headers ?? []), ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
     }));
     this.deps.observer.localReply?.({ method: req.method, status: d.status, code: d.code, detail: d.reason ?? '', peer: describeSource(tx.source) });
   }

@@ -1,6 +1,7 @@
 import { formatNameAddr, parseNameAddr } from '../message/headers.js';
 import { SipUri } from '../message/uri.js';
 import type { Leg } from './identity.js';
+import { SIGNATURE_PARAM, type RouteSigner } from './route-signature.js';
 import type { Side } from './types.js';
 
 /**
@@ -12,6 +13,7 @@ import type { Side } from './types.js';
  *           whose next hop is an IP address still connects to a name it can validate (RFC 5922)
  *   f=ID    outside entry: the flow the vendor opened, reused while it is up (RFC 5923 spirit)
  *   pe=NAME inside entry: the inside peer, for its SRTP setting
+ *   sg=MAC  an HMAC over the four above (route-signature.ts): only entries the edge wrote steer it
  */
 export interface RouteHints {
   readonly targetName?: string;
@@ -19,14 +21,23 @@ export interface RouteHints {
   readonly peer?: string;
 }
 
-export function recordRouteValue(leg: Leg, hints: RouteHints = {}): string {
-  let uri = `sip:${leg.host}:${leg.port};transport=${leg.transport};lr;r2=on;se=${leg.side === 'outside' ? 'o' : 'i'}`;
+/** One entry, signed once per write (two HMACs per forwarded dialog-creating request). */
+export function recordRouteValue(leg: Leg, hints: RouteHints, signer: RouteSigner): string {
+  const se = leg.side === 'outside' ? 'o' : 'i';
+  let uri = `sip:${leg.host}:${leg.port};transport=${leg.transport};lr;r2=on;se=${se}`;
+  let t: string | undefined;
+  let f: string | undefined;
+  let pe: string | undefined;
   if (leg.side === 'outside') {
-    if (hints.targetName !== undefined) uri += `;t=${hints.targetName}`;
-    if (hints.flowId !== undefined) uri += `;f=${hints.flowId}`;
-  } else if (hints.peer !== undefined) {
-    uri += `;pe=${hints.peer}`;
+    t = hints.targetName;
+    f = hints.flowId;
+    if (t !== undefined) uri += `;t=${t}`;
+    if (f !== undefined) uri += `;f=${f}`;
+  } else {
+    pe = hints.peer;
+    if (pe !== undefined) uri += `;pe=${pe}`;
   }
+  uri += `;${SIGNATURE_PARAM}=${signer.sign(se, t, f, pe)}`;
   return formatNameAddr({ uriText: uri });
 }
 
@@ -35,21 +46,31 @@ export interface OwnRoute {
   readonly hints: RouteHints;
 }
 
-/** Reads one of the edge's own Route entries (null when it carries no `se` marker). */
-export function readOwnRoute(uri: SipUri): OwnRoute | null {
+/**
+ * Reads one of the edge's own Route entries: null when it carries no `se` marker (a plain Route
+ * to the edge), 'forged' when it has one but its signature does not verify.
+ */
+export function readOwnRoute(uri: SipUri, signer: RouteSigner): OwnRoute | 'forged' | null {
   const se = uri.param('se');
-  if (se !== 'o' && se !== 'i') return null;
-  const t = uri.param('t');
-  const f = uri.param('f');
-  const pe = uri.param('pe');
+  if (se === undefined) return null;
+  if (se !== 'o' && se !== 'i') return 'forged';
+  const t = str(uri.param('t'));
+  const f = str(uri.param('f'));
+  const pe = str(uri.param('pe'));
+  const sg = uri.param(SIGNATURE_PARAM);
+  if (typeof sg !== 'string' || !signer.verify(se, t, f, pe, sg)) return 'forged';
   return {
     side: se === 'o' ? 'outside' : 'inside',
     hints: {
-      ...(typeof t === 'string' ? { targetName: t } : {}),
-      ...(typeof f === 'string' ? { flowId: f } : {}),
-      ...(typeof pe === 'string' ? { peer: pe } : {}),
+      ...(t !== undefined ? { targetName: t } : {}),
+      ...(f !== undefined ? { flowId: f } : {}),
+      ...(pe !== undefined ? { peer: pe } : {}),
     },
   };
+}
+
+function str(v: string | null | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
 }
 
 export function routeUriOf(value: string): SipUri | null {

@@ -23,6 +23,11 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
     request.from();
     request.to();
     maxForwards = request.maxForwards();
+    // The headers the far end builds its dialog from: a malformed one is refused here, not
+    // forwarded (and not left to throw wherever it is read first; RFC 4475 §3.1.2.13).
+    if (request.has('contact')) request.contacts();
+    if (request.has('record-route')) request.recordRoutes();
+    if (request.has('route')) request.routes();
   } catch (e) {
     if (e instanceof SipParseError) return { ok: false, code: 'SIPS_ERR_PROXY_BAD_REQUEST', detail: `${e.code}: ${e.message}` };
     throw e;
@@ -34,6 +39,11 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
   const toSelf = request.method === 'OPTIONS' && uri instanceof SipUri && uri.user === null && identity.isOwnUri(uri) && !request.has('route');
   // Step 3: Max-Forwards.
   if (maxForwards === 0 && !toSelf) return { ok: false, code: 'SIPS_ERR_PROXY_TOO_MANY_HOPS', detail: 'Max-Forwards is 0' };
+  // The forwarded copy carries one more Via: refuse here (a 483 the sender can read) rather than
+  // send what the next hop, or this edge's response path, must refuse (issue 11 §2).
+  if (request.viaRoom < 1 && !toSelf) {
+    return { ok: false, code: 'SIPS_ERR_PROXY_TOO_MANY_VIAS', detail: `forwarding would add a Via past limits.maxVia (${request.values('via').length} already)` };
+  }
   // Step 4: loop detection — one of our Vias whose branch carries this very request's hash.
   // Only a request with more than one Via can have passed through this edge already.
   const vias = request.values('via').length > 1 ? safeVias(request) : [];

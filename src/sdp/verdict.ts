@@ -12,6 +12,8 @@ import { SipsError } from '../errors.js';
 export const SDP_REASON_CODES = {
   'no-sdp': 'SIPS_ERR_SDP_NO_SDP',
   'bad-multipart': 'SIPS_ERR_SDP_BAD_MULTIPART',
+  'encoded-body': 'SIPS_ERR_SDP_ENCODED_BODY',
+  'unknown-body': 'SIPS_ERR_SDP_UNKNOWN_BODY',
   'malformed-sdp': 'SIPS_ERR_SDP_MALFORMED_SDP',
   'not-savp': 'SIPS_ERR_SDP_NOT_SAVP',
   'no-crypto': 'SIPS_ERR_SDP_NO_CRYPTO',

@@ -114,15 +114,23 @@ export type RevocationStatus =
   | { readonly status: 'skipped' };
 
 export interface RevocationEvent {
-  readonly kind: 'fetch-failed' | 'crl-invalid' | 'crl-stale' | 'no-crl' | 'soft-allowed';
+  /** `fetched`: a distribution point answered with its issuer's CRL (metrics only, not a warning). */
+  readonly kind: 'fetched' | 'fetch-failed' | 'crl-invalid' | 'crl-stale' | 'no-crl' | 'soft-allowed';
   readonly detail: string;
   readonly url?: string;
+  /** fetched / fetch-failed / crl-invalid: how long the fetch took. */
+  readonly durationMs?: number;
+  /** fetch-failed: the total deadline (fetchTimeoutMs) ended it. */
+  readonly timedOut?: boolean;
 }
 
 export interface RevocationOptions {
   readonly mode: RevocationMode;
   readonly crlFiles?: readonly string[];
-  /** HTTP fetch limit per CRL. */
+  /**
+   * Total deadline of one CRL fetch (connect, headers and body together): a distribution point
+   * trickling bytes must not hold the handshakes waiting on it past this.
+   */
   readonly fetchTimeoutMs?: number;
   /** Largest CRL accepted over HTTP. */
   readonly maxCrlBytes?: number;
@@ -140,14 +148,38 @@ export interface RevocationOptions {
 export const CRL_FETCH_TIMEOUT_MS = 2_000;
 export const CRL_MAX_BYTES = 10 * 1024 * 1024;
 
-/** GET over plain HTTP (CRLs are signed; RFC 5280 §4.2.1.13 expects http/ldap). */
+/** The error of a fetch its total deadline ended. */
+export class CrlFetchTimeout extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no complete CRL within ${timeoutMs} ms (total deadline, tls.crlFetchTimeoutMs)`);
+  }
+}
+
+/**
+ * GET over plain HTTP (CRLs are signed; RFC 5280 §4.2.1.13 expects http/ldap). `timeoutMs` is a
+ * total deadline: the socket's idle timeout alone never fires on a server sending 1 byte a second.
+ */
 export function fetchCrlHttp(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     if (!url.startsWith('http://')) return reject(new Error(`unsupported CRL URL scheme: ${url}`));
-    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+    let settled = false;
+    const done = (e: Error | null, body?: Buffer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      if (e !== null) reject(e);
+      else resolve(body!);
+    };
+    const deadline = setTimeout(() => {
+      const e = new CrlFetchTimeout(timeoutMs);
+      req.destroy(e);
+      done(e);
+    }, timeoutMs);
+    // agent: false: a fresh connection, closed after the answer (no pooled socket left behind).
+    const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
-        return reject(new Error(`HTTP ${res.statusCode ?? '?'}`));
+        return done(new Error(`HTTP ${res.statusCode ?? '?'}`));
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -156,12 +188,19 @@ export function fetchCrlHttp(url: string, timeoutMs: number, maxBytes: number): 
         if (size > maxBytes) req.destroy(new Error(`CRL larger than ${maxBytes} bytes`));
         else chunks.push(c);
       });
-      res.on('end', () => resolve(Buffer.concat(chunks)));
-      res.on('error', reject);
+      res.on('end', () => done(null, Buffer.concat(chunks)));
+      res.on('error', (e) => done(e));
     });
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`no data for ${timeoutMs} ms`)));
+    req.on('error', (e) => done(e));
   });
+}
+
+/** `p`, or a CrlFetchTimeout after `ms` (a backstop around any fetcher, injected ones included). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new CrlFetchTimeout(ms)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 interface CacheEntry {
@@ -233,20 +272,23 @@ export class RevocationChecker {
   private async fetchAndCheck(url: string, issuer: X509Certificate): Promise<ParsedCrl> {
     const target = this.o.urlOverrides?.[url] ?? url;
     const fetcher = this.o.fetch ?? fetchCrlHttp;
+    const timeoutMs = this.o.fetchTimeoutMs ?? CRL_FETCH_TIMEOUT_MS;
+    const started = this.now();
     let crl: ParsedCrl;
     try {
-      const body = await fetcher(target, this.o.fetchTimeoutMs ?? CRL_FETCH_TIMEOUT_MS, this.o.maxCrlBytes ?? CRL_MAX_BYTES);
+      // One fetch per URL at a time (crlFor shares it between concurrent handshakes), bounded in total.
+      const body = await withDeadline(fetcher(target, timeoutMs, this.o.maxCrlBytes ?? CRL_MAX_BYTES), timeoutMs);
       const objs = decodePemOrDer(body).filter((x) => x.label === 'DER' || x.label === 'X509 CRL');
       if (objs.length === 0) throw new Error('response is not a CRL');
       crl = parseCrl(objs[0]!.der);
     } catch (e) {
       this.failedUntil.set(url, this.now() + (this.o.failureBackoffMs ?? 30_000));
-      this.emit({ kind: 'fetch-failed', detail: (e as Error).message, url });
+      this.emit({ kind: 'fetch-failed', detail: (e as Error).message, url, durationMs: this.now() - started, timedOut: e instanceof CrlFetchTimeout });
       throw e;
     }
     if (!crlMatchesIssuer(crl, issuer)) {
       this.failedUntil.set(url, this.now() + (this.o.failureBackoffMs ?? 30_000));
-      this.emit({ kind: 'crl-invalid', detail: 'CRL not signed by the certificate issuer', url });
+      this.emit({ kind: 'crl-invalid', detail: 'CRL not signed by the certificate issuer', url, durationMs: this.now() - started });
       throw new Error('CRL not signed by the certificate issuer');
     }
     const now = this.now();
@@ -254,6 +296,7 @@ export class RevocationChecker {
     if (expiresAt <= now) this.emit({ kind: 'crl-stale', detail: 'fetched CRL is past its nextUpdate', url });
     this.cache.set(url, { crl, expiresAt });
     this.failedUntil.delete(url);
+    this.emit({ kind: 'fetched', detail: `${crl.revoked.size} revoked`, url, durationMs: now - started });
     return crl;
   }
 }

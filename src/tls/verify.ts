@@ -103,6 +103,8 @@ const NODE_ERROR_REASON: Readonly<Record<string, TlsFailureReason>> = {
   ERR_SSL_NO_SHARED_CIPHER: 'no-shared-cipher',
   ERR_SSL_NO_CIPHERS_AVAILABLE: 'no-shared-cipher',
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'no-shared-cipher',
+  // OpenSSL 3.2+ (Node 24) names the same alert "ssl/tls alert handshake failure".
+  'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE': 'no-shared-cipher',
   ERR_SSL_WRONG_CIPHER_RETURNED: 'no-shared-cipher',
   ERR_SSL_WRONG_CURVE: 'curve',
   ERR_SSL_NO_SUITABLE_KEY_SHARE: 'curve',
@@ -123,7 +125,7 @@ export function classifyTlsError(err: unknown): TlsFailureReason | null {
   if (hit) return hit;
   const msg = typeof e.message === 'string' ? e.message : '';
   if (/wrong curve|no suitable key share|bad ecpoint|no shared group/i.test(msg)) return 'curve';
-  if (/no shared cipher|no ciphers available/i.test(msg)) return 'no-shared-cipher';
+  if (/no shared cipher|no ciphers available|alert handshake failure/i.test(msg)) return 'no-shared-cipher';
   if (/protocol version|unsupported protocol|wrong version number|version too (low|high)/i.test(msg)) return 'protocol-version';
   return null;
 }

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigLoadError, PACKAGE_ROOT } from '../../config/load-config.js';
-import { formatReport, startLab } from '../../lab/run-lab.js';
-import { runEdge } from '../../run-edge.js';
+import type { EdgeConfig } from '../../config/schema.js';
+import { formatReport, startLab, type LabEdge, type LabEdgeHooks } from '../../lab/run-lab.js';
+import { createLogger, formatPrettyLine } from '../../observability/index.js';
+import { startObservedEdge } from '../../process.js';
 import { parseFlags, UsageError } from '../args.js';
 
 export const labHelp = `Usage: sips-edge lab [--once] [--out DIR] [--ports fixed|ephemeral] [--config FILE]
@@ -25,6 +27,33 @@ from the region to the PBX, then prints a report (expected vs actual).
 Without --once the lab keeps running with the admin endpoints up, so a PBX can be pointed at the
 edge's inside listener; Ctrl-C stops everything.`;
 
+/**
+ * The lab's edge: the same start as `sips-edge start` (startObservedEdge), its log lines printed as
+ * lab output (warnings and errors; --verbose: the config's level).
+ */
+function labEdgeStarter(configFile: string): (config: EdgeConfig, hooks: LabEdgeHooks) => Promise<LabEdge> {
+  return async (config, hooks) => {
+    const log = createLogger({
+      level: hooks.verbose ? config.logging.level : 'warn',
+      destination: {
+        write(chunk: string): void {
+          for (const line of chunk.split('\n')) if (line !== '') hooks.progress(`  edge ${formatPrettyLine(line).trimEnd()}`);
+        },
+      },
+    });
+    const obs = await startObservedEdge(config, { configFile, onHealthChange: hooks.onHealthChange }, log);
+    return {
+      edge: obs.running.edge,
+      health: obs.running.health,
+      admin: obs.admin === null ? null : { address: obs.admin.address, port: obs.admin.port },
+      async stop() {
+        await obs.running.stop();
+        await obs.close();
+      },
+    };
+  };
+}
+
 export async function labCommand(argv: readonly string[], io: { out(t: string): void; err(t: string): void }): Promise<number> {
   const { flags, positional } = parseFlags(argv, { once: 'boolean', out: 'string', ports: 'string', config: 'string', 'report-json': 'string', verbose: 'boolean', help: 'boolean' });
   if (flags.help) {
@@ -39,7 +68,7 @@ export async function labCommand(argv: readonly string[], io: { out(t: string): 
 
   let lab;
   try {
-    lab = await startLab({ startEdge: runEdge, labDir, configFile, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true });
+    lab = await startLab({ startEdge: labEdgeStarter(configFile), labDir, configFile, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true });
   } catch (e) {
     if (e instanceof ConfigLoadError) {
       io.err(e.message);

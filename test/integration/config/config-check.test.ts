@@ -75,7 +75,7 @@ test('the examples fail on the referenced files when the lab PKI is absent, and 
 /** fixture -> [key path, what is wrong] the output must show on one line. */
 const BROKEN_CASES: Record<string, [string, RegExp]> = {
   'ip-trunk-host.yaml': ['trunks[0].hosts[0].host', /got "192\.0\.2\.1": an IP address cannot be validated against a certificate \(S-VAL-3/],
-  'unknown-key.yaml': ['edge.drainTimeoutSecs', /unknown key \(expected one of name, drainTimeoutSeconds\)/],
+  'unknown-key.yaml': ['edge.drainTimeoutSecs', /unknown key \(expected one of name, drainTimeoutSeconds[,)]/],
   'wrong-type.yaml': ['timers.T1', /got "fast", expected an integer/],
   'port-out-of-range.yaml': ['listen[0].port', /got 70000, expected 0\.\.65535/],
   'bad-enum.yaml': ['tls.deprecatedCiphers', /got "maybe", expected one of allow, warn, deny/],

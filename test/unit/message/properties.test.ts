@@ -60,7 +60,8 @@ const extraHeader = fc.record({
 
 const generatedMessage = fc.record({
   method: fc.constantFrom('INVITE', 'OPTIONS', 'BYE', 'MESSAGE', 'INFO', 'UPDATE'),
-  uri: sipUri,
+  // RFC 3261 §19.1.1: a Request-URI carries no headers.
+  uri: sipUri.map((u) => (u.headers.length ? u.with({ headers: [] }) : u)),
   viaHost: host,
   branch: alnum,
   tag: alnum,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../../src/errors.js';
-import { extractSdp } from '../../../src/sdp/extract-sdp.js';
+import { extractSdp, judgeBody } from '../../../src/sdp/extract-sdp.js';
 import {
   checkAnswer,
   checkOffer,
@@ -275,6 +275,10 @@ describe('reason table', () => {
   it('every reason is hit by at least one case above (bad-multipart via extractSdp)', () => {
     const broken = extractSdp(Buffer.from('--b\r\n'), 'multipart/mixed');
     if (broken !== null && typeof broken === 'object') seen.add(broken.error.reason);
+    // encoded-body / unknown-body: judgeBody (test/unit/sdp/judge-body.test.ts covers them in detail)
+    for (const r of [judgeBody('x', { contentType: 'application/sdp', contentEncoding: 'gzip' }), judgeBody('x', { contentType: 'application/x-unknown' })]) {
+      if (r !== null && typeof r === 'object') seen.add(r.error.reason);
+    }
     const missing = SDP_REASONS.filter((r) => !seen.has(r));
     assert.deepEqual(missing, []);
   });
