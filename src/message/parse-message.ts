@@ -1,10 +1,10 @@
 import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, type MessageLimits } from './constants.js';
+import { TOKEN_BYTES, TOKEN_RE } from './grammar.js';
 import { headerKey } from './header-names.js';
 import { parseCSeq, parseContentLength, parseVia } from './headers.js';
 import { SipMessage, type HeaderField, type StartLine } from './message.js';
 import { splitList } from './params.js';
 import { SipParseError, type Result } from './parse-error.js';
-import { TOKEN_BYTES } from './stream-framer.js';
 
 export type Framing = 'udp' | 'stream';
 
@@ -229,7 +229,6 @@ SipMessage.reparse = (bytes) => parseOrThrow(bytes, { framing: 'udp', limits: RE
 /** One string per known method (a parsed one is a fresh copy per message, and transactions keep it). */
 const KNOWN_METHODS = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
 
-const METHOD_RE = /^[A-Za-z0-9._!%*+`'~-]+$/;
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
 function parseStartLine(line: string, limits: MessageLimits): StartLine {
@@ -248,7 +247,7 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   const sp2 = line.lastIndexOf(' ');
   if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const method = KNOWN_METHODS.get(first) ?? first;
-  if (!METHOD_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
+  if (!TOKEN_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
   const uri = line.slice(sp1 + 1, sp2);
   if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const version = line.slice(sp2 + 1);
