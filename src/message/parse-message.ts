@@ -224,7 +224,10 @@ const REPARSE_LIMITS: MessageLimits = {
   maxMessageSize: Number.MAX_SAFE_INTEGER, maxHeaderSection: Number.MAX_SAFE_INTEGER, maxHeaders: Number.MAX_SAFE_INTEGER,
   maxVia: Number.MAX_SAFE_INTEGER, maxLineLength: Number.MAX_SAFE_INTEGER,
 };
-SipMessage.reparse = (bytes) => parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
+/** The header fields of a compacted message, read again from its bytes (SipMessage.compact). */
+export function reparseHeaderFields(bytes: Buffer): HeaderField[] {
+  return parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
+}
 
 /** One string per known method (a parsed one is a fresh copy per message, and transactions keep it). */
 const KNOWN_METHODS = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
