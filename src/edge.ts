@@ -5,11 +5,11 @@
 import type tls from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
-import { rawErrorResponse } from './message/error-response.js';
+import { rawErrorResponse } from './message/raw-error-response.js';
 import { formatVia, receivedVia } from './message/headers.js';
 import { parseMessage, type ParseOptions } from './message/parse-message.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
-import type { ProxyObserver } from './proxy/ports.js';
+import type { ProxyObserver } from './proxy/deps.js';
 import { ProxyCore } from './proxy/proxy-core.js';
 import { loadRouteSigner } from './proxy/route-keys.js';
 import type { RouteSigner } from './proxy/route-signature.js';
@@ -23,7 +23,7 @@ import { loadTrustAnchors, type TrustAnchors } from './tls/trust-store.js';
 import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
 import type { Destination, Source } from './transaction/types.js';
-import { Transport } from './transport/transport-layer.js';
+import { Transport } from './transport/transport.js';
 import type { Endpoint, OutboundTarget, ReceivedMessage } from './transport/types.js';
 
 export const AGENT = 'sips-edge';

@@ -8,7 +8,7 @@ import type { EdgeConfig } from './config/schema.js';
 import { Edge, type EdgeDeps, type TlsPeerPolicy } from './edge.js';
 import { buildInDialogRequest } from './message/build-request.js';
 import type { SipMessage } from './message/message.js';
-import type { ProxyObserver } from './proxy/ports.js';
+import type { ProxyObserver } from './proxy/deps.js';
 import { branchOnly } from './proxy/branch.js';
 import { viaValue } from './proxy/via.js';
 import { createHealthMonitor, type HealthChange, type HealthMonitor, type ProbeHost, type ProbeResult } from './routing/health.js';

@@ -1,4 +1,5 @@
 import { BRANCH_MAGIC_COOKIE } from './constants.js';
+import { OWS, TOKEN, TOKEN_CHARS } from './grammar.js';
 import { SipParseError } from './parse-error.js';
 import { findParam, parseParams, serializeParams, setParam, skipQuoted, type Param } from './params.js';
 import { parseUri, type Uri } from './uri.js';
@@ -23,7 +24,8 @@ export interface Via {
   readonly rfc3261: boolean;
 }
 
-const VIA_RE = /^([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]+/;
+/** sent-protocol = protocol-name SLASH protocol-version SLASH transport, then LWS (RFC 3261 §20.42). */
+const VIA_RE = new RegExp(`^(${TOKEN})${OWS}/${OWS}(${TOKEN})${OWS}/${OWS}(${TOKEN})[ \\t]+`);
 
 export function parseVia(value: string): Via {
   const m = VIA_RE.exec(value);
@@ -121,6 +123,9 @@ export interface NameAddr {
   readonly bracketed: boolean;
 }
 
+/** display-name = *(token LWS) / quoted-string (RFC 3261 §25.1): the unquoted form. */
+const DISPLAY_NAME_RE = new RegExp(`^[ \\t${TOKEN_CHARS}]+$`);
+
 export function parseNameAddr(value: string): NameAddr {
   const E = 'SIPS_ERR_PARSE_NAME_ADDR' as const;
   const v = value.trim();
@@ -141,7 +146,7 @@ export function parseNameAddr(value: string): NameAddr {
     if (displayName === null) {
       const d = v.slice(0, lt).trim();
       if (d.length) {
-        if (!/^[A-Za-z0-9._!%*+`'~ \t-]+$/.test(d)) throw new SipParseError(E, `bad display name in "${value}"`);
+        if (!DISPLAY_NAME_RE.test(d)) throw new SipParseError(E, `bad display name in "${value}"`);
         displayName = d;
       }
     }
@@ -176,7 +181,7 @@ export interface CSeq {
 }
 
 // 1*DIGIT: leading zeros are legal (RFC 4475 §3.1.1.1), so only the significant digits are bounded.
-const CSEQ_RE = /^0*(\d{1,10})[ \t]+([A-Za-z0-9._!%*+`'~-]+)$/;
+const CSEQ_RE = new RegExp(`^0*(\\d{1,10})[ \\t]+(${TOKEN})$`);
 
 export function parseCSeq(value: string): CSeq {
   const m = CSEQ_RE.exec(value.trim());
@@ -209,8 +214,11 @@ export interface ContentType {
   readonly boundary: string | null;
 }
 
+/** m-type SLASH m-subtype (RFC 3261 §20.15), white space allowed around the slash. */
+const MEDIA_TYPE_RE = new RegExp(`^${OWS}(${TOKEN})${OWS}/${OWS}(${TOKEN})${OWS}`);
+
 export function parseContentType(value: string): ContentType {
-  const m = /^[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*\/[ \t]*([A-Za-z0-9._!%*+`'~-]+)[ \t]*/.exec(value);
+  const m = MEDIA_TYPE_RE.exec(value);
   if (m === null) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_TYPE', `bad Content-Type "${value}"`);
   const { params, end } = parseParams(value, m[0].length, 'SIPS_ERR_PARSE_CONTENT_TYPE');
   if (end < value.trimEnd().length) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_TYPE', `trailing text in "${value}"`);

@@ -6,6 +6,8 @@ import {
 } from './headers.js';
 import { splitList } from './params.js';
 import { SipParseError } from './parse-error.js';
+// A cycle (parse-message builds SipMessage): safe, since neither module uses the other at load time.
+import { reparseHeaderFields } from './parse-message.js';
 import { parseUri, SipUri, type Uri } from './uri.js';
 
 export interface HeaderField {
@@ -64,11 +66,9 @@ export class SipMessage {
     this.source = source;
   }
 
-  /** Set by the parser module: re-reads the header fields of a compacted message from its bytes. */
-  static reparse: ((bytes: Buffer) => HeaderField[]) | null = null;
-
   private get fields(): HeaderField[] {
-    if (this.list === null) this.list = SipMessage.reparse!(this.source!);
+    // A compacted message reads its header fields again from its own bytes.
+    if (this.list === null) this.list = reparseHeaderFields(this.source!);
     return this.list;
   }
 
@@ -336,7 +336,7 @@ export class SipMessage {
    * kept bytes.
    */
   compact(): void {
-    if (this.list === null || SipMessage.reparse === null) return;
+    if (this.list === null) return;
     if (typeof this.content === 'number') {
       // Compacted before and read since: its bytes are already its own.
       this.list = null;

@@ -1,3 +1,4 @@
+import { HTAB, SP } from './grammar.js';
 import { SipParseError, type ParseErrorCode } from './parse-error.js';
 
 /** One `;name[=value]` parameter; `value` null when the parameter has no `=`. Order is kept. */
@@ -47,8 +48,6 @@ export function parseParams(text: string, start: number, code: ParseErrorCode, s
   return { params, end: i };
 }
 
-const SP = 0x20;
-const HTAB = 0x09;
 const SEMI = 0x3b;
 const EQUALS = 0x3d;
 const DQUOTE = 0x22;

@@ -1,10 +1,10 @@
 import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, type MessageLimits } from './constants.js';
+import { TOKEN_BYTES, TOKEN_RE } from './grammar.js';
 import { headerKey } from './header-names.js';
 import { parseCSeq, parseContentLength, parseVia } from './headers.js';
 import { SipMessage, type HeaderField, type StartLine } from './message.js';
 import { splitList } from './params.js';
 import { SipParseError, type Result } from './parse-error.js';
-import { TOKEN_BYTES } from './stream-framer.js';
 
 export type Framing = 'udp' | 'stream';
 
@@ -224,12 +224,14 @@ const REPARSE_LIMITS: MessageLimits = {
   maxMessageSize: Number.MAX_SAFE_INTEGER, maxHeaderSection: Number.MAX_SAFE_INTEGER, maxHeaders: Number.MAX_SAFE_INTEGER,
   maxVia: Number.MAX_SAFE_INTEGER, maxLineLength: Number.MAX_SAFE_INTEGER,
 };
-SipMessage.reparse = (bytes) => parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
+/** The header fields of a compacted message, read again from its bytes (SipMessage.compact). */
+export function reparseHeaderFields(bytes: Buffer): HeaderField[] {
+  return parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
+}
 
 /** One string per known method (a parsed one is a fresh copy per message, and transactions keep it). */
 const KNOWN_METHODS = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
 
-const METHOD_RE = /^[A-Za-z0-9._!%*+`'~-]+$/;
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
 function parseStartLine(line: string, limits: MessageLimits): StartLine {
@@ -248,7 +250,7 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   const sp2 = line.lastIndexOf(' ');
   if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const method = KNOWN_METHODS.get(first) ?? first;
-  if (!METHOD_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
+  if (!TOKEN_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
   const uri = line.slice(sp1 + 1, sp2);
   if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const version = line.slice(sp2 + 1);

@@ -1,8 +1,7 @@
 import { DEFAULT_MESSAGE_LIMITS, type MessageLimits } from './constants.js';
+import { CR, LF, isTokenByte, skipLws, skipWsp } from './grammar.js';
 import { SipParseError } from './parse-error.js';
 
-const CR = 0x0d;
-const LF = 0x0a;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 export interface FramerHandlers {
@@ -154,7 +153,7 @@ export function findContentLength(data: Buffer, start: number, end: number): num
       const nameLen = q - line;
       if ((nameLen === 1 && c === 0x6c) || (nameLen === 14 && matchesLower(data, line, CONTENT_LENGTH))) {
         // HCOLON: only SP/HTAB before the colon (a fold there is no header line, as the parser says).
-        while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
+        q = skipWsp(data, q, end);
         if (data[q] === 0x3a /* : */) {
           q = skipLws(data, q + 1, end);
           let value = 0;
@@ -182,35 +181,9 @@ export function findContentLength(data: Buffer, start: number, end: number): num
   return found;
 }
 
-/**
- * Skips SP/HTAB and folds (CRLF followed by SP/HTAB, RFC 3261 §7.3.1) from `q`: a folded
- * `Content-Length:\r\n 419` is legal and must frame like the unfolded one.
- */
-function skipLws(data: Buffer, q: number, end: number): number {
-  for (;;) {
-    while (q < end && (data[q] === 0x20 || data[q] === 0x09)) q++;
-    if (q + 2 < end && data[q] === CR && data[q + 1] === LF && (data[q + 2] === 0x20 || data[q + 2] === 0x09)) q += 3;
-    else return q;
-  }
-}
-
 function matchesLower(data: Buffer, at: number, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     if ((data[at + i]! | 0x20) !== lower.charCodeAt(i)) return false;
   }
   return true;
 }
-
-function isTokenByte(b: number): boolean {
-  return TOKEN_BYTES[b] === 1;
-}
-
-/** RFC 3261 §25.1 token characters. */
-export const TOKEN_BYTES: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  for (let b = 0x30; b <= 0x39; b++) t[b] = 1;
-  for (let b = 0x41; b <= 0x5a; b++) t[b] = 1;
-  for (let b = 0x61; b <= 0x7a; b++) t[b] = 1;
-  for (const ch of "-.!%*_+`'~") t[ch.charCodeAt(0)] = 1;
-  return t;
-})();

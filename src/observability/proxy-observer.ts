@@ -1,5 +1,5 @@
 /**
- * proxy/ports.ts `ProxyObserver` -> logs and metrics. The event shapes are restated here
+ * proxy/deps.ts `ProxyObserver` -> logs and metrics. The event shapes are restated here
  * structurally (observability sits below proxy in the layer map and imports only message, config
  * and sdp); test/unit/observability/seams.test.ts assigns the result to `ProxyObserver`, so the
  * compiler keeps the two in step.

@@ -8,7 +8,7 @@ import type { Destination, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
 import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import type { Leg } from './identity.js';
-import type { ProxyDeps } from './ports.js';
+import type { ProxyDeps } from './deps.js';
 import { recordRouteValue, type RouteHints } from './record-route.js';
 import { refuseAnswer } from './refuse-answer.js';
 import { viaValue } from './via.js';

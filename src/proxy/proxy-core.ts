@@ -7,7 +7,7 @@ import type { Source } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
 import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
-import type { ProxyDeps } from './ports.js';
+import type { ProxyDeps } from './deps.js';
 import { preprocessRoute } from './preprocess-route.js';
 import { routeUriOf, type RouteHints } from './record-route.js';
 import { judgeStrayResponse, mayReach } from './relay-guard.js';

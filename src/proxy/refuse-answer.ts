@@ -2,7 +2,7 @@ import { buildInDialogRequest } from '../message/build-request.js';
 import type { SipMessage } from '../message/message.js';
 import { branchOnly } from './branch.js';
 import { viaValue } from './via.js';
-import type { ProxyDeps } from './ports.js';
+import type { ProxyDeps } from './deps.js';
 import { routeUriOf } from './record-route.js';
 import type { Target } from './types.js';
 

@@ -12,7 +12,7 @@
 import type { SipMessage } from '../message/message.js';
 import type { Destination, Source } from '../transaction/types.js';
 import type { ProxyIdentity } from './identity.js';
-import type { ProxyDeps } from './ports.js';
+import type { ProxyDeps } from './deps.js';
 import { readOwnRoute, routeUriOf } from './record-route.js';
 import type { Side } from './types.js';
 

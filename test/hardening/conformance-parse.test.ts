@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAndDescribe } from '../../src/message/describe.js';
-import { rawErrorResponse } from '../../src/message/error-response.js';
+import { rawErrorResponse } from '../../src/message/raw-error-response.js';
 import { parseMessage } from '../../src/message/parse-message.js';
 import { StreamFramer } from '../../src/message/stream-framer.js';
 import type { SipParseError } from '../../src/message/parse-error.js';

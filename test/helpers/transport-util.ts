@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { Transport } from '../../src/transport/transport-layer.js';
+import type { Transport } from '../../src/transport/transport.js';
 import type { TransportEventMap, TransportEventName } from '../../src/transport/transport-events.js';
 import type { ReceivedMessage } from '../../src/transport/types.js';
 

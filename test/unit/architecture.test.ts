@@ -4,28 +4,30 @@ import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 
 /**
- * Keeps the layer map of docs (architecture.md, style.md) true: dependencies point down only, and
- * the named libraries are imported by their one owning layer.
+ * The layer map, as the code has it: one row per folder of src/, bottom layer first. A layer may
+ * import only the layers named in its row (and itself, and the shared leaves below); every name
+ * in a row is an import the code makes, so the map is neither looser nor staler than the graph.
+ * The README's "Layout" section carries the same table (checked below): change both together.
  */
-const SRC = join(process.cwd(), 'src');
+const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]> = [
+  ['message', []],
+  ['sdp', []],
+  ['config', ['message']],
+  ['tls', []],
+  ['transport', ['message']],
+  ['transaction', ['message']],
+  ['routing', ['message', 'config', 'transaction']],
+  ['proxy', ['message', 'sdp', 'config', 'transaction', 'routing']],
+  ['observability', ['sdp']],
+  ['lab', ['message', 'sdp', 'config', 'tls', 'transport', 'routing']],
+  ['doctor', ['config', 'tls', 'routing']],
+  ['cli', ['*']],
+  // The composition root: edge.ts (wires one edge), run-edge.ts (runs it), process.ts (the process).
+  ['.', ['*']],
+];
 
-/** What each layer may import (besides itself, errors.ts, clock.ts, diagnostics.ts). */
-const ALLOWED: Record<string, string[]> = {
-  message: [],
-  sdp: ['message'],
-  config: ['message'],
-  tls: ['config'],
-  transport: ['message', 'config'],
-  transaction: ['message', 'transport'],
-  routing: ['message', 'config', 'tls', 'transaction'],
-  media: ['message', 'sdp'],
-  proxy: ['message', 'transaction', 'transport', 'routing', 'sdp', 'tls', 'config', 'media'],
-  observability: ['message', 'config', 'sdp'],
-  doctor: ['message', 'config', 'tls', 'routing'],
-  lab: ['message', 'tls', 'sdp', 'config', 'transport', 'transaction', 'routing', 'proxy', 'observability'],
-  cli: ['*'],
-  '.': ['*'],
-};
+/** Root modules every layer may import, which import nothing from src themselves. */
+const SHARED_LEAVES = ['errors.ts', 'clock.ts'];
 
 /** Libraries that only one layer may import. */
 const OWNERS: Record<string, string[]> = {
@@ -34,6 +36,9 @@ const OWNERS: Record<string, string[]> = {
   pino: ['observability'],
   'prom-client': ['observability'],
 };
+
+const SRC = join(process.cwd(), 'src');
+const ALLOWED = new Map(LAYERS);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -47,32 +52,79 @@ function layerOf(file: string): string {
   return rel.includes('/') ? rel.split('/')[0]! : '.';
 }
 
-test('src layers import only the layers below them', () => {
-  const problems: string[] = [];
+interface Import { readonly file: string; readonly layer: string; readonly target: string | null; readonly pkg: string | null }
+
+function imports(): Import[] {
+  const out: Import[] = [];
   for (const file of files(SRC)) {
-    const layer = layerOf(file);
-    const allowed = ALLOWED[layer];
-    if (allowed === undefined) {
-      problems.push(`${relative(SRC, file)}: layer "${layer}" is not in the map`);
-      continue;
-    }
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith('.')) {
         const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
-        if (!existsSync(target)) continue;
-        const tl = layerOf(target);
-        if (tl === layer || tl === '.' && ['errors.ts', 'clock.ts', 'diagnostics.ts'].includes(relative(SRC, target))) continue;
-        if (!allowed.includes('*') && !allowed.includes(tl)) problems.push(`${relative(SRC, file)} imports ${relative(SRC, target)} (${layer} -> ${tl})`);
+        assert.ok(existsSync(target), `${relative(SRC, file)} imports ${spec}, which does not exist`);
+        out.push({ file, layer: layerOf(file), target, pkg: null });
       } else {
         const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-        const owners = OWNERS[pkg];
-        if (owners !== undefined && !owners.includes(layer)) problems.push(`${relative(SRC, file)} imports ${pkg}, owned by ${owners.join(', ')}`);
+        out.push({ file, layer: layerOf(file), target: null, pkg });
       }
     }
   }
+  return out;
+}
+
+function isSharedLeaf(target: string): boolean {
+  return SHARED_LEAVES.includes(relative(SRC, target));
+}
+
+test('the map names every folder of src, and only those', () => {
+  const dirs = readdirSync(SRC).filter((n) => statSync(join(SRC, n)).isDirectory()).sort();
+  assert.deepEqual(LAYERS.map(([l]) => l).filter((l) => l !== '.').sort(), dirs);
+});
+
+test('src layers import only the layers their row names, and each lower than themselves', () => {
+  const problems: string[] = [];
+  for (const { file, layer, target, pkg } of imports()) {
+    const allowed = ALLOWED.get(layer)!;
+    if (target !== null) {
+      const tl = layerOf(target);
+      if (tl === layer) continue;
+      if (isSharedLeaf(target)) continue;
+      if (!allowed.includes('*') && !allowed.includes(tl)) problems.push(`${relative(SRC, file)} imports ${relative(SRC, target)} (${layer} -> ${tl})`);
+    } else {
+      const owners = OWNERS[pkg!];
+      if (owners !== undefined && !owners.includes(layer)) problems.push(`${relative(SRC, file)} imports ${pkg}, owned by ${owners.join(', ')}`);
+    }
+  }
   assert.deepEqual(problems, []);
+  // Bottom first: a row names only rows above it, so the graph has no cycle between layers.
+  LAYERS.forEach(([layer, allowed], i) => {
+    const above = LAYERS.slice(0, i).map(([l]) => l);
+    for (const a of allowed) if (a !== '*') assert.ok(above.includes(a), `${layer} may import ${a}, which is not below it`);
+  });
+});
+
+test('every import a row allows is one the code makes (the map is not a wish list)', () => {
+  const used = new Set(imports().filter((i) => i.target !== null && !isSharedLeaf(i.target)).map((i) => `${i.layer}->${layerOf(i.target!)}`));
+  const unused = LAYERS.flatMap(([layer, allowed]) => allowed.filter((a) => a !== '*' && !used.has(`${layer}->${a}`)).map((a) => `${layer} -> ${a}`));
+  assert.deepEqual(unused, []);
+});
+
+test('errors.ts and clock.ts are leaves: they import nothing from src', () => {
+  const hits = imports().filter((i) => i.target !== null && isSharedLeaf(i.file)).map((i) => relative(SRC, i.file));
+  assert.deepEqual(hits, []);
+});
+
+test('the README "Layout" table is this map, row for row', () => {
+  const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+  const layout = readme.slice(readme.indexOf('\n## Layout'), readme.indexOf('\n## ', readme.indexOf('\n## Layout') + 1));
+  const rows = [...layout.matchAll(/^\| `([^`]+)`[^|]* \| ([^|]+) \|$/gm)].map((m) => {
+    const layer = m[1]!.replace(/\/$/, '');
+    const cell = m[2]!.trim();
+    const names = cell === '—' ? [] : cell === 'any layer' ? ['*'] : [...cell.matchAll(/`([^`]+)`/g)].map((n) => n[1]!);
+    return [layer === 'edge.ts' ? '.' : layer, names] as const;
+  });
+  assert.deepEqual(rows, LAYERS.map(([l, a]) => [l, [...a]]));
 });
 
 test('no `any` in src', () => {

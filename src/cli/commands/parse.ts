@@ -1,14 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { parseAndDescribe } from '../../message/describe.js';
+import type { SipMessage } from '../../message/message.js';
 import { StreamFramer } from '../../message/stream-framer.js';
 import type { SipParseError } from '../../message/parse-error.js';
+import { judgeBody } from '../../sdp/extract-sdp.js';
+import { redactSdpKeys } from '../../sdp/redact-sdp-keys.js';
+import { describeSdp } from '../../sdp/srtp-policy.js';
 import { parseFlags, type CommandIo } from '../args.js';
 
 export const parseHelp = `Usage: sips-edge parse [FILE|-] [--transport udp|stream]
 
 Reads one SIP message (raw bytes) from FILE or standard input and prints it as JSON:
 start line, headers in order, typed views of Via/From/To/CSeq/Call-ID/Max-Forwards/
-Contact/Route/Record-Route/Content-Length/Content-Type, and the body length.
+Contact/Route/Record-Route/Content-Length/Content-Type, and the body length. When the
+body carries an SDP (also as the application/sdp part of a multipart body), "sdp" shows
+it: each m= line as sdp-transform reads it, with crypto key lengths, never keys, and the
+SDP lines with a=crypto inline keys, k= and a=key-mgmt redacted. A body the edge cannot
+read (encoded, broken multipart, unknown type) shows the refusal reason instead.
 
   --transport udp     one datagram = one message (default); a body longer than
                       Content-Length is truncated, a shorter one is an error
@@ -51,8 +59,23 @@ export async function parseCommand(argv: readonly string[], io: CommandIo): Prom
   }
   const r = parseAndDescribe(input, { framing: transport });
   if (!r.ok) return fail(io, r.error);
-  io.out(JSON.stringify(r.value.description, null, 2));
+  const sdp = sdpView(r.value.message);
+  io.out(JSON.stringify(sdp === undefined ? r.value.description : { ...r.value.description, sdp }, null, 2));
   return 0;
+}
+
+/**
+ * The message's SDP for a person to read, judged as the SRTP gate judges it (S-MEDIA-1), or
+ * undefined when the body carries none. Keys never appear: describeSdp reports key lengths, and
+ * the lines go through redactSdpKeys.
+ */
+function sdpView(m: SipMessage): Record<string, unknown> | undefined {
+  const judged = judgeBody(m.body, { contentType: m.get('content-type'), contentEncoding: m.get('content-encoding'), contentTransferEncoding: m.get('content-transfer-encoding') });
+  if (judged === null) return undefined;
+  if (typeof judged !== 'string') return { ...judged.error };
+  const lines = redactSdpKeys(judged).split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  return { ...describeSdp(judged), lines };
 }
 
 function fail(io: CommandIo, error: SipParseError): number {

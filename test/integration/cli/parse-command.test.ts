@@ -49,3 +49,40 @@ test('--help and unknown options', () => {
   const top = cli(['--help']);
   assert.match(top.stdout, /parse/);
 });
+
+interface SdpView {
+  ok: boolean;
+  media: { type: string; protocol: string; crypto: { tag: number; suite: string; keyBytes: number | null }[] }[];
+  lines: string[];
+  reason?: string;
+}
+
+test('sips-edge parse shows the SDP (sdp-transform view and lines) with the crypto keys redacted', () => {
+  const file = join(process.cwd(), 'test/fixtures/sip/valid/invite-pbx-srtp.sip');
+  const r = cli(['parse', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { sdp: SdpView };
+  assert.equal(j.sdp.ok, true);
+  assert.equal(j.sdp.media[0]!.type, 'audio');
+  assert.equal(j.sdp.media[0]!.protocol, 'RTP/SAVP');
+  assert.deepEqual(j.sdp.media[0]!.crypto.map((c) => [c.tag, c.keyBytes]), [[1, 30], [2, 30]]);
+  assert.ok(j.sdp.lines.includes('m=audio 16428 RTP/SAVP 0 8 101'), j.sdp.lines.join('\n'));
+  assert.ok(j.sdp.lines.includes('a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[redacted]'), j.sdp.lines.join('\n'));
+  assert.ok(j.sdp.lines.includes('a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:[redacted]'), j.sdp.lines.join('\n'));
+  // Neither key appears anywhere in the output.
+  assert.doesNotMatch(r.stdout, /WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|NzB4d1BINUAvLEw6UzF3WSJ\+PSdFcGdUJShpX1Zj/);
+});
+
+test('sips-edge parse finds the SDP part of a multipart body, key redacted; a message without a body has no sdp field', () => {
+  const r = cli(['parse', join(process.cwd(), 'test/fixtures/sip/valid/invite-multipart.sip')]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { sdp: SdpView };
+  assert.equal(j.sdp.ok, true);
+  assert.equal(j.sdp.media.length, 1);
+  assert.equal(j.sdp.lines[0], 'v=0');
+  assert.ok(j.sdp.lines.includes('a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[redacted]'), j.sdp.lines.join('\n'));
+  assert.ok(!r.stdout.includes('PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR'));
+  const bye = cli(['parse', join(process.cwd(), 'test/fixtures/sip/valid/bye.sip')]);
+  assert.equal(bye.code, 0, bye.stderr);
+  assert.equal('sdp' in (JSON.parse(bye.stdout) as object), false);
+});

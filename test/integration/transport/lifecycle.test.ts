@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TransportError } from '../../../src/transport/transport-error.js';
-import { Transport } from '../../../src/transport/transport-layer.js';
+import { Transport } from '../../../src/transport/transport.js';
 import { makeSelfSignedCert } from '../../helpers/transport-certs.js';
 import { Inbox, nextEvent, sipRequest, tcpPeer } from '../../helpers/transport-util.js';
 

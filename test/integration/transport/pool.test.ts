@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../../src/transport/transport-error.js';
-import { Transport } from '../../../src/transport/transport-layer.js';
+import { Transport } from '../../../src/transport/transport.js';
 import { ByteSink, Inbox, closedPort, nextEvent, sipRequest, sipResponse, tagOf, tcpPeer } from '../../helpers/transport-util.js';
 
 describe('outbound TCP pool', () => {

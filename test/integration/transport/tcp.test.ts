@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Transport } from '../../../src/transport/transport-layer.js';
+import { Transport } from '../../../src/transport/transport.js';
 import { ByteSink, Inbox, connectTcp, nextEvent, sipRequest, sipResponse, tagOf } from '../../helpers/transport-util.js';
 
 describe('TCP listener (RFC 3261 §18.3 framing on a stream)', () => {

@@ -3,7 +3,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../../src/transport/transport-error.js';
-import { Transport } from '../../../src/transport/transport-layer.js';
+import { Transport } from '../../../src/transport/transport.js';
 import type { OutboundTarget, VerifyResult } from '../../../src/transport/types.js';
 import { makeSelfSignedCert } from '../../helpers/transport-certs.js';
 import type { TestCert } from '../../helpers/transport-certs.js';

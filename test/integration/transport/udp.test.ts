@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { describe, it } from 'node:test';
 import { TransportError } from '../../../src/transport/transport-error.js';
-import { Transport } from '../../../src/transport/transport-layer.js';
+import { Transport } from '../../../src/transport/transport.js';
 import { Inbox, nextEvent, sipRequest, sipResponse, tagOf } from '../../helpers/transport-util.js';
 
 /** Whether this machine can bind UDP on ::1 (containers sometimes have IPv6 off). */

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProxyObserver } from '../../../src/proxy/ports.js';
+import type { ProxyObserver } from '../../../src/proxy/deps.js';
 import { TransportEvents } from '../../../src/transport/transport-events.js';
 import type { FlowInfo } from '../../../src/transport/types.js';
 import { endpoint } from '../../../src/transport/types.js';

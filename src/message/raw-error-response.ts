@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TOKEN } from './grammar.js';
 import { headerKey } from './header-names.js';
 import type { SipParseError } from './parse-error.js';
 
@@ -6,7 +7,7 @@ import type { SipParseError } from './parse-error.js';
  * A method token and a space, then anything: a request line that fails to parse (extra SP, LWS in
  * the Request-URI, SP after the version; RFC 4475 §3.1.2.8-10) still names a request to answer.
  */
-const REQUEST_LINE = /^[A-Za-z0-9._!%*+`'~-]+ [^\r\n]*\S/;
+const REQUEST_LINE = new RegExp(`^${TOKEN} [^\\r\\n]*\\S`);
 const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
 /**
