@@ -8,6 +8,7 @@ import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/error-response.js';
 import { formatVia, receivedVia } from './message/headers.js';
 import { parseMessage, type ParseOptions } from './message/parse-message.js';
+import { Admission } from './proxy/admission.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/ports.js';
 import { ProxyCore } from './proxy/proxy-core.js';
@@ -66,6 +67,7 @@ export class Edge {
   readonly transport: Transport;
   readonly transactions: TransactionLayer;
   private proxy: ProxyCore | null = null;
+  private admission: Admission | null = null;
   private identities: IdentitySet | null = null;
   private readonly policy: TlsPolicy;
   private revocation: RevocationChecker;
@@ -135,6 +137,7 @@ export class Edge {
       onAck: (ack, source) => this.proxy?.onAck(ack, source),
       onStrayResponse: (res) => this.proxy?.onStrayResponse(res),
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
+      admitNew: (req, source) => this.admission === null || this.admission.admit(req, source),
     });
     this.transport.onMessage((m) => this.receive(m));
   }
@@ -162,9 +165,22 @@ export class Edge {
     const identity = new ProxyIdentity(this.config.edge.name, legs);
     const srtp = this.config.srtp;
     const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
+    const router = this.deps.router({ config: this.config, identity });
+    // Issue 11 item 8: per-source token buckets before any transaction state (proxy/admission.ts).
+    this.admission = new Admission({
+      limits: this.config.limits,
+      now: () => this.clock.now(),
+      classify: (source) => {
+        const leg = identity.legOf(source);
+        return leg === undefined ? undefined : { side: leg.side, known: router.admit(source, leg.side) === null };
+      },
+      send: (data, dest) => this.send(data, dest),
+      observer: this.deps.observer ?? {},
+      agent: AGENT,
+    });
     this.proxy = new ProxyCore({
       identity,
-      router: this.deps.router({ config: this.config, identity }),
+      router,
       transactions: this.transactions,
       sendStateless: (data, dest) => this.send(data, dest),
       clock: this.clock,
@@ -173,6 +189,7 @@ export class Edge {
       observer: this.deps.observer ?? {},
       maxTransactions: this.config.limits.maxTransactions,
       maxPendingRequests: this.config.limits.maxPendingRequests,
+      maxPendingPerTrunk: this.config.limits.maxPendingPerTrunk,
       retryAfterSeconds: 30,
       agent: AGENT,
     });

@@ -70,6 +70,8 @@ export class EdgeMetrics {
   readonly sdpChecks: Counter<'direction' | 'kind' | 'result' | 'reason'>;
   readonly certificateExpiry: Gauge<'name' | 'file'>;
   readonly hepPackets: Counter<'result'>;
+  readonly admissionRefused: Counter<'side' | 'source' | 'reason'>;
+  readonly overloadResponses: Counter<'result'>;
 
   constructor(opts: MetricsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -105,6 +107,8 @@ export class EdgeMetrics {
       },
     });
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
+    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending)', labelNames: ['side', 'source', 'reason'], registers });
+    this.overloadResponses = new Counter({ name: 'sips_edge_overload_responses_total', help: 'What refused requests got: sent (a 503), suppressed (the 503 budget was spent), silent (UDP strangers are never answered)', labelNames: ['result'], registers });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
