@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EdgeProcess } from '../helpers/edge-process.js';
 import { freeUdpPort } from '../helpers/sipp.js';
 import {
-  PBX2, SINK_NUMBER, STRANGER, UdpSender, flood, internalErrors, invite, legitimateCalls, metricSum, overloadConfig, scrape, sippFailure,
+  PBX2, SINK_NUMBER, STRANGER, UdpSender, floodDuringCalls, internalErrors, invite, metricSum, overloadConfig, scrape,
 } from '../helpers/overload.js';
 
 /**
@@ -33,23 +33,6 @@ async function start(): Promise<{ edge: EdgeProcess; far: number }> {
   const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits: LIMITS }));
   edges.push(edge);
   return { edge, far };
-}
-
-/** Floods from `sender` while 3 real calls run; resolves with the datagram count and the SIPp results. */
-async function floodDuringCalls(edge: EdgeProcess, far: number, sender: UdpSender, ports: readonly number[], make: (port: number) => string) {
-  let go!: () => void;
-  const started = new Promise<void>((r) => { go = r; });
-  const calls = started.then(() => legitimateCalls(edge, far, 3));
-  let atStart = 0;
-  let sent = 0;
-  const total = await flood(sender, ports, (port, n) => { sent = n + 1; return make(port); }, {
-    max: 20_000, perRound: 100, until: calls, onStarted: () => { atStart = sent; go(); },
-  });
-  const { uac, uas } = await calls;
-  assert.equal(uac.code, 0, sippFailure(uac, 'UAC'));
-  assert.equal(uas.code, 0, sippFailure(uas, 'UAS'));
-  assert.ok(total > atStart + 100, `the flood went on while the calls ran (${atStart} before, ${total} in all)`);
-  return total;
 }
 
 test('UDP INVITE flood from a stranger: the PBX calls complete, the stranger gets no answer, refusals are counted', async () => {

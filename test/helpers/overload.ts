@@ -4,6 +4,7 @@
  * addresses (Linux routes all of 127.0.0.0/8 to lo: 127.0.0.2 is the second peer, 127.0.0.9 a
  * stranger).
  */
+import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { request } from 'node:http';
 import { EdgeProcess } from './edge-process.js';
@@ -226,4 +227,34 @@ export function sippFailure(r: SippResult, who: string): string {
 /** Errors the edge logged about itself (a bug reached by input): none may appear. */
 export function internalErrors(edge: EdgeProcess): string[] {
   return edge.logs.filter((l) => l.level >= 50).map((l) => JSON.stringify(l));
+}
+
+/**
+ * Runs `load` and, once it calls `started`, 3 real calls; `load` must stop when `until` settles.
+ * Asserts the calls completed and the load went on while they ran; resolves with load's result.
+ */
+export async function callsDuring<T extends { readonly sent: number }>(edge: EdgeProcess, far: number, load: (started: () => void, until: Promise<unknown>) => Promise<T>): Promise<T> {
+  let began = false;
+  let go!: () => void;
+  const started = new Promise<void>((r) => { go = () => { began = true; r(); }; });
+  const calls = started.then(() => legitimateCalls(edge, far, 3));
+  const result = await load(go, calls);
+  assert.ok(began, 'the load never started the calls');
+  const { uac, uas } = await calls;
+  assert.equal(uac.code, 0, sippFailure(uac, 'UAC'));
+  assert.equal(uas.code, 0, sippFailure(uas, 'UAS'));
+  return result;
+}
+
+/** A bounded UDP flood from `sender` while 3 real calls run; resolves with the datagram count. */
+export async function floodDuringCalls(edge: EdgeProcess, far: number, sender: UdpSender, ports: readonly number[], make: (port: number) => string): Promise<number> {
+  let atStart = 0;
+  let sent = 0;
+  const r = await callsDuring(edge, far, async (started, until) => ({
+    sent: await flood(sender, ports, (port, n) => { sent = n + 1; return make(port); }, {
+      max: 20_000, perRound: 100, until, onStarted: () => { atStart = sent; started(); },
+    }),
+  }));
+  assert.ok(r.sent > atStart + 100, `the flood went on while the calls ran (${atStart} before, ${r.sent} in all)`);
+  return r.sent;
 }
