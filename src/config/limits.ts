@@ -39,10 +39,12 @@ export const DEFAULT_LIMITS = {
   /**
    * New server transactions per second from one vendor address or one inside peer address (token
    * bucket, refused with 503 past it; retransmissions, ACK, CANCEL and in-dialog requests of known
-   * sources are not counted). Above the edge's measured ~3,500 calls/s per core would be pointless.
+   * sources are not counted). Far above a PBX's or an lb host's real call rate (tens to hundreds
+   * of calls/s), below the edge's capacity on 2 cores (3,500-5,750 calls/s, bench/cps.sh, which
+   * raises it): one runaway or looping source cannot take the CPU every other source needs.
    */
   knownSourceRequestRate: 2_000,
-  /** Burst of new transactions a vendor or peer address may send above its rate (a PBX restart re-REGISTERs, re-OPTIONs). */
+  /** Burst above that rate (a PBX restart re-sends OPTIONS and queued calls at once). */
   knownSourceRequestBurst: 4_000,
   /** New transactions per second from one address that is neither the vendor nor a peer (it would be refused anyway). */
   strangerRequestRate: 5,
