@@ -39,6 +39,8 @@ export class EdgeMetrics {
   readonly registry = new Registry();
   private readonly now: () => number;
   private activeTransactions: () => number = () => 0;
+  private heldTransactions: () => number = () => 0;
+  private timers: () => number = () => 0;
   private readonly certificates = new Map<string, { name: string; file: string; notAfter: number }>();
 
   // One guard per free-text label, so one noisy label cannot crowd out another.
@@ -87,6 +89,14 @@ export class EdgeMetrics {
       name: 'sips_edge_transactions_active', help: 'Server transactions alive now', registers,
       collect() { this.set(self.activeTransactions()); },
     });
+    new Gauge({
+      name: 'sips_edge_transactions_held', help: 'Client and server transactions held now (RFC 6026 lingering included)', registers,
+      collect() { this.set(self.heldTransactions()); },
+    });
+    new Gauge({
+      name: 'sips_edge_timers_scheduled', help: 'Transaction timers scheduled now', registers,
+      collect() { this.set(self.timers()); },
+    });
     this.tlsHandshakes = new Counter({ name: 'sips_edge_tls_handshakes_total', help: 'TLS handshakes by role (server = accepted, client = to upstream), result, failure reason and negotiated cipher', labelNames: ['role', 'result', 'reason', 'cipher'], registers });
     this.deprecatedCiphers = new Counter({ name: 'sips_edge_tls_deprecated_cipher_total', help: 'TLS connections that negotiated a cipher slated for deprecation (S-TLS-4)', labelNames: ['role', 'cipher'], registers });
     this.connectionsActive = new Gauge({ name: 'sips_edge_connections_active', help: 'Open stream connections (TCP and TLS flows), by transport and direction', labelNames: ['transport', 'direction'], registers });
@@ -115,6 +125,12 @@ export class EdgeMetrics {
   /** The composition root hands in the transaction layer's live count; read at scrape time. */
   setActiveTransactionsSource(source: () => number): void {
     this.activeTransactions = source;
+  }
+
+  /** Every transaction held (client and server) and the scheduled timers; read at scrape time. */
+  setIdleSources(sources: { readonly transactions: () => number; readonly timers: () => number }): void {
+    this.heldTransactions = sources.transactions;
+    this.timers = sources.timers;
   }
 
   /** Records a loaded certificate; the gauge shows seconds until `notAfter` at scrape time. */
