@@ -1,7 +1,7 @@
 /**
  * Issue 11 item 8/9 figures: legitimate calls (SIPp PBX -> edge -> SIPp far end, UDP) while a
  * bounded UDP INVITE flood hits the edge's inside listener, with the edge's production default
- * limits. Scenarios (each on a fresh edge process): no flood; a flood from a stranger address; a
+ * limits and RFC 3261 default timers. Scenarios (each on a fresh edge process): no flood; a flood from a stranger address; a
  * flood from a configured peer (whose trunk never answers). Prints one JSON document: per scenario
  * the calls attempted and completed, datagrams sent, the edge's CPU and the admission counters.
  *   node .test-build/bench/flood.js [--rate 20000] [--calls 300] [--cps 30]
@@ -32,7 +32,7 @@ function cpuTicks(pid: number): number {
 async function scenario(name: string, flooder: string | null): Promise<Record<string, unknown>> {
   const far = await freeUdpPort();
   const sink = await UdpSender.bind('127.0.0.1');
-  const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits: ['maxPendingRequests: 5000'] }));
+  const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits: ['maxPendingRequests: 5000'], timers: '{ T1: 500, T2: 4000, T4: 5000, timerC: 181000 }' }));
   const pid = edge.proc.pid!;
   const port = edge.port('inside', 'udp');
   const uas = runSipp({ scenario: 'uas-answer-expect-bye.xml', port: far, calls: CALLS, timeoutSeconds: Math.ceil(CALLS / CPS) + 30 });
