@@ -1,14 +1,14 @@
 /**
  * Soak (issue 11): 100,000 calls through the edge, SIPp PBX (UDP) -> edge -> TLS 1.2 -> Kamailio
  * upstream (../shared/bench, copied to a temp dir with its own free port), at a moderate bounded
- * rate. After a warm-up of 10,000 calls and again after the soak, once RFC 6026 lingering (32 s)
+ * rate. After a warm-up (40 s of calls at the same rate) and again after the soak, once RFC 6026 lingering (32 s)
  * has expired: transactions, timers and connections from /metrics must be back to idle and RSS
  * within 10 % of the warm-up figure. Prints one JSON document; exit 1 when a check fails.
- *   node .test-build/bench/soak.js [--calls 100000] [--rate 1000] [--warmup 10000]
+ *   node .test-build/bench/soak.js [--calls 100000] [--rate 1000] [--warmup rate*40]   (SHARED_BENCH=dir of the harness)
  * Loopback only; the edge and Kamailio are stopped by PID; each SIPp run is bounded by -m and -timeout.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { cpSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,11 +23,14 @@ function arg(name: string, dflt: number): number {
 }
 const CALLS = arg('calls', 100_000);
 const RATE = arg('rate', 1000);
-const WARMUP = arg('warmup', 10_000);
+/** Warm-up long enough (40 s at the rate) for RFC 6026 lingering state to reach its steady size. */
+const WARMUP = arg('warmup', RATE * 40);
 /** RFC 6026 Timer L/M (64*T1 = 32 s) plus Timer K/J and a margin. */
 const LINGER_MS = 32_000 + 6_000;
 const ROOT = process.cwd();
+/** The harness as bench/cps.sh finds it (a worktree elsewhere: SHARED_BENCH=/path/to/shared/bench). */
 const SHARED = process.env['SHARED_BENCH'] ?? resolve(ROOT, '../shared/bench');
+if (!existsSync(SHARED)) throw new Error(`no bench harness at ${SHARED}: set SHARED_BENCH`);
 
 function freeTcpPort(): Promise<number> {
   return new Promise((res) => {
