@@ -3,7 +3,8 @@
  * upstream (../shared/bench, copied to a temp dir with its own free port), at a moderate bounded
  * rate. After a warm-up (40 s of calls at the same rate) and again after the soak, once RFC 6026 lingering (32 s)
  * has expired: transactions, timers and connections from /metrics must be back to idle and RSS
- * within 10 % of the warm-up figure. Prints one JSON document; exit 1 when a check fails.
+ * (after a full GC, asked for through the edge's inspector on loopback) within 10 % of the
+ * warm-up figure. Prints one JSON document; exit 1 when a check fails.
  *   node .test-build/bench/soak.js [--calls 100000] [--rate 1000] [--warmup rate*40]   (SHARED_BENCH=dir of the harness)
  * Loopback only; the edge and Kamailio are stopped by PID; each SIPp run is bounded by -m and -timeout.
  */
@@ -95,7 +96,22 @@ function sipp(dir: string, edgePort: number, localPort: number, calls: number): 
   }));
 }
 
+/**
+ * A full GC in the edge through its inspector (HeapProfiler.collectGarbage), so RSS and heap are
+ * compared without the garbage an idle process has no reason to collect.
+ */
+async function collectGarbage(inspectPort: number): Promise<void> {
+  const list = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json() as { webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(list[0]!.webSocketDebuggerUrl);
+  await new Promise<void>((res, rej) => {
+    ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    ws.onmessage = (e) => { if ((JSON.parse(String(e.data)) as { id?: number }).id === 1) { ws.close(); res(); } };
+    ws.onerror = () => rej(new Error('inspector connection failed'));
+  });
+}
+
 async function idle(adminPort: number, pid: number): Promise<Record<string, number>> {
+  await collectGarbage(inspectPort);
   const m = await scrape(adminPort);
   return {
     serverTransactions: metricSum(m, 'sips_edge_transactions_active'),
@@ -149,7 +165,8 @@ const runDir = join(work, 'run/upstream');
 spawnSync('mkdir', ['-p', runDir]);
 const upstream = spawn('kamailio', ['-DD', '-E', '-f', join(cfgDir, 'upstream.cfg'), '-m', '1024', '-M', '32', '-Y', runDir, '-w', cfgDir],
   { env: { ...process.env, OPENSSL_CONF: join(cfgDir, 'openssl-upstream.cnf') }, stdio: 'ignore' });
-const edge = spawn(process.execPath, ['--max-semi-space-size=64', join(ROOT, 'dist/cli/main.js'), 'start', '--config', join(work, 'edge.yaml')], { stdio: 'ignore' });
+const inspectPort = await freeTcpPort();
+const edge = spawn(process.execPath, ['--max-semi-space-size=64', `--inspect=127.0.0.1:${inspectPort}`, join(ROOT, 'dist/cli/main.js'), 'start', '--config', join(work, 'edge.yaml')], { stdio: 'ignore' });
 let ok = false;
 let report: Record<string, unknown> = {};
 try {
@@ -161,7 +178,8 @@ try {
   await new Promise((r) => setTimeout(r, LINGER_MS));
   const afterWarmup = await idle(adminPort, edge.pid!);
   const soak = await sipp(work, edgePort, sippPort, CALLS);
-  const atEnd = await idle(adminPort, edge.pid!);
+  const m = await scrape(adminPort);
+  const atEnd = { transactionsHeld: metricSum(m, 'sips_edge_transactions_held'), timers: metricSum(m, 'sips_edge_timers_scheduled'), rssMb: rssMb(edge.pid!) };
   await new Promise((r) => setTimeout(r, LINGER_MS));
   const afterSoak = await idle(adminPort, edge.pid!);
   const rssGrowth = (afterSoak['rssMb']! - afterWarmup['rssMb']!) / afterWarmup['rssMb']!;
