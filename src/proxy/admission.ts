@@ -9,8 +9,9 @@
  *   own and shares one more for all strangers: a spoofed or distributed flood gets a bounded share
  *   of the CPU, never the vendor's or a peer's.
  * - Not counted: retransmissions and ACKs (they create no transaction: the transaction layer only
- *   asks for new ones), and CANCEL and in-dialog requests (To-tag) from known sources, which end or
- *   carry calls already admitted and must not be starved by that source's own new calls.
+ *   asks for new ones). CANCEL and in-dialog requests (To-tag) from known sources end or carry
+ *   calls already admitted: they spend the same bucket but may dip into a reserve of one more burst,
+ *   so a source's own flood of new calls never starves them (and a flood of them is still bounded).
  * - Refused: 503 with Retry-After, sent statelessly from a bucket of its own
  *   (`limits.overloadResponseRate`) so the edge cannot be made a reflector; beyond it, dropped and
  *   counted. UDP strangers get nothing (access control drops their datagrams silently too: no
@@ -35,13 +36,16 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Takes one token if there is one. */
-  take(now: number): boolean {
+  /**
+   * Takes one token if there is one. `priority` may also take from a reserve of one more burst
+   * below zero: such requests pass while ordinary ones are refused, and are bounded all the same.
+   */
+  take(now: number, priority = false): boolean {
     if (now > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSecond) / 1000);
       this.last = now;
     }
-    if (this.tokens < 1) return false;
+    if (this.tokens < (priority ? 1 - this.burst : 1)) return false;
     this.tokens -= 1;
     return true;
   }
@@ -106,8 +110,8 @@ export class Admission {
     const entry = this.entryFor(source, now);
     // An unknown listener: the proxy answers 403 itself.
     if (entry === undefined) return true;
-    if (entry.kind !== 'stranger' && (request.method === 'CANCEL' || hasToTag(request))) return true;
-    if (!entry.bucket.take(now)) return this.refuse(request, source, entry, 'source-rate', now);
+    const priority = entry.kind !== 'stranger' && (request.method === 'CANCEL' || hasToTag(request));
+    if (!entry.bucket.take(now, priority)) return this.refuse(request, source, entry, 'source-rate', now);
     if (entry.kind === 'stranger' && !this.strangers.take(now)) return this.refuse(request, source, entry, 'strangers-rate', now);
     return true;
   }

@@ -31,7 +31,7 @@ function harness(known: (address: string) => boolean, limits: Partial<Limits> = 
 
 const src = (address: string, transport: Source['transport'] = 'udp'): Source => ({ transport, address, port: 40000, localAddress: '127.0.0.1', localPort: 5060 });
 
-test('a known source spends only its own bucket; CANCEL and in-dialog requests are not counted', () => {
+test('a known source spends only its own bucket; CANCEL and in-dialog requests pass from its reserve', () => {
   const h = harness((a) => a === '10.0.0.1');
   const peer = src('10.0.0.1');
   assert.deepEqual([1, 2, 3].map(() => h.a.admit(request({ viaHost: '10.0.0.1', rport: true }), peer)), [true, true, false]);
@@ -69,4 +69,13 @@ test('the source table is bounded: past maxTrackedSources the oldest is forgotte
   const h = harness(() => false, { maxTrackedSources: 100, strangersRequestBurst: 1_000_000 });
   for (let i = 0; i < 1000; i++) h.a.admit(request(), src(`198.51.${i >> 8}.${i & 255}`));
   assert.equal(h.a.trackedSources, 100);
+});
+
+test('in-dialog requests from a known source are bounded too: one reserve burst, then refused', () => {
+  const h = harness((a) => a === '10.0.0.1');
+  const peer = src('10.0.0.1');
+  const byes = Array.from({ length: 6 }, () => h.a.admit(request({ method: 'BYE', toTag: 'x' }), peer));
+  // burst 2 + reserve 2, then refused
+  assert.deepEqual(byes, [true, true, true, true, false, false]);
+  assert.equal(h.a.admit(request(), peer), false, 'new requests wait until the bucket is positive again');
 });
