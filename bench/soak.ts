@@ -120,6 +120,7 @@ async function idle(adminPort: number, pid: number): Promise<Record<string, numb
     connections: metricSum(m, 'sips_edge_connections_active'),
     rssMb: rssMb(pid),
     heapUsedMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_used_bytes') / 1048576),
+    heapTotalMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_total_bytes') / 1048576),
     externalMb: Math.round(metricSum(m, 'sips_edge_nodejs_external_memory_bytes') / 1048576),
   };
 }
