@@ -38,6 +38,9 @@ routing: { defaultTrunk: bench }
 dns:
   overrides: { lb01.voice.euc1.pure.cloud: [127.0.0.1] }
 admin: { enabled: false }
+# One SIPp peer sends every call: the per-source admission bucket (limits.knownSourceRequestRate,
+# 2,000/s by default) is raised so the sweep measures the proxy, not the limit.
+limits: { knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000 }
 ${EXTRA_YAML:-}
 logging: { level: warn }
 YAML

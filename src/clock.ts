@@ -44,6 +44,14 @@ class ScheduledTimer implements TimerHandle {
   }
 }
 
+/** Scheduled timers alive across every list (the soak check: back to idle after the calls). */
+let scheduledCount = 0;
+
+/** Transaction timers scheduled on the system clock now. */
+export function scheduledTimers(): number {
+  return scheduledCount;
+}
+
 class TimerList {
   private head: ScheduledTimer | null = null;
   private tail: ScheduledTimer | null = null;
@@ -54,6 +62,7 @@ class TimerList {
 
   add(target: TimerTarget): ScheduledTimer {
     const t = new ScheduledTimer(performance.now() + this.ms, target, this);
+    scheduledCount++;
     if (this.tail === null) {
       this.head = this.tail = t;
       this.arm(this.ms);
@@ -67,6 +76,7 @@ class TimerList {
 
   remove(t: ScheduledTimer): void {
     if (t.prev === null && this.head !== t) return; // already fired or removed
+    scheduledCount--;
     if (t.prev !== null) t.prev.next = t.next;
     else this.head = t.next;
     if (t.next !== null) t.next.prev = t.prev;

@@ -8,6 +8,7 @@ import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/raw-error-response.js';
 import { formatVia, receivedVia } from './message/headers.js';
 import { parseMessage, type ParseOptions } from './message/parse-message.js';
+import { Admission } from './proxy/admission.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/deps.js';
 import { ProxyCore } from './proxy/proxy-core.js';
@@ -70,6 +71,7 @@ export class Edge {
   readonly transport: Transport;
   readonly transactions: TransactionLayer;
   private proxy: ProxyCore | null = null;
+  private admission: Admission | null = null;
   private identities: IdentitySet | null = null;
   private readonly policy: TlsPolicy;
   private revocation: RevocationChecker;
@@ -146,6 +148,7 @@ export class Edge {
       onAck: (ack, source) => this.proxy?.onAck(ack, source),
       onStrayResponse: (res, source) => this.proxy?.onStrayResponse(res, source),
       onServerTxTerminated: (tx) => this.proxy?.onServerTxTerminated(tx),
+      admitNew: (req, source) => this.admission === null || this.admission.admit(req, source),
     });
     this.transport.onMessage((m) => this.receive(m));
     // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
@@ -181,6 +184,19 @@ export class Edge {
     this.router = this.deps.router({ config: this.config, identity });
     const srtp = this.config.srtp;
     const policy = createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp });
+    const router = this.router;
+    // Issue 11 item 8: per-source token buckets before any transaction state (proxy/admission.ts).
+    this.admission = new Admission({
+      limits: this.config.limits,
+      now: () => this.clock.now(),
+      classify: (source) => {
+        const leg = identity.legOf(source);
+        return leg === undefined ? undefined : { side: leg.side, known: router.admit(source, leg.side) === null };
+      },
+      send: (data, dest) => this.send(data, dest),
+      observer: this.deps.observer ?? {},
+      agent: AGENT,
+    });
     this.proxy = new ProxyCore({
       identity,
       router: this.router,
@@ -192,6 +208,7 @@ export class Edge {
       observer: this.deps.observer ?? {},
       maxTransactions: this.config.limits.maxTransactions,
       maxPendingRequests: this.config.limits.maxPendingRequests,
+      maxPendingPerTrunk: this.config.limits.maxPendingPerTrunk,
       retryAfterSeconds: 30,
       agent: AGENT,
       warningDetail: this.config.logging.warningDetail,

@@ -4,6 +4,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { scheduledTimers } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import { createHepSender } from './observability/hep.js';
 import { readinessFrom, startAdminServer, type AdminServer } from './observability/admin-http.js';
@@ -65,6 +66,7 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
   });
   attachTransportEvents(running.edge.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
   metrics.setActiveTransactionsSource(() => running.edge.transactions.activeServerTransactions);
+  metrics.setIdleSources({ transactions: () => running.edge.transactions.size, timers: scheduledTimers });
   const setExpiry = (): void => {
     metrics.clearCertificates();
     for (const c of running.edge.loadedCertificates()) metrics.setCertificateExpiry(c.name, c.file, c.notAfter);

@@ -40,6 +40,35 @@ export const DEFAULT_LIMITS = {
   maxTransactions: 500_000,
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
   maxPendingRequests: 5_000,
+  /**
+   * Forwarded requests not yet answered for one trunk (outbound) or one inside peer (inbound); past
+   * it that trunk's or peer's new INVITEs get 503. Half the global limit: a trunk whose calls are
+   * never answered (Timer C holds them minutes) fills its own share, never another trunk's.
+   */
+  maxPendingPerTrunk: 2_500,
+  /**
+   * New server transactions per second from one vendor address or one inside peer address (token
+   * bucket, refused with 503 past it; retransmissions, ACK, CANCEL and in-dialog requests of known
+   * sources are not counted). Far above a PBX's or an lb host's real call rate (tens to hundreds
+   * of calls/s), below the edge's capacity on 2 cores (3,500-5,750 calls/s, bench/cps.sh, which
+   * raises it): one runaway or looping source cannot take the CPU every other source needs.
+   */
+  knownSourceRequestRate: 2_000,
+  /** Burst above that rate (a PBX restart re-sends OPTIONS and queued calls at once). */
+  knownSourceRequestBurst: 4_000,
+  /** New transactions per second from one address that is neither the vendor nor a peer (it would be refused anyway). */
+  strangerRequestRate: 5,
+  strangerRequestBurst: 20,
+  /** All strangers together: spoofed sources or a botnet get this much parse and routing work, never the vendor's or a peer's. */
+  strangersRequestRate: 200,
+  strangersRequestBurst: 400,
+  /** Source addresses whose buckets are remembered; past it the oldest is forgotten (spoofed UDP cannot grow memory). */
+  maxTrackedSources: 10_000,
+  /** The edge's stateless 503s for rate-limited requests, per second; beyond it they are dropped and counted (never a reflector). */
+  overloadResponseRate: 200,
+  overloadResponseBurst: 400,
+  /** Retry-After (s) on rate-limit 503s: the burst passes within seconds, a longer value would idle a whole trunk. */
+  rateLimitRetryAfterSeconds: 5,
   /** Accepted connections with no traffic for this long are closed (s). */
   idleTimeoutSeconds: 3_600,
   /** RFC 5626 §4.4.1 CRLF keep-alive on connections the edge opened (s). */

@@ -39,6 +39,8 @@ export class EdgeMetrics {
   readonly registry = new Registry();
   private readonly now: () => number;
   private activeTransactions: () => number = () => 0;
+  private heldTransactions: () => number = () => 0;
+  private timers: () => number = () => 0;
   private readonly certificates = new Map<string, { name: string; file: string; notAfter: number }>();
 
   // One guard per free-text label, so one noisy label cannot crowd out another.
@@ -71,6 +73,8 @@ export class EdgeMetrics {
   readonly certificateExpiry: Gauge<'name' | 'file'>;
   readonly hepPackets: Counter<'result'>;
   readonly crlFetches: Counter<'result'>;
+  readonly admissionRefused: Counter<'side' | 'source' | 'reason'>;
+  readonly overloadResponses: Counter<'result'>;
 
   constructor(opts: MetricsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -85,6 +89,14 @@ export class EdgeMetrics {
     new Gauge({
       name: 'sips_edge_transactions_active', help: 'Server transactions alive now', registers,
       collect() { this.set(self.activeTransactions()); },
+    });
+    new Gauge({
+      name: 'sips_edge_transactions_held', help: 'Client and server transactions held now (RFC 6026 lingering included)', registers,
+      collect() { this.set(self.heldTransactions()); },
+    });
+    new Gauge({
+      name: 'sips_edge_timers_scheduled', help: 'Transaction timers scheduled now', registers,
+      collect() { this.set(self.timers()); },
     });
     this.tlsHandshakes = new Counter({ name: 'sips_edge_tls_handshakes_total', help: 'TLS handshakes by role (server = accepted, client = to upstream), result, failure reason and negotiated cipher', labelNames: ['role', 'result', 'reason', 'cipher'], registers });
     this.deprecatedCiphers = new Counter({ name: 'sips_edge_tls_deprecated_cipher_total', help: 'TLS connections that negotiated a cipher slated for deprecation (S-TLS-4)', labelNames: ['role', 'cipher'], registers });
@@ -107,12 +119,20 @@ export class EdgeMetrics {
     });
     this.crlFetches = new Counter({ name: 'sips_edge_crl_fetches_total', help: 'CRL distribution point fetches (S-VAL-5) by result: ok, timeout (tls.crlFetchTimeoutMs), failed, invalid (not signed by the issuer); concurrent handshakes share one fetch', labelNames: ['result'], registers });
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
+    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending)', labelNames: ['side', 'source', 'reason'], registers });
+    this.overloadResponses = new Counter({ name: 'sips_edge_overload_responses_total', help: 'What refused requests got: sent (a 503), suppressed (the 503 budget was spent), silent (UDP strangers are never answered)', labelNames: ['result'], registers });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
   /** The composition root hands in the transaction layer's live count; read at scrape time. */
   setActiveTransactionsSource(source: () => number): void {
     this.activeTransactions = source;
+  }
+
+  /** Every transaction held (client and server) and the scheduled timers; read at scrape time. */
+  setIdleSources(sources: { readonly transactions: () => number; readonly timers: () => number }): void {
+    this.heldTransactions = sources.transactions;
+    this.timers = sources.timers;
   }
 
   /** Records a loaded certificate; the gauge shows seconds until `notAfter` at scrape time. */

@@ -39,6 +39,12 @@ export interface SdpCheckedEvent {
   readonly kind?: 'offer' | 'answer';
 }
 export interface DroppedEvent { readonly what: string; readonly reason: string }
+export interface AdmissionRefusedEvent {
+  readonly side: Side;
+  readonly source: 'vendor' | 'peer' | 'stranger';
+  readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending';
+  readonly response: 'sent' | 'suppressed' | 'silent';
+}
 
 export interface ObservabilityProxyObserver {
   transactionDone(e: TransactionDoneEvent): void;
@@ -47,6 +53,7 @@ export interface ObservabilityProxyObserver {
   callSetup(e: CallSetupEvent): void;
   sdpChecked(e: SdpCheckedEvent): void;
   dropped(e: DroppedEvent): void;
+  admissionRefused(e: AdmissionRefusedEvent): void;
 }
 
 export interface ObserverSinks {
@@ -97,6 +104,9 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
   const sdpChecks = countedBy(m.sdpChecks);
   const callSetup = childrenOf(m.callSetupSeconds);
   const dropLog = new LogRateLimiter();
+  // A flood is refused thousands of times a second: counted in cells, logged never (the metric shows it).
+  const admissionRefused = countedBy(m.admissionRefused);
+  const overloadResponses = countedBy(m.overloadResponses);
   return {
     transactionDone(e) {
       const direction = directionOf(e.fromSide);
@@ -130,6 +140,10 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
       const reason = m.guards.reason.label(e.reason);
       sdpChecks(e.direction + ' ' + kind + ' ' + result + ' ' + reason, { direction: e.direction, kind, result, reason });
       if (!e.ok) log.info({ event: 'sdp-check', direction: e.direction, kind, result, reason: e.reason }, `SDP ${kind} ${result}: ${e.reason ?? ''}`);
+    },
+    admissionRefused(e) {
+      admissionRefused(e.side + ' ' + e.source + ' ' + e.reason, { side: e.side, source: e.source, reason: e.reason });
+      overloadResponses(e.response, { result: e.response });
     },
     dropped(e) {
       m.dropped.inc({ reason: m.guards.reason.label(e.reason) });

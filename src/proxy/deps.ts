@@ -53,6 +53,13 @@ export interface ProxyObserver {
   sdpChecked?(e: { readonly direction: 'request' | 'response'; readonly ok: boolean; readonly reason: string | null; readonly audit: boolean }): void;
   /** A provisional dropped by the SDP gate, or other message intentionally not forwarded. */
   dropped?(e: { readonly what: string; readonly reason: string }): void;
+  /** A new request refused by admission (rate limit, per-trunk pending limit) and what it was answered with. */
+  admissionRefused?(e: {
+    readonly side: Side;
+    readonly source: 'vendor' | 'peer' | 'stranger';
+    readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending';
+    readonly response: 'sent' | 'suppressed' | 'silent';
+  }): void;
 }
 
 export interface ProxyDeps {
@@ -70,6 +77,8 @@ export interface ProxyDeps {
   readonly maxTransactions: number;
   /** Past this many forwarded requests not yet answered, new INVITEs get 503 (CPU or upstream overload). */
   readonly maxPendingRequests: number;
+  /** Past this many forwarded INVITEs not yet answered for one trunk or inside peer, its new INVITEs get 503. */
+  readonly maxPendingPerTrunk?: number;
   /** Seconds for Retry-After on the edge's own 503s. */
   readonly retryAfterSeconds: number;
   /** Written into Warning headers and User-Agent/Server. */

@@ -12,6 +12,8 @@ export const PROXY_ERRORS = {
   SIPS_ERR_PROXY_NOT_HERE: { status: 404, reason: 'Not Here' },
   SIPS_ERR_PROXY_NO_TRANSACTION: { status: 481, reason: 'Call/Transaction Does Not Exist' },
   SIPS_ERR_PROXY_OVERLOAD: { status: 503, reason: 'Service Unavailable' },
+  SIPS_ERR_PROXY_RATE_LIMITED: { status: 503, reason: 'Service Unavailable' },
+  SIPS_ERR_PROXY_TRUNK_OVERLOAD: { status: 503, reason: 'Service Unavailable' },
   SIPS_ERR_PROXY_DRAINING: { status: 503, reason: 'Service Unavailable' },
   SIPS_ERR_PROXY_TRANSPORT: { status: 503, reason: 'Service Unavailable' },
   SIPS_ERR_PROXY_TIMEOUT: { status: 408, reason: 'Request Timeout' },

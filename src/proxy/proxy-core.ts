@@ -24,7 +24,9 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, RE
 export class ProxyCore {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
   /** Requests forwarded and not yet answered upstream: the load measure for overload 503s. */
-  private readonly pending = new Set<ForwardContext>();
+  private readonly pending = new Map<ForwardContext, string | undefined>();
+  /** Initial INVITEs in `pending` (whose value names their trunk or inside peer), counted by trunk. */
+  private readonly pendingByTrunk = new Map<string, number>();
   private draining = false;
 
   constructor(private readonly deps: ProxyDeps) {}
@@ -125,13 +127,22 @@ export class ProxyCore {
       if (!r.ok && !r.audit) return this.reply(tx, 488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     }
 
+    // Issue 11 item 8: one trunk (or peer) whose calls are never answered fills its own share of
+    // `pending`, never the global limit another trunk's calls need.
+    const trunk = isInvite && !inDialog ? decision.trunk ?? decision.peer : undefined;
+    if (trunk !== undefined && (this.pendingByTrunk.get(trunk) ?? 0) >= (this.deps.maxPendingPerTrunk ?? Infinity)) {
+      this.deps.observer.admissionRefused?.({ side: leg.side, source: leg.side === 'outside' ? 'vendor' : 'peer', reason: 'trunk-pending', response: 'sent' });
+      return this.reply(tx, 503, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`, [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+    }
+
     const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
     this.contexts.set(tx, ctx);
-    this.pending.add(ctx);
+    this.pending.set(ctx, trunk);
+    if (trunk !== undefined) this.pendingByTrunk.set(trunk, (this.pendingByTrunk.get(trunk) ?? 0) + 1);
     // Once the final response went upstream the context is only needed by its INVITE client
     // transactions (2xx retransmissions, RFC 6026), which hold it themselves.
     ctx.onSettled = () => {
-      this.pending.delete(ctx);
+      this.settle(ctx);
       this.contexts.delete(tx);
     };
     ctx.start();
@@ -139,13 +150,21 @@ export class ProxyCore {
 
   /** A stream connection closed: branches still waiting for a response over it fail now. */
   onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
-    for (const ctx of this.pending) ctx.onFlowClosed(transport, address, port, flowId);
+    for (const ctx of this.pending.keys()) ctx.onFlowClosed(transport, address, port, flowId);
   }
 
   onServerTxTerminated(tx: ServerTransaction): void {
     const ctx = this.contexts.get(tx);
-    if (ctx !== undefined) this.pending.delete(ctx);
+    if (ctx !== undefined) this.settle(ctx);
     this.contexts.delete(tx);
+  }
+
+  private settle(ctx: ForwardContext): void {
+    const trunk = this.pending.get(ctx);
+    if (!this.pending.delete(ctx) || trunk === undefined) return;
+    const n = (this.pendingByTrunk.get(trunk) ?? 1) - 1;
+    if (n <= 0) this.pendingByTrunk.delete(trunk);
+    else this.pendingByTrunk.set(trunk, n);
   }
 
   /** The decision for an in-dialog request: one hop, taken from the remaining Route set or the Request-URI. */

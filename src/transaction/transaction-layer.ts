@@ -30,6 +30,11 @@ export interface TransactionLayerOptions {
   onStrayResponse(response: SipMessage, source: Source): void;
   /** A server transaction ended; `tx.terminationCause` says why (Timer H, transport error, ...). */
   onServerTxTerminated?(tx: ServerTransaction): void;
+  /**
+   * Asked before a request creates a server transaction (never for retransmissions or ACK): false
+   * = refused, nothing is allocated (the caller answered or dropped it). Admission / rate limits.
+   */
+  admitNew?(request: SipMessage, source: Source): boolean;
 }
 
 export interface TransactionCounts {
@@ -173,6 +178,7 @@ export class TransactionLayer {
       existing.receiveRequest();
       return;
     }
+    if (this.opts.admitNew !== undefined && !this.opts.admitNew(request, source)) return;
     const timing = source.transport === 'udp' ? this.timings.udp : this.timings.stream;
     const dest = responseDestination(request, source);
     const invite = request.method === 'INVITE';

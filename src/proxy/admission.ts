@@ -1,0 +1,187 @@
+/**
+ * Admission of new server transactions (issue 11 item 8): token buckets per source, checked in
+ * the receive path before the transaction layer allocates anything, so a flood costs a parse and
+ * a bucket look-up, never transaction state.
+ *
+ * - The vendor's addresses (outside) and the peers' addresses (inside) each have their own bucket
+ *   (`limits.knownSourceRequestRate` / `...Burst`): no stranger can spend them.
+ * - Every other address (a "stranger", refused by access control anyway) has a small bucket of its
+ *   own and shares one more for all strangers: a spoofed or distributed flood gets a bounded share
+ *   of the CPU, never the vendor's or a peer's.
+ * - Not counted: retransmissions and ACKs (they create no transaction: the transaction layer only
+ *   asks for new ones). CANCEL and in-dialog requests (To-tag) from known sources end or carry
+ *   calls already admitted: they spend the same bucket but may dip into a reserve of one more burst,
+ *   so a source's own flood of new calls never starves them (and a flood of them is still bounded).
+ * - Refused: 503 with Retry-After, sent statelessly from a bucket of its own
+ *   (`limits.overloadResponseRate`) so the edge cannot be made a reflector; beyond it, dropped and
+ *   counted. UDP strangers get nothing (access control drops their datagrams silently too: no
+ *   answers to spoofable sources).
+ */
+import type { Limits } from '../config/limits.js';
+import { buildResponse } from '../message/build-response.js';
+import type { SipMessage } from '../message/message.js';
+import { responseDestination } from '../transaction/response-destination.js';
+import type { Destination, Source } from '../transaction/types.js';
+import { warningValue } from './error-responses.js';
+import type { ProxyObserver } from './deps.js';
+import type { Side } from './types.js';
+
+/** A lazily refilled token bucket; `tokens` may be fractional. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private readonly ratePerSecond: number, private readonly burst: number, now: number) {
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  /**
+   * Takes one token if there is one. `priority` may also take from a reserve of one more burst
+   * below zero: such requests pass while ordinary ones are refused, and are bounded all the same.
+   */
+  take(now: number, priority = false): boolean {
+    if (now > this.last) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.ratePerSecond) / 1000);
+      this.last = now;
+    }
+    if (this.tokens < (priority ? 1 - this.burst : 1)) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export type SourceKind = 'vendor' | 'peer' | 'stranger';
+export type RefusalReason = 'source-rate' | 'strangers-rate';
+export type RefusalResponse = 'sent' | 'suppressed' | 'silent';
+
+export interface AdmissionEvent {
+  readonly side: Side;
+  readonly source: SourceKind;
+  readonly reason: RefusalReason | 'trunk-pending';
+  readonly response: RefusalResponse;
+}
+
+export interface AdmissionDeps {
+  readonly limits: Pick<Limits,
+    'knownSourceRequestRate' | 'knownSourceRequestBurst' | 'strangerRequestRate' | 'strangerRequestBurst' |
+    'strangersRequestRate' | 'strangersRequestBurst' | 'maxTrackedSources' | 'overloadResponseRate' |
+    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds'>;
+  readonly now: () => number;
+  /** The side a source arrived on and whether access control admits it; undefined = unknown listener. */
+  readonly classify: (source: Source) => { readonly side: Side; readonly known: boolean } | undefined;
+  readonly send: (data: Buffer, dest: Destination) => Promise<unknown>;
+  readonly observer: ProxyObserver;
+  readonly agent: string;
+}
+
+/**
+ * Which class a source was found in is re-checked this often (DNS refreshes change the vendor's
+ * addresses); strangers sooner, so a vendor host resolved just after start is not held back long.
+ */
+const RECLASSIFY_KNOWN_MS = 10_000;
+const RECLASSIFY_STRANGER_MS = 1_000;
+
+interface SourceEntry {
+  readonly bucket: TokenBucket;
+  readonly side: Side;
+  readonly kind: SourceKind;
+  readonly classifiedAt: number;
+}
+
+export class Admission {
+  /** By source address (and listener port: the same address may be the vendor outside and a stranger inside). */
+  private readonly sources = new Map<string, SourceEntry>();
+  private readonly strangers: TokenBucket;
+  private readonly responses: TokenBucket;
+  private readonly retryAfter: string;
+
+  constructor(private readonly deps: AdmissionDeps) {
+    const l = deps.limits;
+    const now = deps.now();
+    this.strangers = new TokenBucket(l.strangersRequestRate, l.strangersRequestBurst, now);
+    this.responses = new TokenBucket(l.overloadResponseRate, l.overloadResponseBurst, now);
+    this.retryAfter = String(l.rateLimitRetryAfterSeconds);
+  }
+
+  /** The transaction layer's question for every request that would create a server transaction. */
+  admit(request: SipMessage, source: Source): boolean {
+    const now = this.deps.now();
+    const entry = this.entryFor(source, now);
+    // An unknown listener: the proxy answers 403 itself.
+    if (entry === undefined) return true;
+    const priority = entry.kind !== 'stranger' && (request.method === 'CANCEL' || hasToTag(request));
+    if (!entry.bucket.take(now, priority)) return this.refuse(request, source, entry, 'source-rate', now);
+    if (entry.kind === 'stranger' && !this.strangers.take(now)) return this.refuse(request, source, entry, 'strangers-rate', now);
+    return true;
+  }
+
+  /** Tracked source addresses (a test and metrics aid). */
+  get trackedSources(): number {
+    return this.sources.size;
+  }
+
+  private entryFor(source: Source, now: number): SourceEntry | undefined {
+    const key = source.address + ' ' + source.localPort;
+    const known = this.sources.get(key);
+    if (known !== undefined && now - known.classifiedAt < (known.kind === 'stranger' ? RECLASSIFY_STRANGER_MS : RECLASSIFY_KNOWN_MS)) return known;
+    const c = this.deps.classify(source);
+    if (c === undefined) return undefined;
+    const kind: SourceKind = !c.known ? 'stranger' : c.side === 'outside' ? 'vendor' : 'peer';
+    const l = this.deps.limits;
+    // A re-classified source keeps its bucket when its class did not change.
+    const bucket = known !== undefined && known.kind === kind
+      ? known.bucket
+      : kind === 'stranger'
+        ? new TokenBucket(l.strangerRequestRate, l.strangerRequestBurst, now)
+        : new TokenBucket(l.knownSourceRequestRate, l.knownSourceRequestBurst, now);
+    const entry: SourceEntry = { bucket, side: c.side, kind, classifiedAt: now };
+    if (known !== undefined) this.sources.delete(key);
+    else if (this.sources.size >= l.maxTrackedSources) {
+      // Forget the oldest (Map order is insertion order): a forgotten stranger starts a fresh small
+      // bucket, still under the shared strangers' one.
+      const oldest = this.sources.keys().next().value;
+      if (oldest !== undefined) this.sources.delete(oldest);
+    }
+    this.sources.set(key, entry);
+    return entry;
+  }
+
+  private refuse(request: SipMessage, source: Source, entry: SourceEntry, reason: RefusalReason, now: number): false {
+    let response: RefusalResponse;
+    if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
+    else if (!this.responses.take(now)) response = 'suppressed';
+    else response = this.answer(request, source) ? 'sent' : 'suppressed';
+    this.deps.observer.admissionRefused?.({ side: entry.side, source: entry.kind, reason, response });
+    return false;
+  }
+
+  /** A stateless 503 (RFC 3261 §21.5.4) to where a response would go (§18.2.2, RFC 3581 rport). */
+  private answer(request: SipMessage, source: Source): boolean {
+    let data: Buffer;
+    let dest: Destination;
+    try {
+      data = buildResponse(request, 503, {
+        headers: [['Retry-After', this.retryAfter], ['Warning', warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source')], ['Server', this.deps.agent]],
+      }).serialize();
+      dest = responseDestination(request, source);
+      if (dest.transport === 'udp') {
+        // Only ever to the address the datagram came from (no maddr: no reflection to a third party).
+        const via = request.via();
+        dest = { transport: 'udp', host: source.address, port: via.rport !== undefined ? source.port : via.port ?? 5060, localPort: source.localPort };
+      }
+    } catch {
+      return false; // a header the response needs does not parse: no answer
+    }
+    this.deps.send(data, dest).catch(() => undefined);
+    return true;
+  }
+}
+
+function hasToTag(request: SipMessage): boolean {
+  try {
+    return request.to().tag !== null;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_LIMITS, type Limits } from '../../../src/config/limits.js';
+import { Admission, TokenBucket } from '../../../src/proxy/admission.js';
+import type { Destination, Source } from '../../../src/transaction/types.js';
+import { request } from '../../helpers/transaction-messages.js';
+
+test('token bucket: burst, then the rate, never more than the burst after idling', () => {
+  const b = new TokenBucket(10, 3, 0);
+  assert.deepEqual([b.take(0), b.take(0), b.take(0), b.take(0)], [true, true, true, false]);
+  assert.equal(b.take(50), false, 'half a token after 50 ms at 10/s');
+  assert.equal(b.take(100), true, 'one token after 100 ms');
+  assert.equal(b.take(100_000), true);
+  assert.equal([b.take(100_000), b.take(100_000), b.take(100_000)].filter(Boolean).length, 2, 'capped at the burst');
+});
+
+function harness(known: (address: string) => boolean, limits: Partial<Limits> = {}) {
+  let now = 0;
+  const sent: { data: string; dest: Destination }[] = [];
+  const events: unknown[] = [];
+  const a = new Admission({
+    limits: { ...DEFAULT_LIMITS, strangerRequestRate: 1, strangerRequestBurst: 2, strangersRequestRate: 1, strangersRequestBurst: 3, knownSourceRequestRate: 1, knownSourceRequestBurst: 2, overloadResponseRate: 1, overloadResponseBurst: 1, ...limits },
+    now: () => now,
+    classify: (s) => ({ side: 'inside', known: known(s.address) }),
+    send: async (data, dest) => { sent.push({ data: data.toString(), dest }); },
+    observer: { admissionRefused: (e) => events.push(e) },
+    agent: 'sips-edge',
+  });
+  return { a, sent, events, tick: (ms: number) => { now += ms; } };
+}
+
+const src = (address: string, transport: Source['transport'] = 'udp'): Source => ({ transport, address, port: 40000, localAddress: '127.0.0.1', localPort: 5060 });
+
+test('a known source spends only its own bucket; CANCEL and in-dialog requests pass from its reserve', () => {
+  const h = harness((a) => a === '10.0.0.1');
+  const peer = src('10.0.0.1');
+  assert.deepEqual([1, 2, 3].map(() => h.a.admit(request({ viaHost: '10.0.0.1', rport: true }), peer)), [true, true, false]);
+  assert.equal(h.a.admit(request({ method: 'BYE', toTag: 'x' }), peer), true, 'in-dialog');
+  assert.equal(h.a.admit(request({ method: 'CANCEL' }), peer), true, 'CANCEL');
+  // The refusal: a 503 with Retry-After, to the source address and port (rport).
+  assert.equal(h.sent.length, 1);
+  assert.match(h.sent[0]!.data, /^SIP\/2\.0 503 /);
+  assert.match(h.sent[0]!.data, /\r\nRetry-After: 5\r\n/);
+  assert.match(h.sent[0]!.data, /SIPS_ERR_PROXY_RATE_LIMITED/);
+  assert.deepEqual(h.sent[0]!.dest, { transport: 'udp', host: '10.0.0.1', port: 40000, localPort: 5060 });
+  // The 503 bucket (1 burst): the next refusal is suppressed.
+  assert.equal(h.a.admit(request({ viaHost: '10.0.0.1' }), peer), false);
+  assert.equal(h.sent.length, 1);
+  assert.deepEqual(h.events.map((e) => (e as { response: string }).response), ['sent', 'suppressed']);
+});
+
+test('strangers: a small bucket each and one shared; UDP strangers are never answered; a peer is not affected', () => {
+  const h = harness((a) => a === '10.0.0.1');
+  let admitted = 0;
+  for (let i = 0; i < 10; i++) for (let j = 0; j < 5; j++) if (h.a.admit(request(), src(`192.0.2.${i}`))) admitted++;
+  assert.equal(admitted, 3, 'the shared strangers\' burst');
+  assert.equal(h.sent.length, 0, 'UDP strangers get nothing');
+  assert.equal(h.a.admit(request(), src('10.0.0.1')), true, 'the peer still has its own budget');
+  // Over TCP a stranger gets the 503 (the transport answers on the connection anyway).
+  h.tick(10_000);
+  const tcp = src('192.0.2.200', 'tcp');
+  h.a.admit(request(), tcp);
+  h.a.admit(request(), tcp);
+  assert.equal(h.a.admit(request(), tcp), false);
+  assert.equal(h.sent.length, 1);
+});
+
+test('the source table is bounded: past maxTrackedSources the oldest is forgotten', () => {
+  const h = harness(() => false, { maxTrackedSources: 100, strangersRequestBurst: 1_000_000 });
+  for (let i = 0; i < 1000; i++) h.a.admit(request(), src(`198.51.${i >> 8}.${i & 255}`));
+  assert.equal(h.a.trackedSources, 100);
+});
+
+test('in-dialog requests from a known source are bounded too: one reserve burst, then refused', () => {
+  const h = harness((a) => a === '10.0.0.1');
+  const peer = src('10.0.0.1');
+  const byes = Array.from({ length: 6 }, () => h.a.admit(request({ method: 'BYE', toTag: 'x' }), peer));
+  // burst 2 + reserve 2, then refused
+  assert.deepEqual(byes, [true, true, true, true, false, false]);
+  assert.equal(h.a.admit(request(), peer), false, 'new requests wait until the bucket is positive again');
+});
