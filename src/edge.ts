@@ -8,6 +8,7 @@ import type { EdgeConfig } from './config/schema.js';
 import { rawErrorResponse } from './message/raw-error-response.js';
 import { formatVia, receivedVia } from './message/headers.js';
 import { parseMessage, type ParseOptions } from './message/parse-message.js';
+import { LogRateLimiter } from './observability/log-rate.js';
 import { Admission } from './proxy/admission.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import type { ProxyObserver } from './proxy/deps.js';
@@ -72,6 +73,7 @@ export class Edge {
   readonly transactions: TransactionLayer;
   private proxy: ProxyCore | null = null;
   private admission: Admission | null = null;
+  private readonly malformedLog = new LogRateLimiter();
   private identities: IdentitySet | null = null;
   private readonly policy: TlsPolicy;
   private revocation: RevocationChecker;
@@ -286,9 +288,11 @@ export class Edge {
       : { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port };
     if (!r.ok) {
       // Malformed: a 400 (505/513) with the reason when it was a request we can answer; never forwarded.
-      this.deps.log?.('warn', 'malformed SIP message', { code: r.error.code, reason: r.error.message, peer: `${m.remote.address}:${m.remote.port}`, transport: m.transport });
+      // Outsiders set the pace of these lines: at most 10 a minute per code (the skipped count on the next).
+      const skipped = this.malformedLog.take(r.error.code);
+      if (skipped >= 0) this.deps.log?.('warn', 'malformed SIP message', { code: r.error.code, reason: r.error.message, peer: `${m.remote.address}:${m.remote.port}`, transport: m.transport, ...(skipped > 0 ? { skipped } : {}) });
       const answer = rawErrorResponse(m.data, r.error, AGENT);
-      if (answer !== null) {
+      if (answer !== null && (this.admission === null || this.admission.mayAnswerMalformed(source))) {
         const dest: Destination = m.flow ? { transport: m.transport, host: m.remote.address, port: m.remote.port, flowId: m.flow.id } : { transport: 'udp', host: m.remote.address, port: m.remote.port };
         this.send(answer, dest).catch(() => undefined);
       }

@@ -119,7 +119,7 @@ export class EdgeMetrics {
     });
     this.crlFetches = new Counter({ name: 'sips_edge_crl_fetches_total', help: 'CRL distribution point fetches (S-VAL-5) by result: ok, timeout (tls.crlFetchTimeoutMs), failed, invalid (not signed by the issuer); concurrent handshakes share one fetch', labelNames: ['result'], registers });
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
-    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending)', labelNames: ['side', 'source', 'reason'], registers });
+    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending, malformed: a raw 400 not sent)', labelNames: ['side', 'source', 'reason'], registers });
     this.overloadResponses = new Counter({ name: 'sips_edge_overload_responses_total', help: 'What refused requests got: sent (a 503), suppressed (the 503 budget was spent), silent (UDP strangers are never answered)', labelNames: ['result'], registers });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }

@@ -42,7 +42,7 @@ export interface DroppedEvent { readonly what: string; readonly reason: string }
 export interface AdmissionRefusedEvent {
   readonly side: Side;
   readonly source: 'vendor' | 'peer' | 'stranger';
-  readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending';
+  readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed';
   readonly response: 'sent' | 'suppressed' | 'silent';
 }
 

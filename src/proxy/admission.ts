@@ -52,7 +52,7 @@ export class TokenBucket {
 }
 
 export type SourceKind = 'vendor' | 'peer' | 'stranger';
-export type RefusalReason = 'source-rate' | 'strangers-rate';
+export type RefusalReason = 'source-rate' | 'strangers-rate' | 'malformed';
 export type RefusalResponse = 'sent' | 'suppressed' | 'silent';
 
 export interface AdmissionEvent {
@@ -114,6 +114,22 @@ export class Admission {
     if (!entry.bucket.take(now, priority)) return this.refuse(request, source, entry, 'source-rate', now);
     if (entry.kind === 'stranger' && !this.strangers.take(now)) return this.refuse(request, source, entry, 'strangers-rate', now);
     return true;
+  }
+
+  /**
+   * May a message that did not parse get its raw 400 (505/513)? Never for a UDP stranger (its source
+   * address is spoofable: the 400 would be a reflection), and for anyone else only within the same
+   * budget as the 503s, so malformed floods cannot make the edge an amplifier either.
+   */
+  mayAnswerMalformed(source: Source): boolean {
+    const now = this.deps.now();
+    const entry = this.entryFor(source, now);
+    if (entry === undefined) return false;
+    let response: RefusalResponse = 'sent';
+    if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
+    else if (!this.responses.take(now)) response = 'suppressed';
+    if (response !== 'sent') this.deps.observer.admissionRefused?.({ side: entry.side, source: entry.kind, reason: 'malformed', response });
+    return response === 'sent';
   }
 
   /** Tracked source addresses (a test and metrics aid). */

@@ -57,7 +57,7 @@ export interface ProxyObserver {
   admissionRefused?(e: {
     readonly side: Side;
     readonly source: 'vendor' | 'peer' | 'stranger';
-    readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending';
+    readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed';
     readonly response: 'sent' | 'suppressed' | 'silent';
   }): void;
 }
