@@ -46,7 +46,9 @@ function flood(s: net.Socket, text: (i: number) => string, max: number): Promise
 
 describe('unread connections', () => {
   it('a PBX connection pipelining OPTIONS that never reads is paused, then closed (write-stalled); a new connection is served', { timeout: 30_000 }, async () => {
-    e = await startConnEdge('maxWriteBuffer: 65536, writeStallSeconds: 1, maxWriteQueue: 1048576');
+    // The admission buckets are opened wide: this test is about answers the peer never reads, so every
+    // pipelined OPTIONS must be answered (a spent bucket answers 200 503s/s and fills the queue slowly).
+    e = await startConnEdge('maxWriteBuffer: 65536, writeStallSeconds: 1, maxWriteQueue: 1048576, knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000');
     const s = await tcpClient(e.tcpPort);
     sockets.push(s);
     const writes = await flood(s, () => optionsText({ transport: 'TCP', local: '127.0.0.1', port: e!.tcpPort }), 2_000);
