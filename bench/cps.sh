@@ -14,6 +14,9 @@ cp -r "$SHARED/." "$WORK/"
 chmod -R u+w "$WORK"
 export BENCH="$WORK"
 export RUNS="${RUNS:-1}" STEP_SECONDS="${STEP_SECONDS:-20}"
+# The pinned Node 24 of `npm ci`, never whatever `node` is first on PATH.
+NODE="${NODE:-$ROOT/node_modules/.bin/node}"
+export PATH="$ROOT/node_modules/.bin:$PATH"
 "$WORK/pki/mkpki.sh" >/dev/null
 (cd "$ROOT" && npx tsc -p tsconfig.json)
 
@@ -47,7 +50,7 @@ YAML
 
 for which in ${WHICH:-kamailio sips-edge}; do
   if [ "$which" = sips-edge ]; then
-    export EDGE_CMD="node ${EDGE_NODE_FLAGS:---max-semi-space-size=64} $ROOT/dist/cli/main.js start --config $WORK/sips-edge.yaml"
+    export EDGE_CMD="$NODE ${EDGE_NODE_FLAGS:---max-semi-space-size=64} $ROOT/dist/cli/main.js start --config $WORK/sips-edge.yaml"
   else
     unset EDGE_CMD
   fi
