@@ -4,7 +4,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_ERRORS, type ErrorDef, type ErrorSection } from '../../src/errors.js';
 import { PARSE_ERRORS, SipParseError } from '../../src/message/parse-error.js';
-import { PROXY_ERRORS, proxyReject } from '../../src/proxy/error-responses.js';
+import { PROXY_ERRORS, proxyReject, warningFor } from '../../src/proxy/error-responses.js';
+import { warningValue } from '../../src/message/warning.js';
 import { ROUTE_ERRORS, routeReject } from '../../src/routing/route-errors.js';
 import { SDP_ERRORS } from '../../src/sdp/verdict.js';
 import { TLS_ERRORS, TLS_FAILURE_CODES, TLS_FAILURE_REASONS } from '../../src/tls/reasons.js';
@@ -103,4 +104,16 @@ test('a status-line code answers with its row: reply and route rejects take the 
     const e = new SipParseError(code as keyof typeof PARSE_ERRORS, 'x');
     assert.deepEqual([e.status, e.reason], [def.status, def.reason], code);
   }
+});
+
+test('one Warning builder: the proxy, admission and raw-400 forms are the ones they wrote before', () => {
+  // The three builders this replaced (proxy: whole quoted part cut at 200; raw 400: text cut at 160).
+  const oldProxy = (agent: string, code: string, text: string) => `399 ${agent} "${`${code}: ${text}`.replace(/["\\\r\n]/g, "'").slice(0, 200)}"`;
+  const oldRaw = (agent: string, code: string, text: string) => `399 ${agent} "${code}: ${text.replace(/["\\\r\n]/g, "'").slice(0, 160)}"`;
+  for (const text of ['', 'short', 'quote " back \\ cr \r lf \n end', 'x'.repeat(150), 'y'.repeat(170), 'z'.repeat(500)]) {
+    assert.equal(warningValue('sips-edge', 'SIPS_ERR_PROXY_TRANSPORT', text), oldProxy('sips-edge', 'SIPS_ERR_PROXY_TRANSPORT', text));
+    assert.equal(warningValue('sips-edge', 'SIPS_ERR_PARSE_HEADER_SECTION_TOO_LARGE', text, 160), oldRaw('sips-edge', 'SIPS_ERR_PARSE_HEADER_SECTION_TOO_LARGE', text));
+  }
+  assert.equal(warningFor({ agent: 'sips-edge' }, 'outside', 'SIPS_ERR_PROXY_LOOP', 'lb1.example'), '399 sips-edge "SIPS_ERR_PROXY_LOOP"');
+  assert.equal(warningFor({ agent: 'sips-edge' }, 'inside', 'SIPS_ERR_PROXY_LOOP', 'lb1.example'), '399 sips-edge "SIPS_ERR_PROXY_LOOP: lb1.example"');
 });
