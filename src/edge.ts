@@ -211,7 +211,7 @@ export class Edge {
       maxTransactions: this.config.limits.maxTransactions,
       maxPendingRequests: this.config.limits.maxPendingRequests,
       maxPendingPerTrunk: this.config.limits.maxPendingPerTrunk,
-      retryAfterSeconds: 30,
+      retryAfterSeconds: this.config.limits.retryAfterSeconds,
       agent: AGENT,
       warningDetail: this.config.logging.warningDetail,
       findFlow: (transport, host, port) => this.transport.flows().find((f) => f.transport === transport && f.remote.port === port && f.remote.address === host)?.id,

@@ -67,6 +67,12 @@ export const DEFAULT_LIMITS = {
   /** The edge's stateless 503s for rate-limited requests, per second; beyond it they are dropped and counted (never a reflector). */
   overloadResponseRate: 200,
   overloadResponseBurst: 400,
+  /**
+   * Retry-After (s) on the edge's own overload, drain and unreachable-target 503s (RFC 3261 §21.5.4,
+   * §20.33): long enough that a vendor's retry lands after a restart or a DNS fix, short enough not to
+   * idle a trunk for minutes.
+   */
+  retryAfterSeconds: 30,
   /** Retry-After (s) on rate-limit 503s: the burst passes within seconds, a longer value would idle a whole trunk. */
   rateLimitRetryAfterSeconds: 5,
   /** Accepted connections with no traffic for this long are closed (s). */

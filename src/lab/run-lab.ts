@@ -4,6 +4,7 @@
  * as `sips-edge start` (process.ts startObservedEdge, injected as `startEdge`): metrics, admin
  * endpoints, HEP, key log and logs are the ones a production edge has, not a second wiring.
  */
+import type { Side } from '../diagnostics.js';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
@@ -25,7 +26,7 @@ import { SimulatedRegion } from './vendor-region.js';
  */
 /** A bound listener as the lab reads it (structurally edge.ts `BoundListener`). */
 export interface BoundListenerInfo {
-  readonly side: 'inside' | 'outside';
+  readonly side: Side;
   readonly transport: 'udp' | 'tcp' | 'tls';
   readonly address: string;
   readonly port: number;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TOKEN } from './grammar.js';
 import { headerKey } from './header-names.js';
 import type { SipParseError } from './parse-error.js';
+import { warningValue } from './warning.js';
 
 /**
  * A method token and a space, then anything: a request line that fails to parse (extra SP, LWS in
@@ -44,7 +45,7 @@ export function rawErrorResponse(data: Buffer, error: SipParseError, agent: stri
     copied.push(line);
   }
   if (!hasVia) return null;
-  const warning = `Warning: 399 ${agent} "${error.code}: ${error.message.replace(/["\\\r\n]/g, "'").slice(0, 160)}"`;
+  const warning = `Warning: ${warningValue(agent, error.code, error.message, 160)}`;
   const head = [`SIP/2.0 ${error.status} ${error.reason}`, ...copied, warning, 'Content-Length: 0', '', ''].join('\r\n');
   return Buffer.from(head, 'latin1');
 }

@@ -4,6 +4,7 @@
  * pattern and folded into `other` past a fixed number of distinct values per label. Call-IDs and
  * addresses are never labels.
  */
+import type { Side } from '../diagnostics.js';
 
 /** RFC 3261 §27.4 methods plus the common extensions; anything else counts as `other`. */
 const METHODS: ReadonlySet<string> = new Set([
@@ -43,6 +44,6 @@ export class LabelGuard {
 }
 
 /** `inside -> outside` is the PBX calling out (outbound); the vendor calling in is inbound. */
-export function directionOf(fromSide: 'inside' | 'outside'): 'inbound' | 'outbound' {
+export function directionOf(fromSide: Side): 'inbound' | 'outbound' {
   return fromSide === 'inside' ? 'outbound' : 'inbound';
 }

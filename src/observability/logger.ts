@@ -13,6 +13,7 @@ import { redactSdpKeys, redactSipMessage } from '../sdp/redact-sdp-keys.js';
 import { prettyDestination } from './pretty.js';
 
 export type { Logger } from 'pino';
+import type { TransactionDoneEvent } from '../diagnostics.js';
 
 export interface LoggerOptions {
   readonly level: LevelWithSilent;
@@ -136,21 +137,10 @@ export function logSipTrace(log: Logger, t: SipTrace): void {
 }
 
 /** One line per proxied transaction outcome (info). */
-export interface TransactionOutcome {
-  readonly callId: string;
-  readonly method: string;
+export type TransactionOutcome = Omit<TransactionDoneEvent, 'fromSide' | 'toSide'> & {
   /** `inbound` = vendor to inside, `outbound` = inside to vendor. */
   readonly direction: string;
-  readonly peer: string;
-  readonly transport: string;
-  readonly status: number;
-  readonly durationMs: number;
-  /** Trunk or peer the request was routed by. */
-  readonly route: string | null;
-  readonly target: string | null;
-  /** `SIPS_ERR_*` when the edge caused or decided the outcome. */
-  readonly code: string | null;
-}
+};
 
 export function logTransactionOutcome(log: Logger, e: Omit<TransactionOutcome, 'direction'>, direction: TransactionOutcome['direction']): void {
   if (!log.isLevelEnabled('info')) return;

@@ -1,8 +1,7 @@
 /**
- * proxy/deps.ts `ProxyObserver` -> logs and metrics. The event shapes are restated here
- * structurally (observability sits below proxy in the layer map and imports only message, config
- * and sdp); test/unit/observability/seams.test.ts assigns the result to `ProxyObserver`, so the
- * compiler keeps the two in step.
+ * proxy/deps.ts `ProxyObserver` -> logs and metrics. The event shapes are declared once, in the
+ * src/diagnostics.ts leaf both sides import; test/unit/observability/seams.test.ts still assigns the
+ * result to `ProxyObserver`.
  */
 import { LogRateLimiter } from './log-rate.js';
 import type { Logger } from 'pino';
@@ -10,41 +9,13 @@ import type { Counter, LabelValues } from 'prom-client';
 import { componentLogger, logTransactionOutcome } from './logger.js';
 import type { EdgeMetrics } from './metrics.js';
 import { directionOf } from './labels.js';
+import type {
+  AdmissionRefusedEvent, CallSetupEvent, DroppedEvent, LocalReplyEvent, SdpCheckedEvent, TargetOutcomeEvent, TransactionDoneEvent,
+} from '../diagnostics.js';
 
-type Side = 'inside' | 'outside';
-
-export interface TransactionDoneEvent {
-  readonly callId: string;
-  readonly method: string;
-  readonly fromSide: Side;
-  readonly toSide: Side | null;
-  readonly peer: string;
-  readonly transport: string;
-  readonly status: number;
-  readonly durationMs: number;
-  readonly route: string | null;
-  readonly target: string | null;
-  readonly code: string | null;
-}
-
-export interface LocalReplyEvent { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }
-export interface TargetOutcomeEvent { readonly trunk?: string | null; readonly target: string; readonly status: number; readonly reason: string | null }
-export interface CallSetupEvent { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }
-export interface SdpCheckedEvent {
-  readonly direction: 'request' | 'response';
-  readonly ok: boolean;
-  readonly reason: string | null;
-  readonly audit: boolean;
-  /** Not in the seam yet: derived from direction (request = offer, response = answer) when absent. */
-  readonly kind?: 'offer' | 'answer';
-}
-export interface DroppedEvent { readonly what: string; readonly reason: string }
-export interface AdmissionRefusedEvent {
-  readonly side: Side;
-  readonly source: 'vendor' | 'peer' | 'stranger';
-  readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed';
-  readonly response: 'sent' | 'suppressed' | 'silent';
-}
+export type {
+  AdmissionRefusedEvent, CallSetupEvent, DroppedEvent, LocalReplyEvent, SdpCheckedEvent, TargetOutcomeEvent, TransactionDoneEvent,
+} from '../diagnostics.js';
 
 export interface ObservabilityProxyObserver {
   transactionDone(e: TransactionDoneEvent): void;

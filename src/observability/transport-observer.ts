@@ -8,6 +8,7 @@ import { Counter } from 'prom-client';
 import { LabelGuard } from './labels.js';
 import { componentLogger, hostPort } from './logger.js';
 import type { EdgeMetrics } from './metrics.js';
+import type { Side } from '../diagnostics.js';
 
 interface Remote { readonly address: string; readonly port: number }
 
@@ -25,7 +26,7 @@ export interface ObservedTransportEvents {
   tlsFailure: { readonly role: 'server' | 'client'; readonly reason: string; readonly remote: Remote; readonly detail: string; readonly servername: string | null };
   tlsEstablished: { readonly role: 'server' | 'client'; readonly flowId: string; readonly cipher: string; readonly protocol: string; readonly remote: Remote; readonly servername: string | null };
   framingError: { readonly flow: ObservedFlow; readonly error: { readonly code: string; readonly message: string } };
-  connectionRejected: { readonly reason: string; readonly transport: 'tcp' | 'tls'; readonly remote: Remote; readonly listener?: string; readonly side?: 'outside' | 'inside' | null };
+  connectionRejected: { readonly reason: string; readonly transport: 'tcp' | 'tls'; readonly remote: Remote; readonly listener?: string; readonly side?: Side | null };
   datagramDropped: { readonly reason: string; readonly remote: Remote; readonly size: number };
 }
 

@@ -22,9 +22,9 @@ import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
 import { responseDestination } from '../transaction/response-destination.js';
 import type { Destination, Source } from '../transaction/types.js';
-import { warningValue } from './error-responses.js';
+import { warningValue } from '../message/warning.js';
 import type { ProxyObserver } from './deps.js';
-import type { Side } from './types.js';
+import type { AdmissionRefusedEvent, RefusalReason as AnyRefusalReason, RefusalResponse, Side, SourceKind } from '../diagnostics.js';
 
 /** A lazily refilled token bucket; `tokens` may be fractional. */
 export class TokenBucket {
@@ -51,16 +51,10 @@ export class TokenBucket {
   }
 }
 
-export type SourceKind = 'vendor' | 'peer' | 'stranger';
-export type RefusalReason = 'source-rate' | 'strangers-rate' | 'malformed';
-export type RefusalResponse = 'sent' | 'suppressed' | 'silent';
-
-export interface AdmissionEvent {
-  readonly side: Side;
-  readonly source: SourceKind;
-  readonly reason: RefusalReason | 'trunk-pending';
-  readonly response: RefusalResponse;
-}
+export type { SourceKind, RefusalResponse } from '../diagnostics.js';
+/** The refusals admission itself makes (`trunk-pending` is the proxy's). */
+export type RefusalReason = Exclude<AnyRefusalReason, 'trunk-pending'>;
+export type AdmissionEvent = AdmissionRefusedEvent;
 
 export interface AdmissionDeps {
   readonly limits: Pick<Limits,

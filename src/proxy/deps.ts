@@ -5,7 +5,8 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransactionHandlers, Destination, Source, TimerConfig } from '../transaction/types.js';
 import type { WarningPolicy } from './error-responses.js';
 import type { ProxyIdentity } from './identity.js';
-import type { Router, SdpGate, Side } from './types.js';
+import type { Router, SdpGate } from './types.js';
+import type { AdmissionRefusedEvent, CallSetupEvent, DroppedEvent, LocalReplyEvent, SdpCheckedEvent, TargetOutcomeEvent, TransactionDoneEvent } from '../diagnostics.js';
 
 /** What the proxy needs of the transaction layer. */
 export interface ProxyTransactions {
@@ -17,49 +18,22 @@ export interface ProxyTransactions {
   readonly activeServerTransactions: number;
 }
 
-/** What the proxy reports; observability turns these into logs and metrics. */
+/** What the proxy reports (event shapes: src/diagnostics.ts); observability turns these into logs and metrics. */
 export interface ProxyObserver {
   /** One line per proxied transaction outcome. */
-  transactionDone?(e: {
-    readonly callId: string;
-    readonly method: string;
-    readonly fromSide: Side;
-    readonly toSide: Side | null;
-    readonly peer: string;
-    readonly transport: string;
-    readonly status: number;
-    readonly durationMs: number;
-    readonly route: string | null;
-    readonly target: string | null;
-    readonly code: string | null;
-  }): void;
+  transactionDone?(e: TransactionDoneEvent): void;
   /** A request the edge answered itself with an error (validation, routing, SRTP, overload). */
-  localReply?(e: { readonly method: string; readonly status: number; readonly code: string; readonly detail: string; readonly peer: string }): void;
+  localReply?(e: LocalReplyEvent): void;
   /** A target of a trunk failed or answered (for passive health and the lab report). */
-  targetOutcome?(e: {
-    readonly trunk: string | null;
-    readonly target: string;
-    readonly status: number;
-    readonly reason: string | null;
-    /**
-     * How it counts for passive health: `failure` only for transport failures and the host's own
-     * 503; a slow or silent answer (failover timer, Timer B/C) is `neutral` and left to the probes.
-     */
-    readonly health?: 'failure' | 'success' | 'neutral';
-  }): void;
+  targetOutcome?(e: TargetOutcomeEvent): void;
   /** INVITE setup timing: first 18x and 2xx after the INVITE arrived. */
-  callSetup?(e: { readonly stage: 'ringing' | 'answered'; readonly ms: number; readonly route: string | null }): void;
+  callSetup?(e: CallSetupEvent): void;
   /** SDP gate results (S-MEDIA-1). */
-  sdpChecked?(e: { readonly direction: 'request' | 'response'; readonly ok: boolean; readonly reason: string | null; readonly audit: boolean }): void;
+  sdpChecked?(e: SdpCheckedEvent): void;
   /** A provisional dropped by the SDP gate, or other message intentionally not forwarded. */
-  dropped?(e: { readonly what: string; readonly reason: string }): void;
+  dropped?(e: DroppedEvent): void;
   /** A new request refused by admission (rate limit, per-trunk pending limit) and what it was answered with. */
-  admissionRefused?(e: {
-    readonly side: Side;
-    readonly source: 'vendor' | 'peer' | 'stranger';
-    readonly reason: 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed';
-    readonly response: 'sent' | 'suppressed' | 'silent';
-  }): void;
+  admissionRefused?(e: AdmissionRefusedEvent): void;
 }
 
 export interface ProxyDeps {

@@ -348,29 +348,31 @@ export class ForwardContext implements TimerTarget {
     if (this.branches.some((b) => !b.done && !b.abandoned)) return;
     const best = this.best;
     if (best === null) {
-      this.sendLocal(503, 'SIPS_ERR_PROXY_TRANSPORT', 'no target could be tried', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      this.sendLocal('SIPS_ERR_PROXY_TRANSPORT', 'no target could be tried');
       return;
     }
     if (this.canceled && best.status !== 487 && best.response === null) {
-      this.sendLocal(487, 'SIPS_ERR_PROXY_TIMEOUT', 'request cancelled');
+      this.sendLocal('SIPS_ERR_PROXY_TIMEOUT', 'request cancelled', 487);
       return;
     }
     if (best.response !== null) {
       // A downstream 503 means "that element is overloaded", not this edge: RFC 3261 §16.7 step 6.
       if (best.status === 503) {
-        this.sendLocal(500, 'SIPS_ERR_PROXY_TRANSPORT', best.detail);
+        this.sendLocal('SIPS_ERR_PROXY_TRANSPORT', best.detail, 500);
         return;
       }
       this.sendFinal(best.response, null, null);
       return;
     }
-    const extra: [string, string][] = best.status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)]] : [];
-    this.sendLocal(best.status, best.code ?? 'SIPS_ERR_PROXY_TRANSPORT', best.detail, extra);
+    this.sendLocal(best.code ?? 'SIPS_ERR_PROXY_TRANSPORT', best.detail, best.status);
   }
 
-  private sendLocal(status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
+  /** As ProxyCore.reply: the code's status unless its row lists `status` under `also`; a 503 carries Retry-After. */
+  private sendLocal(code: ProxyErrorCode, detail: string, status: number = PROXY_ERRORS[code].status): void {
+    const warning: [string, string] = ['Warning', warningFor(this.deps, this.options.inLeg.side, code, detail)];
+    const server: [string, string] = ['Server', this.deps.agent];
     const res = buildResponse(this.serverTx.request, status, {
-      headers: [...headers, ['Warning', warningFor(this.deps, this.options.inLeg.side, code, detail)], ['Server', this.deps.agent]],
+      headers: status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)], warning, server] : [warning, server],
     });
     this.sendFinal(res, code, null);
   }
@@ -487,7 +489,7 @@ export class ForwardContext implements TimerTarget {
     }
     // A 2xx with clear media must not set up the call (S-MEDIA-1): ACK + BYE the answerer, 488 the caller.
     if (b.request !== null && b.target !== null) b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${r.code}: ${r.message}`);
-    this.sendLocal(488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+    this.sendLocal('SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     return false;
   }
 

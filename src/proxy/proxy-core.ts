@@ -5,7 +5,7 @@ import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { Source } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
-import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
+import { PROXY_ERRORS, proxyReject, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './deps.js';
 import { preprocessRoute } from './preprocess-route.js';
@@ -14,6 +14,8 @@ import { judgeStrayResponse, mayReach } from './relay-guard.js';
 import type { ForwardDecision, RejectDecision, Side } from './types.js';
 import { validateRequest } from './validate-request.js';
 import { viaValue } from './via.js';
+
+const NO_HEADERS: readonly (readonly [string, string])[] = [];
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
@@ -49,17 +51,17 @@ export class ProxyCore {
       if (tx.lastStatus >= 200) return;
       // A header the proxy read only now (lazy parsing: Route, Contact, a Via parameter...) that
       // does not parse is bad input: 400 with the parse code, never a 500 (RFC 3261 §16.3 step 1).
-      if (e instanceof SipParseError) return this.reply(tx, 400, 'SIPS_ERR_PROXY_BAD_REQUEST', `${e.code}: ${e.message}`);
+      if (e instanceof SipParseError) return this.reply(tx, 'SIPS_ERR_PROXY_BAD_REQUEST', `${e.code}: ${e.message}`);
       // A bug, not bad input: answer 500 so the caller is not left hanging, and report it through
       // the local-reply seam. Never rethrown: one bad request must not end the process.
-      this.reply(tx, 500, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      this.reply(tx, 'SIPS_ERR_PROXY_BAD_REQUEST', `internal error: ${e instanceof Error ? e.message : String(e)}`, NO_HEADERS, 500);
     });
   }
 
   private async handle(request: SipMessage, tx: ServerTransaction): Promise<void> {
     const source = tx.source;
     const leg = this.deps.identity.legOf(source);
-    if (leg === undefined) return this.reply(tx, 403, 'SIPS_ERR_PROXY_FORBIDDEN', 'arrived on an unknown listener');
+    if (leg === undefined) return this.reply(tx, 'SIPS_ERR_PROXY_FORBIDDEN', 'arrived on an unknown listener');
     const refused = this.deps.router.admit(source, leg.side);
     if (refused !== null) return this.rejectDecision(tx, refused);
     if (request.method === 'CANCEL') return this.handleCancel(request, tx);
@@ -76,17 +78,17 @@ export class ProxyCore {
 
     const pre = preprocessRoute(request, this.deps.identity);
     // Issue 11: an entry naming the edge with `se` steers it only when the edge signed it.
-    if (pre.forged) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'Route names the edge without a valid signature');
+    if (pre.forged) return this.reply(tx, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'Route names the edge without a valid signature');
     const inDialog = request.to().tag !== null;
     if (isInvite && !inDialog) {
-      if (this.draining) return this.reply(tx, 503, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      if (this.draining) return this.reply(tx, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining');
       // Overload ends in 503s, never in a dead process: too many calls in progress (CPU or
       // upstream latency), or too much transaction state held for RFC 6026's 32 s (memory).
       if (this.pending.size >= this.deps.maxPendingRequests) {
-        return this.reply(tx, 503, 'SIPS_ERR_PROXY_OVERLOAD', 'too many requests in progress', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+        return this.reply(tx, 'SIPS_ERR_PROXY_OVERLOAD', 'too many requests in progress');
       }
       if (this.deps.transactions.activeServerTransactions > this.deps.maxTransactions) {
-        return this.reply(tx, 503, 'SIPS_ERR_PROXY_OVERLOAD', 'too many transactions', [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+        return this.reply(tx, 'SIPS_ERR_PROXY_OVERLOAD', 'too many transactions');
       }
     }
 
@@ -94,13 +96,13 @@ export class ProxyCore {
     let recordRoute: boolean;
     let inHints: RouteHints = {};
     if (inDialog) {
-      if (pre.own.length === 0) return this.reply(tx, 404, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
+      if (pre.own.length === 0) return this.reply(tx, 'SIPS_ERR_PROXY_NOT_HERE', 'in-dialog request without a Route to this edge');
       // Only the hints of the entries facing the exit side: the outside entry's flow (f=) must not
       // steer a request that leaves by the inside leg back onto the vendor's connection.
       const exitSide = pre.own[pre.own.length - 1]!.side;
       // Every dialog crosses the edge (inside <-> outside): entries replayed in another order
       // must not turn it into a relay back into the side the request came from.
-      if (exitSide === leg.side) return this.reply(tx, 403, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'edge Route leads back to the side the request came from');
+      if (exitSide === leg.side) return this.reply(tx, 'SIPS_ERR_PROXY_ROUTE_FORGED', 'edge Route leads back to the side the request came from');
       decision = await this.inDialogDecision(pre.request, exitSide, mergeHints(pre.own.filter((o) => o.side === exitSide)));
       recordRoute = false;
     } else {
@@ -108,7 +110,7 @@ export class ProxyCore {
       // A foreign Route set from an inside peer would have the trunk relay it (routing.foreignRoutes).
       if (leg.side === 'inside' && pre.request.values('route').length > 0) {
         const policy = this.deps.foreignRoutes ?? 'strip';
-        if (policy === 'refuse') return this.reply(tx, 403, 'SIPS_ERR_PROXY_FOREIGN_ROUTE', 'initial request with a Route set from an inside peer');
+        if (policy === 'refuse') return this.reply(tx, 'SIPS_ERR_PROXY_FOREIGN_ROUTE', 'initial request with a Route set from an inside peer');
         if (policy === 'strip') pre.request.remove('route');
       }
       decision = await this.deps.router.routeInitial(pre.request, source, leg.side);
@@ -124,7 +126,7 @@ export class ProxyCore {
     if (gate !== null && request.body.length > 0) {
       const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
       this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
-      if (!r.ok && !r.audit) return this.reply(tx, 488, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+      if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
     }
 
     // Issue 11 item 8: one trunk (or peer) whose calls are never answered fills its own share of
@@ -132,7 +134,7 @@ export class ProxyCore {
     const trunk = isInvite && !inDialog ? decision.trunk ?? decision.peer : undefined;
     if (trunk !== undefined && (this.pendingByTrunk.get(trunk) ?? 0) >= (this.deps.maxPendingPerTrunk ?? Infinity)) {
       this.deps.observer.admissionRefused?.({ side: leg.side, source: leg.side === 'outside' ? 'vendor' : 'peer', reason: 'trunk-pending', response: 'sent' });
-      return this.reply(tx, 503, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`, [['Retry-After', String(this.deps.retryAfterSeconds)]]);
+      return this.reply(tx, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`);
     }
 
     const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
@@ -171,10 +173,10 @@ export class ProxyCore {
   private async inDialogDecision(request: SipMessage, exitSide: Side, hints: RouteHints): Promise<ForwardDecision | RejectDecision> {
     const top = request.values('route')[0];
     const nextHop: Uri | null = top !== undefined ? routeUriOf(top) : request.requestUri();
-    if (nextHop === null) return { kind: 'reject', status: 400, code: 'SIPS_ERR_PROXY_BAD_REQUEST', reason: 'Bad Route' };
+    if (nextHop === null) return proxyReject('SIPS_ERR_PROXY_BAD_REQUEST', 'Bad Route');
     const dest = await this.deps.router.resolveNextHop(nextHop, exitSide, hints);
     if ('kind' in dest) return dest;
-    if (!mayReach(this.deps, exitSide, dest)) return { kind: 'reject', status: 403, code: 'SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP', reason: 'Forbidden' };
+    if (!mayReach(this.deps, exitSide, dest)) return proxyReject('SIPS_ERR_PROXY_UNKNOWN_NEXT_HOP');
     return {
       kind: 'forward',
       exitSide,
@@ -189,14 +191,14 @@ export class ProxyCore {
   /** §16.10: answer the CANCEL, then cancel the INVITE's pending branches. */
   private handleCancel(cancel: SipMessage, tx: ServerTransaction): void {
     const invite = this.deps.transactions.findInviteFor(cancel, tx.source);
-    if (invite === null) return this.reply(tx, 481, 'SIPS_ERR_PROXY_NO_TRANSACTION', 'no INVITE transaction to cancel');
+    if (invite === null) return this.reply(tx, 'SIPS_ERR_PROXY_NO_TRANSACTION', 'no INVITE transaction to cancel');
     // §16.10: a matching response context gets 200 at once, even when its final was already sent
     // (then the context is settled and there is nothing left to cancel).
     tx.respond(buildResponse(cancel, 200));
     const ctx = this.contexts.get(invite);
     if (ctx !== undefined) ctx.cancel();
     // Still routing (no branch yet): nothing to cancel downstream, the INVITE ends here.
-    else if (invite.state !== 'Terminated' && invite.lastStatus < 200) this.reply(invite, 487, 'SIPS_ERR_PROXY_TIMEOUT', 'request cancelled');
+    else if (invite.state !== 'Terminated' && invite.lastStatus < 200) this.reply(invite, 'SIPS_ERR_PROXY_TIMEOUT', 'request cancelled', NO_HEADERS, 487);
   }
 
   /**
@@ -254,11 +256,18 @@ export class ProxyCore {
     this.deps.observer.dropped?.({ what, reason });
   }
 
-  reply(tx: ServerTransaction, status: number, code: ProxyErrorCode, detail: string, headers: [string, string][] = []): void {
+  /**
+   * Answers `tx` itself with the status and reason phrase of `code` (error-responses.ts) and its
+   * Warning; a 503 carries Retry-After limits.retryAfterSeconds (RFC 3261 §21.5.4). `status`
+   * overrides the code's only for the statuses its row lists under `also` (500, 487).
+   */
+  reply(tx: ServerTransaction, code: ProxyErrorCode, detail: string, headers: readonly (readonly [string, string])[] = NO_HEADERS, status: number = PROXY_ERRORS[code].status): void {
     const req = tx.request;
+    const warning: [string, string] = ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, code, detail)];
+    const server: [string, string] = ['Server', this.deps.agent];
     tx.respond(buildResponse(req, status, {
       ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
-      headers: [...headers, ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, code, detail)], ['Server', this.deps.agent]],
+      headers: status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)], ...headers, warning, server] : [...headers, warning, server],
     }));
     this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: describeSource(tx.source) });
   }
@@ -281,7 +290,7 @@ export class ProxyCore {
 function validateOrReply(core: ProxyCore, request: SipMessage, tx: ServerTransaction) {
   const v = validateRequest(request, core.identity);
   if (v.ok) return v;
-  core.reply(tx, PROXY_ERRORS[v.code].status, v.code, v.detail, [...(v.headers ?? [])] as [string, string][]);
+  core.reply(tx, v.code, v.detail, v.headers);
   return null;
 }
 

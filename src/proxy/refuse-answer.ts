@@ -1,3 +1,4 @@
+import type { Side } from '../diagnostics.js';
 import { buildInDialogRequest } from '../message/build-request.js';
 import type { SipMessage } from '../message/message.js';
 import { branchOnly } from './branch.js';
@@ -13,7 +14,7 @@ import type { Target } from './types.js';
  * 488 instead of the 2xx (the ForwardContext sends it). Also used for a 2xx that arrives on a
  * branch the edge had given up on (failover), with `cause` 408.
  */
-export function refuseAnswer(deps: ProxyDeps, sent: SipMessage, target: Target, exitSide: 'inside' | 'outside', response: SipMessage, reasonText: string, cause = 488): Buffer {
+export function refuseAnswer(deps: ProxyDeps, sent: SipMessage, target: Target, exitSide: Side, response: SipMessage, reasonText: string, cause = 488): Buffer {
   const contact = response.contacts()[0];
   const requestUri = contact !== undefined && contact !== '*' ? contact.uriText : sent.requestUriText;
   // Our route set toward the answerer: the Record-Route entries below ours, nearest first (§12.1.2).

@@ -10,6 +10,7 @@ import type { PeerConfig } from '../config/schema.js';
 import type { RejectDecision } from './types.js';
 import type { Source } from '../transaction/types.js';
 import { cidrContains, ipKey, isIpLiteral, parseCidr, type Cidr } from './ip.js';
+import { routeReject } from './route-errors.js';
 
 export interface AccessControl {
   /** Null = admitted. */
@@ -21,9 +22,11 @@ export interface AccessControl {
   setResolved(vendorAddresses: Iterable<string>, peerAddresses: ReadonlyMap<string, readonly string[]>): void;
 }
 
+const FORBIDDEN = routeReject('SIPS_ERR_ROUTE_FORBIDDEN');
+const SILENT_FORBIDDEN: RejectDecision = { ...FORBIDDEN, silent: true };
+
 export function refuse(source: Source): RejectDecision {
-  const base = { kind: 'reject', status: 403, reason: 'Forbidden', code: 'SIPS_ERR_ROUTE_FORBIDDEN' } as const;
-  return source.transport === 'udp' ? { ...base, silent: true } : base;
+  return source.transport === 'udp' ? SILENT_FORBIDDEN : FORBIDDEN;
 }
 
 export function createAccessControl(peers: readonly PeerConfig[], vendorSources: readonly string[]): AccessControl {

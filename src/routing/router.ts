@@ -18,6 +18,7 @@ import { loadRegionsFile, type RegionTable } from './regions.js';
 import type { Resolver } from './resolver.js';
 import { insideRequestUri, selectPeer, selectTrunk, unsupportedUri, type PeerSelection, type RouteReject, type TrunkSelection } from './select.js';
 import { acceptedNamesIndex, allDown, planTrunk, Rotation, trunkTargets, type TargetSetResult, type TrunkPlan } from './targets.js';
+import { routeReject } from './route-errors.js';
 
 export interface RouterDeps {
   readonly resolver: Resolver;
@@ -54,6 +55,9 @@ export interface EdgeRouter extends Router {
 }
 
 export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
+  // Issue 12: one Retry-After for the edge's own 503s (limits.retryAfterSeconds), not a literal.
+  const unresolvedReject = routeReject('SIPS_ERR_ROUTE_UNRESOLVED', [['Retry-After', String(config.limits.retryAfterSeconds)]]);
+  const unresolved = (): RejectDecision => unresolvedReject;
   const regions = deps.regions ?? loadRegionsFile(config.regionsFile ?? 'config/regions.yaml');
   const plans = new Map<string, TrunkPlan>();
   for (const t of config.trunks) plans.set(t.name, planTrunk(t, regions));
@@ -90,7 +94,7 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
     const { peer } = sel;
     const a = await deps.resolver.resolve(peer.host);
     if (!a.ok || a.addresses[0] === undefined) {
-      const reject: RejectDecision = { kind: 'reject', status: 503, reason: 'Service Unavailable', code: 'SIPS_ERR_ROUTE_UNRESOLVED', headers: [['Retry-After', '30']] };
+      const reject = unresolved();
       return { selection: sel, decision: reject, skipped: [{ host: peer.host, reason: a.ok ? 'no address' : a.reason }] };
     }
     const target: Target = {
@@ -163,7 +167,7 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
           if (!a.ok || a.addresses[0] === undefined) return unresolved();
           return { transport, host: a.addresses[0], port, servername: hint.targetName.toLowerCase(), ...flow };
         }
-        if (hint.flowId === undefined) return { kind: 'reject', status: 502, reason: 'Bad Gateway', code: 'SIPS_ERR_ROUTE_IP_TARGET' };
+        if (hint.flowId === undefined) return routeReject('SIPS_ERR_ROUTE_IP_TARGET');
         return { transport, host: address, port, ...flow };
       }
       const peer = transport === 'tls' ? access.peerFor(address) : undefined;
@@ -191,7 +195,7 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
       try {
         uri = request.requestUri();
       } catch {
-        return { kind: 'reject', status: 400, reason: 'Bad Request-URI', code: 'SIPS_ERR_ROUTE_BAD_URI' };
+        return routeReject('SIPS_ERR_ROUTE_BAD_URI');
       }
       const from = side === 'inside' ? access.peerFor(source.address) : undefined;
       return (await plan(uri, side, from)).decision;
@@ -231,6 +235,4 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
   };
 }
 
-function unresolved(): RejectDecision {
-  return { kind: 'reject', status: 503, reason: 'Service Unavailable', code: 'SIPS_ERR_ROUTE_UNRESOLVED', headers: [['Retry-After', '30']] };
-}
+

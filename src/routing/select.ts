@@ -8,6 +8,7 @@ import { SipUri, TelUri, type Uri } from '../message/uri.js';
 import type { RejectDecision } from './types.js';
 import { calledNumber, dialString, prefixMatches } from './numbers.js';
 import type { TrunkPlan } from './targets.js';
+import { routeReject } from './route-errors.js';
 
 export interface TrunkSelection {
   readonly kind: 'trunk';
@@ -31,12 +32,12 @@ export interface RouteReject extends RejectDecision {
 }
 
 export function noRoute(detail: string): RouteReject {
-  return { kind: 'reject', status: 404, reason: 'Not Found', code: 'SIPS_ERR_ROUTE_NO_ROUTE', detail };
+  return { ...routeReject('SIPS_ERR_ROUTE_NO_ROUTE'), detail };
 }
 
 export function unsupportedUri(uri: Uri): RouteReject {
   // RFC 3261 §16.3 step 2 / §21.4.17: a scheme the edge cannot route.
-  return { kind: 'reject', status: 416, reason: 'Unsupported URI Scheme', code: 'SIPS_ERR_ROUTE_UNSUPPORTED_URI', detail: `scheme ${uri.scheme}` };
+  return { ...routeReject('SIPS_ERR_ROUTE_UNSUPPORTED_URI'), detail: `scheme ${uri.scheme}` };
 }
 
 /** Inside -> outside: peer.trunk, else routing.outbound by prefix, else routing.defaultTrunk. */

@@ -11,6 +11,7 @@ import { isIpLiteral } from './ip.js';
 import { buildRequestUri, modeSettings, type ModeSettings } from './modes.js';
 import type { Region, RegionTable } from './regions.js';
 import type { Resolver } from './resolver.js';
+import { routeReject } from './route-errors.js';
 
 export interface TrunkHost {
   /** Lower-case host name: connect target, SNI and name to validate. */
@@ -121,7 +122,7 @@ export async function trunkTargets(plan: TrunkPlan, number: string, deps: Target
 export function allDown(retryAfterSeconds: number): RejectDecision {
   // The proxy adds the Warning: 399 with the code (one table); the down/unresolved detail is in
   // TargetSetResult.skipped for logs and `route --explain`.
-  return { kind: 'reject', status: 503, reason: 'Service Unavailable', code: 'SIPS_ERR_ROUTE_ALL_DOWN', headers: [['Retry-After', String(retryAfterSeconds)]] };
+  return routeReject('SIPS_ERR_ROUTE_ALL_DOWN', [['Retry-After', String(retryAfterSeconds)]]);
 }
 
 /**

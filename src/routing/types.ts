@@ -8,7 +8,8 @@ import type { Uri } from '../message/uri.js';
 import type { Destination, Source } from '../transaction/types.js';
 
 /** Which side of the edge a listener faces: outside = the vendor's TLS trunk, inside = PBXs and carriers. */
-export type Side = 'inside' | 'outside';
+export type { Side } from '../diagnostics.js';
+import type { Side } from '../diagnostics.js';
 
 /** One next hop of a target set, in the order to try (serial failover). */
 export interface Target extends Destination {

@@ -6,7 +6,7 @@
  * A verdict is a value, never thrown: SDP comes from the network (docs/sdp.md lists the reasons).
  * `message` names the media line and never contains key material.
  */
-import { SipsError } from '../errors.js';
+import { SipsError, type ErrorDef } from '../errors.js';
 
 /** reason (kebab-case, metric label) -> error code. One row per way an SDP can fail. */
 export const SDP_REASON_CODES = {
@@ -40,6 +40,36 @@ export const SDP_REASON_CODES = {
 
 export type SdpReason = keyof typeof SDP_REASON_CODES;
 export type SdpErrorCode = (typeof SDP_REASON_CODES)[SdpReason];
+
+/** This layer's section of the error table: each code is the detail of a 488 (SIPS_ERR_PROXY_SRTP_REQUIRED). */
+export const SDP_ERRORS = {
+  SIPS_ERR_SDP_NO_SDP: { status: 488, reason: 'Not Acceptable Here', meaning: 'no SDP where one was expected' },
+  SIPS_ERR_SDP_BAD_MULTIPART: { status: 488, reason: 'Not Acceptable Here', meaning: 'multipart body without exactly one application/sdp part' },
+  SIPS_ERR_SDP_ENCODED_BODY: { status: 488, reason: 'Not Acceptable Here', meaning: 'a body (or multipart part) with a Content-Encoding (gzip) or Content-Transfer-Encoding (base64, quoted-printable) the edge cannot read, toward an SRTP-required leg' },
+  SIPS_ERR_SDP_UNKNOWN_BODY: { status: 488, reason: 'Not Acceptable Here', meaning: 'a body of a media type the edge does not know (or without Content-Type) that does not read as SDP, toward an SRTP-required leg' },
+  SIPS_ERR_SDP_MALFORMED_SDP: { status: 488, reason: 'Not Acceptable Here', meaning: 'not SDP' },
+  SIPS_ERR_SDP_NOT_SAVP: { status: 488, reason: 'Not Acceptable Here', meaning: 'an active audio/video line is RTP/AVP(F), not RTP/SAVP(F)' },
+  SIPS_ERR_SDP_NO_CRYPTO: { status: 488, reason: 'Not Acceptable Here', meaning: 'an active line without a usable a=crypto' },
+  SIPS_ERR_SDP_MALFORMED_CRYPTO: { status: 488, reason: 'Not Acceptable Here', meaning: 'a=crypto line does not parse (RFC 4568 §9.1)' },
+  SIPS_ERR_SDP_BAD_TAG: { status: 488, reason: 'Not Acceptable Here', meaning: 'crypto tag not 1–9 digits' },
+  SIPS_ERR_SDP_DUPLICATE_TAG: { status: 488, reason: 'Not Acceptable Here', meaning: 'the same tag twice on a media line' },
+  SIPS_ERR_SDP_SUITE_NOT_ALLOWED: { status: 488, reason: 'Not Acceptable Here', meaning: 'no crypto-suite of the allow-list' },
+  SIPS_ERR_SDP_BAD_KEY: { status: 488, reason: 'Not Acceptable Here', meaning: 'inline key is not base64' },
+  SIPS_ERR_SDP_BAD_KEY_LENGTH: { status: 488, reason: 'Not Acceptable Here', meaning: 'key + salt length wrong for the suite' },
+  SIPS_ERR_SDP_BAD_LIFETIME: { status: 488, reason: 'Not Acceptable Here', meaning: 'lifetime not `2^n` or decimal' },
+  SIPS_ERR_SDP_BAD_MKI: { status: 488, reason: 'Not Acceptable Here', meaning: 'MKI not `value:length`' },
+  SIPS_ERR_SDP_BAD_SESSION_PARAM: { status: 488, reason: 'Not Acceptable Here', meaning: 'unknown session parameter (not `-`-prefixed, RFC 4568 §6.3.7)' },
+  SIPS_ERR_SDP_UNENCRYPTED_SESSION_PARAM: { status: 488, reason: 'Not Acceptable Here', meaning: 'UNENCRYPTED_SRTP / UNENCRYPTED_SRTCP / UNAUTHENTICATED_SRTP' },
+  SIPS_ERR_SDP_DTLS_SRTP_NOT_ALLOWED: { status: 488, reason: 'Not Acceptable Here', meaning: 'DTLS-SRTP without `srtp.allowDtlsSrtp`' },
+  SIPS_ERR_SDP_NO_FINGERPRINT: { status: 488, reason: 'Not Acceptable Here', meaning: 'DTLS-SRTP line without a=fingerprint' },
+  SIPS_ERR_SDP_BAD_FINGERPRINT: { status: 488, reason: 'Not Acceptable Here', meaning: 'malformed a=fingerprint' },
+  SIPS_ERR_SDP_UDPTL_NOT_ALLOWED: { status: 488, reason: 'Not Acceptable Here', meaning: 'T.38 over plain UDPTL' },
+  SIPS_ERR_SDP_MEDIA_NOT_ALLOWED: { status: 488, reason: 'Not Acceptable Here', meaning: 'non-RTP media not over TLS/DTLS' },
+  SIPS_ERR_SDP_MEDIA_COUNT_MISMATCH: { status: 488, reason: 'Not Acceptable Here', meaning: 'answer has a different number of m= lines (RFC 3264 §6)' },
+  SIPS_ERR_SDP_ANSWER_MEDIA_MISMATCH: { status: 488, reason: 'Not Acceptable Here', meaning: 'answer\'s media line does not correspond to the offer\'s' },
+  SIPS_ERR_SDP_ANSWER_CRYPTO_COUNT: { status: 488, reason: 'Not Acceptable Here', meaning: 'accepted answer line without exactly one a=crypto' },
+  SIPS_ERR_SDP_ANSWER_CRYPTO_MISMATCH: { status: 488, reason: 'Not Acceptable Here', meaning: 'answer\'s tag/suite not offered on that line' },
+} as const satisfies Record<SdpErrorCode, ErrorDef>;
 
 /** Every reason, in table order (for docs and tests). */
 export const SDP_REASONS = Object.keys(SDP_REASON_CODES) as readonly SdpReason[];

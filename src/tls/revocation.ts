@@ -113,16 +113,8 @@ export type RevocationStatus =
   | { readonly status: 'unavailable'; readonly detail: string }
   | { readonly status: 'skipped' };
 
-export interface RevocationEvent {
-  /** `fetched`: a distribution point answered with its issuer's CRL (metrics only, not a warning). */
-  readonly kind: 'fetched' | 'fetch-failed' | 'crl-invalid' | 'crl-stale' | 'no-crl' | 'soft-allowed';
-  readonly detail: string;
-  readonly url?: string;
-  /** fetched / fetch-failed / crl-invalid: how long the fetch took. */
-  readonly durationMs?: number;
-  /** fetch-failed: the total deadline (fetchTimeoutMs) ended it. */
-  readonly timedOut?: boolean;
-}
+export type { RevocationEvent } from '../diagnostics.js';
+import type { RevocationEvent } from '../diagnostics.js';
 
 export interface RevocationOptions {
   readonly mode: RevocationMode;

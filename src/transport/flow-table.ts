@@ -64,7 +64,8 @@ export type RejectReason =
   /** An unknown source would take a slot reserved for known sources and opened connections. */
   | 'reserved';
 
-export type Side = 'outside' | 'inside';
+export type { Side } from '../diagnostics.js';
+import type { Side } from '../diagnostics.js';
 
 /** Limits on accepted connections beyond the global and per-address caps. */
 export interface AcceptLimits {

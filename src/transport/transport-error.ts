@@ -1,4 +1,4 @@
-import { SipsError } from '../errors.js';
+import { SipsError, type ErrorDef } from '../errors.js';
 
 /**
  * Every way a send or a listen can fail. The transaction layer turns a send failure into a local
@@ -25,6 +25,19 @@ export const TRANSPORT_ERROR_CODES = {
   /** UDP send error from the OS. */
   SEND: 'SIPS_ERR_TRANSPORT_SEND',
 } as const;
+
+/** This layer's section of the error table: every send failure is a local 503 for the branch (§17.1.4). */
+export const TRANSPORT_ERRORS = {
+  SIPS_ERR_TRANSPORT_CONNECT: { status: 503, reason: 'Service Unavailable', meaning: 'TCP connect failed (refused, timeout, unreachable, DNS, connection cap)' },
+  SIPS_ERR_TRANSPORT_TLS_HANDSHAKE: { status: 503, reason: 'Service Unavailable', meaning: 'TLS failed or timed out, or the peer\'s certificate was refused (reason as above)' },
+  SIPS_ERR_TRANSPORT_NO_FLOW: { status: 503, reason: 'Service Unavailable', meaning: 'the connection a response or in-dialog request should reuse is gone' },
+  SIPS_ERR_TRANSPORT_CLOSED: { status: 503, reason: 'Service Unavailable', meaning: 'the connection closed before the message was handed to it' },
+  SIPS_ERR_TRANSPORT_QUEUE_FULL: { status: 503, reason: 'Service Unavailable', meaning: 'too many messages queued behind one connect' },
+  SIPS_ERR_TRANSPORT_TOO_LARGE: { status: 503, reason: 'Service Unavailable', meaning: 'datagram over the UDP limit' },
+  SIPS_ERR_TRANSPORT_NO_SOCKET: { status: 503, reason: 'Service Unavailable', meaning: 'no UDP socket for the destination\'s address family' },
+  SIPS_ERR_TRANSPORT_LISTEN: { status: null, meaning: 'a listener could not bind (start fails)' },
+  SIPS_ERR_TRANSPORT_SEND: { status: 503, reason: 'Service Unavailable', meaning: 'the OS refused a UDP send' },
+} as const satisfies Record<TransportErrorCode, ErrorDef>;
 
 export type TransportErrorCode = (typeof TRANSPORT_ERROR_CODES)[keyof typeof TRANSPORT_ERROR_CODES];
 

@@ -4,6 +4,7 @@
  */
 import type tls from 'node:tls';
 import type { Clock } from '../clock.js';
+import type { Side } from '../diagnostics.js';
 import type { MessageLimits } from '../message/constants.js';
 import type { Endpoint, ListenAddress, OutboundTarget, StreamTransport, VerifyPeer } from './types.js';
 
@@ -101,5 +102,5 @@ export interface TransportOptions {
    * At accept on a listener with a `side`, before any TLS: true when the source is a vendor address
    * (outside) or a peer's source (inside). Absent = every source is known.
    */
-  readonly isKnownSource?: (side: 'outside' | 'inside', remote: Endpoint, local: Endpoint, transport: StreamTransport) => boolean;
+  readonly isKnownSource?: (side: Side, remote: Endpoint, local: Endpoint, transport: StreamTransport) => boolean;
 }
