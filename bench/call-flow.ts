@@ -182,7 +182,7 @@ const us = ((edgeMs - measuredEdgeMs) * 1000) / (CALLS - WARMUP);
 const cpu = process.cpuUsage(cpuBefore);
 const wallMs = performance.now() - wallBefore;
 gc?.();
-const heapHeld = process.memoryUsage().heapUsed;
+const { heapUsed: heapHeld, arrayBuffers: buffersHeld } = process.memoryUsage();
 const callsHeld = Math.min(CALLS, 32 * RATE);
 console.log(JSON.stringify({
   bench: 'call-flow',
@@ -201,5 +201,8 @@ console.log(JSON.stringify({
   heapHeldMB: Math.round(heapHeld / 1048576),
   heapPerHeldCallKB: +(heapHeld / callsHeld / 1024).toFixed(1),
   heapAtWarmupEndMB: Math.round(heapBefore / 1048576),
+  // Buffer bytes (native memory, outside the JS heap) held after that GC, and both together per call.
+  arrayBuffersHeldMB: Math.round(buffersHeld / 1048576),
+  memoryPerHeldCallKB: +((heapHeld + buffersHeld) / callsHeld / 1024).toFixed(1),
 }, null, 2));
 if (process.env.HEAP_SNAPSHOT) (await import('node:v8')).writeHeapSnapshot(process.env.HEAP_SNAPSHOT);

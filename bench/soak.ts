@@ -1,10 +1,14 @@
 /**
  * Soak (issue 11): 100,000 calls through the edge, SIPp PBX (UDP) -> edge -> TLS 1.2 -> Kamailio
  * upstream (../shared/bench, copied to a temp dir with its own free port), at a moderate bounded
- * rate. After a warm-up (40 s of calls at the same rate) and again after the soak, once RFC 6026 lingering (32 s)
- * has expired: transactions, timers and connections from /metrics must be back to idle and RSS
- * (after a full GC, asked for through the edge's inspector on loopback) within 10 % of the
- * warm-up figure. Prints one JSON document; exit 1 when a check fails.
+ * rate. After a warm-up (40 s of calls at the same rate: RFC 6026's 32 s of lingering state reach
+ * the same steady size as in the soak) and again after the soak, once that lingering (32 s) has
+ * expired: transactions, timers and connections from /metrics must be back to idle and RSS (VmRSS,
+ * after a full GC asked for through the edge's inspector on loopback) within 10 % of the warm-up
+ * figure. Both peaks (end of warm-up, end of soak) and both idle points are printed with their
+ * parts (process.memoryUsage() in the edge, and the malloc heap / anonymous / file-backed RSS
+ * from /proc/PID/smaps) so a difference says where it lives. Prints one JSON document; exit 1
+ * when a check fails.
  *   node .test-build/bench/soak.js [--calls 100000] [--rate 1000] [--warmup rate*40]   (SHARED_BENCH=dir of the harness)
  * Loopback only; the edge and Kamailio are stopped by PID; each SIPp run is bounded by -m and -timeout.
  */
@@ -71,6 +75,41 @@ function rssMb(pid: number): number {
   return Math.round(Number(m?.[1] ?? 0) / 1024);
 }
 
+/**
+ * RSS by kind of mapping: the main malloc arena ([heap], brk: native allocations such as Buffer
+ * bytes), other anonymous memory (V8's heap pages, thread arenas) and file-backed (code).
+ */
+function rssParts(pid: number): { mallocHeapMb: number; anonymousMb: number; fileMb: number } {
+  let heap = 0;
+  let anon = 0;
+  let file = 0;
+  let name = '';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const h = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (h !== null) { name = h[1]!; continue; }
+    if (!line.startsWith('Rss:')) continue;
+    const kb = Number(line.split(/\s+/)[1]);
+    if (name === '[heap]') heap += kb;
+    else if (name === '' || name.startsWith('[anon')) anon += kb;
+    else file += kb;
+  }
+  const mb = (kb: number) => Math.round(kb / 1024);
+  return { mallocHeapMb: mb(heap), anonymousMb: mb(anon), fileMb: mb(file) };
+}
+
+/** The edge's state right after a run of calls (the peak: RFC 6026 lingering at its steady size). */
+async function peak(adminPort: number, pid: number): Promise<Record<string, number>> {
+  const m = await scrape(adminPort);
+  return {
+    transactionsHeld: metricSum(m, 'sips_edge_transactions_held'),
+    timers: metricSum(m, 'sips_edge_timers_scheduled'),
+    rssMb: rssMb(pid),
+    ...rssParts(pid),
+    heapUsedMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_used_bytes') / 1048576),
+    heapTotalMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_total_bytes') / 1048576),
+  };
+}
+
 function stop(p: ChildProcess): Promise<void> {
   return new Promise((res) => {
     if (p.exitCode !== null || p.signalCode !== null) return res();
@@ -96,32 +135,45 @@ function sipp(dir: string, edgePort: number, localPort: number, calls: number): 
   }));
 }
 
+type MemoryUsage = { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
 /**
  * A full GC in the edge through its inspector (HeapProfiler.collectGarbage), so RSS and heap are
- * compared without the garbage an idle process has no reason to collect.
+ * compared without the garbage an idle process has no reason to collect; then the edge's own
+ * process.memoryUsage() (Runtime.evaluate), after that GC.
  */
-async function collectGarbage(inspectPort: number): Promise<void> {
+async function collectGarbage(inspectPort: number): Promise<MemoryUsage> {
   const list = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json() as { webSocketDebuggerUrl: string }[];
   const ws = new WebSocket(list[0]!.webSocketDebuggerUrl);
-  await new Promise<void>((res, rej) => {
+  return new Promise<MemoryUsage>((res, rej) => {
     ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
-    ws.onmessage = (e) => { if ((JSON.parse(String(e.data)) as { id?: number }).id === 1) { ws.close(); res(); } };
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(String(e.data)) as { id?: number; result?: { result?: { value?: string } } };
+      if (msg.id === 1) ws.send(JSON.stringify({ id: 2, method: 'Runtime.evaluate', params: { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true } }));
+      if (msg.id === 2) {
+        ws.close();
+        res(JSON.parse(msg.result?.result?.value ?? '{}') as MemoryUsage);
+      }
+    };
     ws.onerror = () => rej(new Error('inspector connection failed'));
   });
 }
 
 async function idle(adminPort: number, pid: number): Promise<Record<string, number>> {
-  await collectGarbage(inspectPort);
+  const mu = await collectGarbage(inspectPort);
   const m = await scrape(adminPort);
+  const mb = (b: number) => Math.round(b / 1048576);
   return {
     serverTransactions: metricSum(m, 'sips_edge_transactions_active'),
     transactionsHeld: metricSum(m, 'sips_edge_transactions_held'),
     timers: metricSum(m, 'sips_edge_timers_scheduled'),
     connections: metricSum(m, 'sips_edge_connections_active'),
     rssMb: rssMb(pid),
-    heapUsedMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_used_bytes') / 1048576),
-    heapTotalMb: Math.round(metricSum(m, 'sips_edge_nodejs_heap_size_total_bytes') / 1048576),
-    externalMb: Math.round(metricSum(m, 'sips_edge_nodejs_external_memory_bytes') / 1048576),
+    ...rssParts(pid),
+    heapUsedMb: mb(mu.heapUsed),
+    heapTotalMb: mb(mu.heapTotal),
+    externalMb: mb(mu.external),
+    arrayBuffersMb: mb(mu.arrayBuffers),
   };
 }
 
@@ -177,24 +229,34 @@ try {
   await tcpBound(adminPort);
   const sippPort = await freeUdpPort();
   const warm = await sipp(work, edgePort, sippPort, WARMUP);
+  const warmupPeak = await peak(adminPort, edge.pid!);
   await new Promise((r) => setTimeout(r, LINGER_MS));
   const afterWarmup = await idle(adminPort, edge.pid!);
   const soak = await sipp(work, edgePort, sippPort, CALLS);
-  const m = await scrape(adminPort);
-  const atEnd = { transactionsHeld: metricSum(m, 'sips_edge_transactions_held'), timers: metricSum(m, 'sips_edge_timers_scheduled'), rssMb: rssMb(edge.pid!) };
+  const soakPeak = await peak(adminPort, edge.pid!);
   await new Promise((r) => setTimeout(r, LINGER_MS));
   const afterSoak = await idle(adminPort, edge.pid!);
-  const rssGrowth = (afterSoak['rssMb']! - afterWarmup['rssMb']!) / afterWarmup['rssMb']!;
+  const ratio = afterSoak['rssMb']! / afterWarmup['rssMb']!;
+  const idleState = { transactionsHeld: afterSoak['transactionsHeld']!, serverTransactions: afterSoak['serverTransactions']!, timers: afterSoak['timers']!, connections: afterSoak['connections']! };
   const checks = {
-    allCallsSucceeded: soak.successful === CALLS && soak.failed === 0,
-    transactionsIdle: afterSoak['transactionsHeld'] === 0 && afterSoak['serverTransactions'] === 0,
-    timersIdle: afterSoak['timers'] === 0,
+    allCallsSucceeded: { pass: soak.successful === CALLS && soak.failed === 0, successful: soak.successful, failed: soak.failed, of: CALLS },
+    transactionsIdle: { pass: idleState.transactionsHeld === 0 && idleState.serverTransactions === 0, held: idleState.transactionsHeld, server: idleState.serverTransactions },
+    timersIdle: { pass: idleState.timers === 0, timers: idleState.timers },
     // Idle = the one TLS flow to the upstream kept open (keep-alive), nothing else.
-    connectionsIdle: afterSoak['connections']! <= 1,
-    rssWithin10Percent: Math.abs(rssGrowth) <= 0.10,
+    connectionsIdle: { pass: idleState.connections <= 1, connections: idleState.connections, max: 1 },
+    rssWithin10Percent: { pass: Math.abs(ratio - 1) <= 0.10, warmupMb: afterWarmup['rssMb']!, finalMb: afterSoak['rssMb']!, ratio: Number(ratio.toFixed(3)) },
   };
-  ok = Object.values(checks).every(Boolean);
-  report = { warmup: { calls: WARMUP, ...warm }, soak: { calls: CALLS, rate: RATE, ...soak }, afterWarmup, atEnd, afterSoak, rssGrowthPercent: Number((rssGrowth * 100).toFixed(1)), checks, ok };
+  ok = Object.values(checks).every((c) => c.pass);
+  report = {
+    warmup: { calls: WARMUP, ...warm }, soak: { calls: CALLS, rate: RATE, ...soak },
+    rss: {
+      how: `VmRSS of the edge ${LINGER_MS / 1000} s after the last call (RFC 6026 lingering expired), right after a full GC through its inspector`,
+      warmupMb: afterWarmup['rssMb'], finalMb: afterSoak['rssMb'], ratio: Number(ratio.toFixed(3)),
+      growthPercent: Number(((ratio - 1) * 100).toFixed(1)), limitPercent: 10, pass: checks.rssWithin10Percent.pass,
+    },
+    idleAfterSoak: idleState,
+    warmupPeak, afterWarmup, soakPeak, afterSoak, checks, ok,
+  };
 } catch (e) {
   report = { error: e instanceof Error ? e.message : String(e) };
 } finally {

@@ -49,7 +49,8 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
   private readonly timers: TimerSet<T>;
   private requestBytes: Buffer | null = null;
   private req: SipMessage | null;
-  private ackBytes: { readonly ack: SipMessage; readonly data: Buffer } | null = null;
+  /** The ACK of a non-2xx final response, compacted (resent from it on retransmissions through Timer D). */
+  private ack: SipMessage | null = null;
   private done = false;
 
   constructor(
@@ -128,15 +129,15 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
           // The request is final once handed over (see TransactionLayer.createClient): compact it
           // (it holds its bytes and little else) and send those; Timers A/E resend the same bytes
           // until a final response.
-          if (this.requestBytes === null) {
-            this.request.compact();
-            this.requestBytes = this.request.serialize();
-          }
+          if (this.requestBytes === null) this.requestBytes = this.request.compact();
           this.send(this.requestBytes);
           break;
         case 'send-ack':
-          if (this.ackBytes?.ack !== a.ack) this.ackBytes = { ack: a.ack, data: a.ack.serialize() };
-          this.send(this.ackBytes.data);
+          if (this.ack === a.ack) this.send(a.ack.serialize());
+          else {
+            this.ack = a.ack;
+            this.send(a.ack.compact());
+          }
           break;
         case 'start-timer':
           this.timers.start(a.timer, a.ms);

@@ -153,17 +153,25 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
       if (this.done) return;
       switch (a.kind) {
         case 'send-response':
-          if (this.last !== a.response || this.lastData === null) {
-            if (a.response.status >= 200) {
-              // From the final response on the transaction only lingers (RFC 6026, up to 32 s) to
-              // absorb retransmissions: it keeps the response, compacted to little but its bytes.
-              a.response.compact();
-              this.req = null;
+          if (a.response.status < 200) {
+            // A provisional response: kept with its bytes while Proceeding (resent on retransmissions).
+            if (this.last !== a.response || this.lastData === null) {
+              this.last = a.response;
+              this.lastData = a.response.serialize();
             }
+            this.send(this.lastData);
+          } else if (this.last === a.response) {
+            // A final response resent (Timer G, a retransmitted request): a fresh copy of its bytes.
+            this.send(a.response.serialize());
+          } else {
+            // From the final response on the transaction only lingers (RFC 6026, up to 32 s) to
+            // absorb retransmissions: it keeps the response compacted to its bytes (as text in the
+            // V8 heap), and no Buffer: a Buffer kept 32 s is native memory freed only by a major GC.
             this.last = a.response;
-            this.lastData = a.response.serialize();
+            this.lastData = null;
+            this.req = null;
+            this.send(a.response.compact());
           }
-          this.send(this.lastData);
           break;
         case 'start-timer':
           this.timers.start(a.timer, a.ms);
