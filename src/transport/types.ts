@@ -54,6 +54,19 @@ export interface ReceivedMessage {
   readonly receivedAt: number;
 }
 
+/**
+ * A peer's transport address as a message arrived from it: the remote address and port seen on the
+ * socket, the listener it arrived on, and the stream flow (responses go back on it, RFC 3261 §18.2.2).
+ */
+export interface ReceivedFrom {
+  readonly transport: TransportKind;
+  readonly address: string;
+  readonly port: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly flowId?: string;
+}
+
 /** Where to send when there is no flow to reuse. */
 export interface OutboundTarget {
   readonly transport: TransportKind;

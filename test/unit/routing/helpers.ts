@@ -13,7 +13,7 @@ export const ROUTING_FIXTURES = join(process.cwd(), 'test/fixtures/routing');
 export const EDGE_YAML = join(ROUTING_FIXTURES, 'edge.yaml');
 
 export function fixtureConfig(): EdgeConfig {
-  return loadConfigFile(EDGE_YAML);
+  return loadConfigFile(EDGE_YAML, process.env);
 }
 
 export interface Rig {
