@@ -12,6 +12,7 @@ import type { EdgeConfig } from './config/schema.js';
 import type { EdgeSecrets } from './config/secrets.js';
 import { buildInDialogRequest } from './message/build-request.js';
 import type { SipMessage } from './message/message.js';
+import { hostPort } from './message/host-port.js';
 import { LogRateLimiter } from './observability/log-rate.js';
 import { Admission } from './proxy/admission.js';
 import { branchOnly } from './proxy/branch.js';
@@ -31,10 +32,9 @@ import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secur
 import { loadTrustAnchors, REGION_ROOTS_EV, type TrustAnchors, type TrustSpec, type VendorRootName } from './tls/trust-store.js';
 import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
-import type { Destination } from './transaction/types.js';
 import { createSipReceiver } from './transport/sip-receiver.js';
 import { Transport } from './transport/transport.js';
-import type { Endpoint, OutboundTarget } from './transport/types.js';
+import type { Endpoint, PeerAddress } from './transport/types.js';
 
 export const AGENT = 'sips-edge';
 
@@ -169,10 +169,10 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     ...(identities !== null ? { tlsServerOptions: buildServerOptions(identities, policy) } : {}),
     handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
     connectOptions: (t) => {
-      const name = t.servername ?? t.host;
+      const name = t.servername ?? t.address;
       const peer = trust.get(name.toLowerCase());
       if (peer === undefined) throw new Error(`no TLS trust configured for ${name}`);
-      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.host };
+      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.address };
     },
     verifyPeer: (socket, t) => verify(socket, t),
     classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
@@ -192,8 +192,8 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     messageLimits,
   });
 
-  const verify = async (socket: tls.TLSSocket, t: OutboundTarget): Promise<VerifyResult | { ok: true }> => {
-    const name = t.servername ?? t.host;
+  const verify = async (socket: tls.TLSSocket, t: PeerAddress): Promise<VerifyResult | { ok: true }> => {
+    const name = t.servername ?? t.address;
     const peer = trust.get(name.toLowerCase());
     if (peer === undefined) return { ok: false, reason: 'untrusted-root', detail: `no trust configured for ${name}` } as VerifyResult;
     const r = await verifyPeer(socket, {
@@ -211,15 +211,14 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   };
 
   /** Six sends per call: no async layers here, one promise from the transport. */
-  const send = (data: Buffer, dest: Destination): Promise<unknown> => {
+  const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
     const flow = dest.flowId !== undefined ? transport.getFlow(dest.flowId) : undefined;
-    // A Destination is an OutboundTarget (its flowId is not read there).
     const sent = flow !== undefined ? transport.send(flow.id, data) : transport.send(dest, data);
     const capture = deps.capture;
     if (capture === undefined) return sent;
     return sent.then((used) => {
       const f = used ?? flow;
-      capture('out', dest.transport, f?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, f?.remote ?? { address: dest.host, port: dest.port }, data);
+      capture('out', dest.transport, f?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, f?.remote ?? dest, data);
     });
   };
 
@@ -289,13 +288,13 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     agent: AGENT,
     deliver: (msg, source) => transactions.receive(msg, source),
     reply: (data, to) => {
-      const dest: Destination = to.flowId !== undefined ? { transport: to.transport, host: to.address, port: to.port, flowId: to.flowId } : { transport: 'udp', host: to.address, port: to.port };
-      send(data, dest).catch(() => undefined);
+      // Back on its flow; UDP: to the source address and port (any socket, as a stateless answer).
+      send(data, to.flowId !== undefined ? to : { transport: 'udp', address: to.address, port: to.port }).catch(() => undefined);
     },
     mayAnswerMalformed: (source) => admission.mayAnswerMalformed(source),
     onMalformed: (error, m) => {
       const skipped = malformedLog.take(error.code);
-      if (skipped >= 0) log('warn', 'malformed SIP message', { code: error.code, reason: error.message, peer: `${m.remote.address}:${m.remote.port}`, transport: m.transport, ...(skipped > 0 ? { skipped } : {}) });
+      if (skipped >= 0) log('warn', 'malformed SIP message', { code: error.code, reason: error.message, peer: hostPort(m.remote), transport: m.transport, ...(skipped > 0 ? { skipped } : {}) });
     },
     // A bug reached by some message: logged, the message dropped, the process kept (never a crash).
     onDeliverError: (e, msg) => log('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() }),
@@ -324,7 +323,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
       headers: [['Accept', 'application/sdp'], ['User-Agent', AGENT]],
     });
     return new Promise((resolve) => {
-      transactions.createClient(req, { transport: 'tls', host: host.address, port: host.port, servername: host.name }, {
+      transactions.createClient(req, { transport: 'tls', address: host.address, port: host.port, servername: host.name }, {
         onResponse: (res) => {
           if (res.status < 200) return;
           const latencyMs = clock.now() - started;

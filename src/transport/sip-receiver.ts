@@ -11,21 +11,21 @@ import type { SipParseError } from '../message/parse-error.js';
 import { parseMessage, type ParseOptions } from '../message/parse-message.js';
 import { rawErrorResponse } from '../message/raw-error-response.js';
 import type { MessageHandler } from './transport.js';
-import type { ReceivedFrom, ReceivedMessage } from './types.js';
+import type { PeerAddress, ReceivedMessage } from './types.js';
 
 export interface SipReceiverOptions {
   readonly messageLimits: Partial<MessageLimits>;
   /** Server name for the raw error responses. */
   readonly agent: string;
   /** A parsed request (Via stamped) or response, with the address it came from. */
-  readonly deliver: (msg: SipMessage, source: ReceivedFrom) => void;
+  readonly deliver: (msg: SipMessage, source: PeerAddress) => void;
   /** Sends a raw error response back to where the bytes came from (its flow, or UDP). */
-  readonly reply: (data: Buffer, to: ReceivedFrom) => void;
+  readonly reply: (data: Buffer, to: PeerAddress) => void;
   /**
    * Whether unparsable bytes from this source get an answer at all: the hook for the admission
    * decision (no answers to spoofable UDP strangers, a budget for everyone else).
    */
-  readonly mayAnswerMalformed: (source: ReceivedFrom) => boolean;
+  readonly mayAnswerMalformed: (source: PeerAddress) => boolean;
   /** Every unparsable message (the log line; the caller rate-limits it). */
   readonly onMalformed?: (error: SipParseError, m: ReceivedMessage) => void;
   /** A bug reached by some message in `deliver`: reported, the message dropped, never a crash. */
@@ -38,7 +38,7 @@ export function createSipReceiver(o: SipReceiverOptions): MessageHandler {
   const stream: ParseOptions = { framing: 'stream', limits: o.messageLimits };
   return (m) => {
     const r = parseMessage(m.data, m.transport === 'udp' ? udp : stream);
-    const source: ReceivedFrom = m.flow
+    const source: PeerAddress = m.flow
       ? { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port, flowId: m.flow.id }
       : { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port };
     if (!r.ok) {
