@@ -223,15 +223,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   };
 
   // Bind: every listener, before anything that names the edge's own addresses.
-  const listeners = boundListeners(config, await transport.start());
-
-  // TLS legs are named by a certificate name, so a phone that checks names can reach the
-  // Record-Route after a restart: outside the edge name, inside the inside identity's.
-  const legs: Leg[] = listeners.map((b, i) => {
-    const l = config.listen[i]!;
-    const host = l.advertise ?? (l.transport === 'tls' ? (l.side === 'outside' ? config.edge.name : insideTlsName(config)) : hostForAddress(l.address));
-    return { side: b.side, transport: b.transport, host, port: b.port, boundAddress: b.address };
-  });
+  const { listeners, legs } = bindings(config, await transport.start());
   const identity = new ProxyIdentity(config.edge.name, legs, [], routeSigner);
   if (routeSigner.generated) {
     log('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
@@ -442,13 +434,24 @@ function trustFor(t: EdgeConfig['trunks'][number]['trust'], regionRoots: readonl
   return loadTrustAnchors(spec);
 }
 
-/** The config's listeners with the addresses and ports the transport actually bound (port 0). */
-function boundListeners(config: EdgeConfig, addrs: { readonly udp: readonly Endpoint[]; readonly tcp: readonly Endpoint[]; readonly tls: readonly Endpoint[] }): BoundListener[] {
+/**
+ * The config's listeners with the addresses and ports the transport actually bound (port 0), and
+ * the proxy's legs on them. TLS legs are named by a certificate name, so a phone that checks names
+ * can reach the Record-Route after a restart: outside the edge name, inside the inside identity's.
+ */
+function bindings(config: EdgeConfig, addrs: { readonly udp: readonly Endpoint[]; readonly tcp: readonly Endpoint[]; readonly tls: readonly Endpoint[] }): { listeners: BoundListener[]; legs: Leg[] } {
   const byTransport: Record<'udp' | 'tcp' | 'tls', Endpoint[]> = { udp: [...addrs.udp], tcp: [...addrs.tcp], tls: [...addrs.tls] };
-  return config.listen.map((l) => {
+  const listeners: BoundListener[] = [];
+  const legs: Leg[] = [];
+  for (const l of config.listen) {
     const ep = byTransport[l.transport].shift();
-    return { side: l.side, transport: l.transport, address: ep?.address ?? l.address, port: ep?.port ?? l.port };
-  });
+    const address = ep?.address ?? l.address;
+    const port = ep?.port ?? l.port;
+    const host = l.advertise ?? (l.transport === 'tls' ? (l.side === 'outside' ? config.edge.name : insideTlsName(config)) : hostForAddress(l.address));
+    listeners.push({ side: l.side, transport: l.transport, address, port });
+    legs.push({ side: l.side, transport: l.transport, host, port, boundAddress: address });
+  }
+  return { listeners, legs };
 }
 
 function streamListen(l: EdgeConfig['listen'][number]): { host: string; port: number; side: 'outside' | 'inside'; name?: string } {
