@@ -17,7 +17,7 @@ import { SrtpGate } from '../src/proxy/srtp-gate.js';
 import type { ForwardDecision, Router } from '../src/proxy/types.js';
 import { DEFAULT_SRTP_POLICY } from '../src/sdp/srtp-policy.js';
 import { TransactionLayer } from '../src/transaction/transaction-layer.js';
-import { DEFAULT_TIMERS, type Destination, type Source } from '../src/transaction/types.js';
+import { DEFAULT_TIMERS, type PeerAddress } from '../src/transaction/types.js';
 import { conditions } from './lib.js';
 
 const RATE = Number(process.env.RATE ?? 2_000);
@@ -27,8 +27,8 @@ const CALLS = WARMUP + Number(process.env.CALLS ?? 30_000);
 
 const CRLF = '\r\n';
 const UAC = { address: '127.0.0.1', port: 5070 };
-const uacSource: Source = { transport: 'udp', address: UAC.address, port: UAC.port, localAddress: '127.0.0.1', localPort: 5060 };
-const uasSource: Source = { transport: 'tls', address: '127.0.0.1', port: 15061, localAddress: '127.0.0.1', localPort: 40312, flowId: 'c1' };
+const uacSource: PeerAddress = { transport: 'udp', address: UAC.address, port: UAC.port, localAddress: '127.0.0.1', localPort: 5060 };
+const uasSource: PeerAddress = { transport: 'tls', address: '127.0.0.1', port: 15061, localAddress: '127.0.0.1', localPort: 40312, flowId: 'c1' };
 
 const offer = [
   'v=0', 'o=PBX 53655765 2353687637 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
@@ -76,22 +76,22 @@ const identity = new ProxyIdentity('edge.lab.invalid', [
   { side: 'inside', transport: 'tcp', host: '127.0.0.1', port: 5060, boundAddress: '127.0.0.1' },
 ]);
 const lb = parseSipUriOrThrow('sip:lb01.voice.euc1.pure.cloud:15061;transport=tls');
-const upstream: Destination = { transport: 'tls', host: '127.0.0.1', port: 15061, servername: 'lb01.voice.euc1.pure.cloud' };
+const upstream: PeerAddress = { transport: 'tls', address: '127.0.0.1', port: 15061, servername: 'lb01.voice.euc1.pure.cloud' };
 const router: Router = {
   routeInitial: (req) => Promise.resolve<ForwardDecision>({
     kind: 'forward', exitSide: 'outside', failover: 0, via: 'dnis', trunk: 'bench', srtpRequired: true,
     targets: [{ ...upstream, label: 'lb01.voice.euc1.pure.cloud', requestUri: lb.with({ user: (req.requestUri() as SipUri).user }) }],
   }),
   admit: () => null,
-  resolveNextHop: (_uri, exitSide) => Promise.resolve(exitSide === 'outside' ? upstream : { transport: 'udp', host: UAC.address, port: UAC.port }),
+  resolveNextHop: (_uri, exitSide) => Promise.resolve(exitSide === 'outside' ? upstream : { transport: 'udp', address: UAC.address, port: UAC.port }),
   srtpRequiredFor: () => true,
 };
 
 /** Messages the edge sent, handled by the scripted peers after the edge's turn. */
-const outbox: { data: Buffer; dest: Destination }[] = [];
+const outbox: { data: Buffer; dest: PeerAddress }[] = [];
 const clock = new VirtualClock();
 let core: ProxyCore | null = null;
-const send = (data: Buffer, dest: Destination): Promise<void> => { outbox.push({ data, dest }); return Promise.resolve(); };
+const send = (data: Buffer, dest: PeerAddress): Promise<void> => { outbox.push({ data, dest }); return Promise.resolve(); };
 const transactions = new TransactionLayer({
   transport: { send }, clock, timers: DEFAULT_TIMERS,
   onRequest: (req, tx) => core!.onRequest(req, tx),
@@ -106,7 +106,7 @@ core = new ProxyCore({
 });
 
 /** The edge's receive path as in Edge.receive (parse, RFC 3581 stamp, transaction layer). */
-function edgeReceive(data: Buffer, source: Source): void {
+function edgeReceive(data: Buffer, source: PeerAddress): void {
   const r = parseMessage(data, { framing: source.transport === 'udp' ? 'udp' : 'stream' });
   if (!r.ok) throw r.error;
   const msg = r.value;
@@ -125,7 +125,7 @@ let completed = 0;
 let routeSet: string[] | null = null;
 let sentMessages = 0;
 
-async function edgeTurn(data: Buffer, source: Source): Promise<void> {
+async function edgeTurn(data: Buffer, source: PeerAddress): Promise<void> {
   const t0 = performance.now();
   edgeReceive(data, source);
   await Promise.resolve(); // the routing decision's continuation

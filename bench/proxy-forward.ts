@@ -17,7 +17,7 @@ import { SrtpGate } from '../src/proxy/srtp-gate.js';
 import type { ForwardDecision, Router } from '../src/proxy/types.js';
 import { DEFAULT_SRTP_POLICY } from '../src/sdp/srtp-policy.js';
 import { TransactionLayer } from '../src/transaction/transaction-layer.js';
-import { DEFAULT_TIMERS, type Source } from '../src/transaction/types.js';
+import { DEFAULT_TIMERS, type PeerAddress } from '../src/transaction/types.js';
 import { conditions } from './lib.js';
 
 const template = readFileSync(join(process.cwd(), 'test/fixtures/sip/valid/invite-pbx-srtp.sip')).toString('latin1');
@@ -37,7 +37,7 @@ const identity = new ProxyIdentity('edge.example.com', [
 const target = parseSipUriOrThrow('sip:+4969123456789;tgrp=frankfurt-pbx;trunk-context=byoc.euc1.pure.cloud@lb01.voice.euc1.pure.cloud:5061;transport=tls');
 const decision: ForwardDecision = {
   kind: 'forward', exitSide: 'outside', failover: 3, via: 'bench', trunk: 'bench', srtpRequired: true,
-  targets: [{ transport: 'tls', host: '192.0.2.51', port: 5061, servername: 'lb01.voice.euc1.pure.cloud', label: 'lb01.voice.euc1.pure.cloud', requestUri: target }],
+  targets: [{ transport: 'tls', address: '192.0.2.51', port: 5061, servername: 'lb01.voice.euc1.pure.cloud', label: 'lb01.voice.euc1.pure.cloud', requestUri: target }],
 };
 const router: Router = {
   routeInitial: () => Promise.resolve(decision),
@@ -72,7 +72,7 @@ function makeCore(): TransactionLayer {
   return transactions;
 }
 let transactions = makeCore();
-const source: Source = { transport: 'udp', address: '10.20.0.15', port: 5060, localAddress: '10.20.0.1', localPort: 5060 };
+const source: PeerAddress = { transport: 'udp', address: '10.20.0.15', port: 5060, localAddress: '10.20.0.1', localPort: 5060 };
 
 function receive(data: Buffer): void {
   const r = parseMessage(data);

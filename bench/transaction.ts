@@ -11,14 +11,14 @@ import { VirtualClock } from '../src/clock.js';
 import type { SipMessage } from '../src/message/message.js';
 import { TransactionLayer } from '../src/transaction/transaction-layer.js';
 import type { ServerTransaction } from '../src/transaction/server-transaction.js';
-import type { Destination, Source } from '../src/transaction/types.js';
+import type { PeerAddress } from '../src/transaction/types.js';
 import { request, responseTo } from '../test/helpers/transaction-messages.js';
 import { conditions, opsPerSecond } from './lib.js';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
 const POOL = 512;
-const source: Source = { transport: 'tls', address: '192.0.2.10', port: 40112, localAddress: '203.0.113.1', localPort: 5061, flowId: 'f1' };
-const dest: Destination = { transport: 'tls', host: 'lb01.example.com', port: 5061 };
+const source: PeerAddress = { transport: 'tls', address: '192.0.2.10', port: 40112, localAddress: '203.0.113.1', localPort: 5061, flowId: 'f1' };
+const dest: PeerAddress = { transport: 'tls', address: 'lb01.example.com', port: 5061 };
 const resolved = Promise.resolve();
 const clock = new VirtualClock();
 let lastServer: ServerTransaction | null = null;

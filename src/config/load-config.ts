@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { SipsError } from '../errors.js';
 import { configSchema, type EdgeConfig } from './schema.js';
+import type { Environment } from './secrets.js';
 import type { Issue } from './validate.js';
 
 /** Every problem found in a config file, reported together: key path, value, what was expected. */
@@ -21,17 +22,18 @@ export class ConfigLoadError extends SipsError {
 /** Directory holding the files shipped with sips-edge (config/, certs/). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-export function loadConfigFile(file: string): EdgeConfig {
+/** `env`: the environment the CLI read, for the variables the config names (set or not). */
+export function loadConfigFile(file: string, env: Environment): EdgeConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigLoadError(file, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
   }
-  return loadConfigText(text, file);
+  return loadConfigText(text, file, env);
 }
 
-export function loadConfigText(text: string, file: string): EdgeConfig {
+export function loadConfigText(text: string, file: string, env: Environment): EdgeConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ConfigLoadError(file, doc.errors.map((e) => ({ path: e.linePos ? `line ${e.linePos[0].line}` : '', message: `YAML: ${(e.message.split('\n')[0] ?? '').replace(/:\s*$/, '')}` })));
@@ -40,14 +42,14 @@ export function loadConfigText(text: string, file: string): EdgeConfig {
   const issues: Issue[] = [];
   const config = configSchema.parse(raw, '', issues);
   if (config === undefined || issues.length) throw new ConfigLoadError(file, issues);
-  crossCheck(config, issues);
+  crossCheck(config, issues, env);
   if (issues.length) throw new ConfigLoadError(file, issues);
   resolvePaths(config, dirname(resolve(file)));
   return config;
 }
 
 /** Checks that span sections: names refer to things that exist, listeners do not collide. */
-function crossCheck(c: EdgeConfig, issues: Issue[]): void {
+function crossCheck(c: EdgeConfig, issues: Issue[], env: Environment): void {
   const trunkNames = new Set<string>();
   c.trunks.forEach((t, i) => {
     if (trunkNames.has(t.name)) issues.push({ path: `trunks[${i}].name`, message: `duplicate trunk name "${t.name}"` });
@@ -86,10 +88,10 @@ function crossCheck(c: EdgeConfig, issues: Issue[]): void {
   const rk = c.edge.routeKeys;
   if (rk !== undefined) {
     if (rk.env === undefined && rk.file === undefined && (rk.keys ?? []).length === 0) issues.push({ path: 'edge.routeKeys', message: 'needs env, file or keys' });
-    if (rk.env !== undefined && process.env[rk.env] === undefined) issues.push({ path: 'edge.routeKeys.env', message: `environment variable ${rk.env} is not set` });
+    if (rk.env !== undefined && env[rk.env] === undefined) issues.push({ path: 'edge.routeKeys.env', message: `environment variable ${rk.env} is not set` });
   }
   c.tls.identities.forEach((id, i) => {
-    if (id.passphraseEnv !== undefined && process.env[id.passphraseEnv] === undefined) {
+    if (id.passphraseEnv !== undefined && env[id.passphraseEnv] === undefined) {
       issues.push({ path: `tls.identities[${i}].passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` });
     }
   });

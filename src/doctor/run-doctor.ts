@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { systemClock } from '../clock.js';
 import { ConfigLoadError, loadConfigFile } from '../config/load-config.js';
+import type { Environment } from '../config/secrets.js';
 import type { EdgeConfig } from '../config/schema.js';
 import { createResolver } from '../routing/resolver.js';
 import { resolveTlsPolicy } from '../tls/policy.js';
@@ -19,6 +20,8 @@ import { checkTrunk } from './trunk-handshake.js';
 
 export interface DoctorOptions {
   readonly configFile: string;
+  /** The environment the CLI read: the variables the config names (key passphrases). */
+  readonly env: Environment;
   /** No DNS (dns.overrides only) and no CRL fetches. */
   readonly offline?: boolean;
   /** Further root files for the edge certificate's chain. */
@@ -49,7 +52,7 @@ function knownRoots(c: EdgeConfig, extra: readonly string[]): KnownRoot[] {
 export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   let c: EdgeConfig;
   try {
-    c = loadConfigFile(o.configFile);
+    c = loadConfigFile(o.configFile, o.env);
   } catch (e) {
     if (e instanceof ConfigLoadError) return e.issues.map((i) => fail(`config ${i.path || '(top)'}`, i.message, `fix the config (sips-edge config check ${o.configFile})`, e.code));
     throw e;
@@ -67,7 +70,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   const roots = knownRoots(c, o.caFiles ?? []);
   if (c.tls.identities.length === 0) out.push(warn('edge.cert', 'no tls.identities: the edge presents no certificate (no TLS listener)', 'add the edge certificate under tls.identities to take calls from the vendor'));
   for (const [i, id] of c.tls.identities.entries()) {
-    const passphrase = id.passphraseEnv !== undefined ? process.env[id.passphraseEnv] : undefined;
+    const passphrase = id.passphraseEnv !== undefined ? o.env[id.passphraseEnv] : undefined;
     out.push(...(await checkEdgeCertificate({
       id: c.tls.identities.length === 1 ? 'edge' : `edge[${i}]`,
       edgeName: c.edge.name,

@@ -21,7 +21,7 @@ export interface TrunkCheckDeps {
   readonly extraNames: (host: string) => readonly string[];
 }
 
-/** The trunk's anchors, as run-edge computes them: trust.files, trust.roots, or the region's roots. */
+/** The trunk's anchors, as the SIP stack (sip-stack.ts) computes them: trust.files, trust.roots, or the region's roots. */
 export function trunkAnchors(plan: TrunkPlan): TrustAnchors {
   const t: EdgeConfig['trunks'][number]['trust'] = plan.trunk.trust;
   if (t?.files !== undefined) return loadTrustAnchors({ files: t.files });

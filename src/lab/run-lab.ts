@@ -1,7 +1,7 @@
 /**
  * The lab: lab PKI (generated when missing), the simulated vendor region, the PBX simulator and
  * the edge in-process with the lab config, all on loopback. The edge is started by the same entry
- * as `sips-edge start` (process.ts startObservedEdge, injected as `startEdge`): metrics, admin
+ * as `sips-edge start` (edge-runtime.ts startObservedEdge, injected as `startEdge`): metrics, admin
  * endpoints, HEP, key log and logs are the ones a production edge has, not a second wiring.
  */
 import type { Side } from '../diagnostics.js';
@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { EdgeConfig } from '../config/schema.js';
 import { loadConfigFile } from '../config/load-config.js';
+import type { Environment } from '../config/secrets.js';
 import type { HealthChange, HealthMonitor } from '../routing/health.js';
 import { DEFAULT_LAB_REGIONS, generateLabPki } from '../tls/lab-pki.js';
 import { resolveTlsPolicy } from '../tls/policy.js';
@@ -20,11 +21,11 @@ import { LAB_REGION, runScenario, SCENARIOS } from './scenarios.js';
 import { SimulatedRegion } from './vendor-region.js';
 
 /**
- * What the lab needs of a running edge. The CLI passes the edge process's own start (src/process.ts
+ * What the lab needs of a running edge. The CLI passes the edge process's own start (src/edge-runtime.ts
  * startObservedEdge): the lab sits below the composition root in the layer map, so it gets the edge
  * injected instead of importing it.
  */
-/** A bound listener as the lab reads it (structurally edge.ts `BoundListener`). */
+/** A bound listener as the lab reads it (structurally sip-stack.ts `BoundListener`). */
 export interface BoundListenerInfo {
   readonly side: Side;
   readonly transport: 'udp' | 'tcp' | 'tls';
@@ -59,6 +60,8 @@ export interface LabOptions {
   /** Where the lab PKI lives (generated there when missing). */
   readonly labDir: string;
   readonly configFile: string;
+  /** The environment the CLI read, for the variables the config names. */
+  readonly env: Environment;
   /** Port 0 everywhere instead of the config's fixed lab ports (tests, CI). */
   readonly ephemeral: boolean;
   readonly progress: (line: string) => void;
@@ -139,7 +142,7 @@ function configuredHostPorts(config: EdgeConfig): Map<string, number> {
 export async function startLab(o: LabOptions): Promise<RunningLab> {
   const say = o.progress;
   ensureLabPki(o.labDir, say);
-  const config = structuredClone(loadConfigFile(o.configFile));
+  const config = structuredClone(loadConfigFile(o.configFile, o.env));
   remapLabDir(config, o.configFile, o.labDir);
   say(`config: ${o.configFile}${o.ephemeral ? ' (ports: ephemeral)' : ''}`);
 

@@ -1,6 +1,6 @@
 /** observability/: the only importer of pino and prom-client. Core layers publish; this turns it into logs and metrics. */
 export { createLogger, componentLogger, logSipTrace, logTransactionOutcome, pinoOptions, SECRET_PATHS, startLine, hostPort } from './logger.js';
-export type { Logger, LoggerOptions, SipTrace, TransactionOutcome, HostPort } from './logger.js';
+export type { Logger, LoggerOptions, SipTrace, TransactionOutcome } from './logger.js';
 export { formatPrettyLine, prettyDestination } from './pretty.js';
 export { EdgeMetrics, createMetrics, METRIC_PREFIX } from './metrics.js';
 export type { MetricsOptions, ProbeObservation, UpstreamChange } from './metrics.js';

@@ -9,6 +9,7 @@
  */
 import pino from 'pino';
 import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions as PinoOptions } from 'pino';
+import { hostPort } from '../message/host-port.js';
 import { redactSdpKeys, redactSipMessage } from '../sdp/redact-sdp-keys.js';
 import { prettyDestination } from './pretty.js';
 
@@ -95,14 +96,10 @@ export function componentLogger(root: Logger, component: string): Logger {
   return child;
 }
 
-export interface HostPort {
-  readonly address: string;
-  readonly port: number;
-}
+export { hostPort };
 
-export function hostPort(e: HostPort): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}
+/** The address and port a trace shows for each end (an Endpoint, a peer address). */
+type HostPort = Parameters<typeof hostPort>[0];
 
 /** One SIP message as it crossed the wire (decrypted), for debug traces. */
 export interface SipTrace {

@@ -4,7 +4,10 @@
  * calls it from the transport's message handler and send path.
  */
 import type { Logger } from 'pino';
-import { componentLogger, logSipTrace, type HostPort } from './logger.js';
+import { hostPort } from '../message/host-port.js';
+import { componentLogger, logSipTrace } from './logger.js';
+
+type HostPort = Parameters<typeof hostPort>[0];
 import type { HepSender } from './hep.js';
 
 export interface SipTapMessage {

@@ -21,7 +21,7 @@ import type { Limits } from '../config/limits.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
 import { responseDestination } from '../transaction/response-destination.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import { warningValue } from '../message/warning.js';
 import type { ProxyObserver } from './deps.js';
 import type { AdmissionRefusedEvent, RefusalReason as AnyRefusalReason, RefusalResponse, Side, SourceKind } from '../diagnostics.js';
@@ -63,8 +63,8 @@ export interface AdmissionDeps {
     'overloadResponseBurst' | 'rateLimitRetryAfterSeconds'>;
   readonly now: () => number;
   /** The side a source arrived on and whether access control admits it; undefined = unknown listener. */
-  readonly classify: (source: Source) => { readonly side: Side; readonly known: boolean } | undefined;
-  readonly send: (data: Buffer, dest: Destination) => Promise<unknown>;
+  readonly classify: (source: PeerAddress) => { readonly side: Side; readonly known: boolean } | undefined;
+  readonly send: (data: Buffer, dest: PeerAddress) => Promise<unknown>;
   readonly observer: ProxyObserver;
   readonly agent: string;
 }
@@ -99,7 +99,7 @@ export class Admission {
   }
 
   /** The transaction layer's question for every request that would create a server transaction. */
-  admit(request: SipMessage, source: Source): boolean {
+  admit(request: SipMessage, source: PeerAddress): boolean {
     const now = this.deps.now();
     const entry = this.entryFor(source, now);
     // An unknown listener: the proxy answers 403 itself.
@@ -115,7 +115,7 @@ export class Admission {
    * address is spoofable: the 400 would be a reflection), and for anyone else only within the same
    * budget as the 503s, so malformed floods cannot make the edge an amplifier either.
    */
-  mayAnswerMalformed(source: Source): boolean {
+  mayAnswerMalformed(source: PeerAddress): boolean {
     const now = this.deps.now();
     const entry = this.entryFor(source, now);
     if (entry === undefined) return false;
@@ -131,7 +131,7 @@ export class Admission {
     return this.sources.size;
   }
 
-  private entryFor(source: Source, now: number): SourceEntry | undefined {
+  private entryFor(source: PeerAddress, now: number): SourceEntry | undefined {
     const key = source.address + ' ' + source.localPort;
     const known = this.sources.get(key);
     if (known !== undefined && now - known.classifiedAt < (known.kind === 'stranger' ? RECLASSIFY_STRANGER_MS : RECLASSIFY_KNOWN_MS)) return known;
@@ -157,7 +157,7 @@ export class Admission {
     return entry;
   }
 
-  private refuse(request: SipMessage, source: Source, entry: SourceEntry, reason: RefusalReason, now: number): false {
+  private refuse(request: SipMessage, source: PeerAddress, entry: SourceEntry, reason: RefusalReason, now: number): false {
     let response: RefusalResponse;
     if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
     else if (!this.responses.take(now)) response = 'suppressed';
@@ -167,9 +167,9 @@ export class Admission {
   }
 
   /** A stateless 503 (RFC 3261 §21.5.4) to where a response would go (§18.2.2, RFC 3581 rport). */
-  private answer(request: SipMessage, source: Source): boolean {
+  private answer(request: SipMessage, source: PeerAddress): boolean {
     let data: Buffer;
-    let dest: Destination;
+    let dest: PeerAddress;
     try {
       data = buildResponse(request, 503, {
         headers: [['Retry-After', this.retryAfter], ['Warning', warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source')], ['Server', this.deps.agent]],
@@ -178,7 +178,7 @@ export class Admission {
       if (dest.transport === 'udp') {
         // Only ever to the address the datagram came from (no maddr: no reflection to a third party).
         const via = request.via();
-        dest = { transport: 'udp', host: source.address, port: via.rport !== undefined ? source.port : via.port ?? 5060, localPort: source.localPort };
+        dest = { transport: 'udp', address: source.address, port: via.rport !== undefined ? source.port : via.port ?? 5060, ...(source.localPort !== undefined ? { localPort: source.localPort } : {}) };
       }
     } catch {
       return false; // a header the response needs does not parse: no answer

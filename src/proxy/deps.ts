@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { ClientTransactionHandlers, Destination, Source, TimerConfig } from '../transaction/types.js';
+import type { ClientTransactionHandlers, PeerAddress, TimerConfig } from '../transaction/types.js';
 import type { WarningPolicy } from './error-responses.js';
 import type { ProxyIdentity } from './identity.js';
 import type { Router, SdpGate } from './types.js';
@@ -11,9 +11,9 @@ import type { AdmissionRefusedEvent, CallSetupEvent, DroppedEvent, LocalReplyEve
 /** What the proxy needs of the transaction layer. */
 export interface ProxyTransactions {
   /** `branch`: the top Via's branch when the caller just wrote it (saves reading it back). */
-  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction;
+  createClient(request: SipMessage, dest: PeerAddress, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction;
   /** §9.2: the INVITE server transaction a CANCEL cancels. */
-  findInviteFor(cancel: SipMessage, source: Source): ServerTransaction | null;
+  findInviteFor(cancel: SipMessage, source: PeerAddress): ServerTransaction | null;
   /** Server transactions alive now (overload protection). */
   readonly activeServerTransactions: number;
 }
@@ -41,7 +41,7 @@ export interface ProxyDeps {
   readonly router: Router;
   readonly transactions: ProxyTransactions;
   /** Stateless sends: ACK for 2xx, stray 2xx retransmissions (RFC 3261 §16.7, §16.11). */
-  readonly sendStateless: (data: Buffer, dest: Destination) => Promise<unknown>;
+  readonly sendStateless: (data: Buffer, dest: PeerAddress) => Promise<unknown>;
   readonly clock: Clock;
   /** `inviteFailover`: ms an INVITE branch may stay without any response before the next target is tried (0: off). */
   readonly timers: TimerConfig & { readonly inviteFailover?: number };

@@ -4,7 +4,7 @@ import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { Destination, TransportFailure } from '../transaction/types.js';
+import type { PeerAddress, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
 import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
 import type { Leg } from './identity.js';
@@ -215,7 +215,7 @@ export class ForwardContext implements TimerTarget {
     for (const b of this.branches) {
       const t = b.target;
       if (b.done || b.abandoned || t === null) continue;
-      if (t.flowId !== undefined ? t.flowId !== flowId : t.transport !== transport || t.host !== address || t.port !== port) continue;
+      if (t.flowId !== undefined ? t.flowId !== flowId : t.transport !== transport || t.address !== address || t.port !== port) continue;
       b.tx.terminate();
       this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${b.label}: connection lost`);
     }
@@ -505,8 +505,8 @@ export class ForwardContext implements TimerTarget {
  * Only where to send: the client transaction keeps its destination for as long as it lingers
  * (32 s), and a Target also carries the Request-URI built for it.
  */
-function destinationOf(t: Target): Destination {
-  const d: { -readonly [K in keyof Destination]: Destination[K] } = { transport: t.transport, host: t.host, port: t.port };
+function destinationOf(t: Target): PeerAddress {
+  const d: { -readonly [K in keyof PeerAddress]: PeerAddress[K] } = { transport: t.transport, address: t.address, port: t.port };
   if (t.flowId !== undefined) d.flowId = t.flowId;
   if (t.servername !== undefined) d.servername = t.servername;
   if (t.localPort !== undefined) d.localPort = t.localPort;

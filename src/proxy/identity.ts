@@ -1,5 +1,5 @@
 import { SipUri, socketHost, type Uri } from '../message/uri.js';
-import type { Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import { RouteSigner } from './route-signature.js';
 import type { Side } from './types.js';
 
@@ -46,7 +46,7 @@ export class ProxyIdentity {
   }
 
   /** The listener a message arrived on. */
-  legOf(source: Source): Leg | undefined {
+  legOf(source: PeerAddress): Leg | undefined {
     const exact = this.legs.find((l) => l.transport === source.transport && l.port === source.localPort && l.boundAddress === source.localAddress);
     return exact ?? this.legs.find((l) => l.transport === source.transport && l.port === source.localPort);
   }

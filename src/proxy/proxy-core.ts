@@ -1,9 +1,10 @@
 import { buildResponse } from '../message/build-response.js';
+import { hostPort } from '../message/host-port.js';
 import type { SipMessage } from '../message/message.js';
 import { SipParseError } from '../message/parse-error.js';
 import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
 import { PROXY_ERRORS, proxyReject, warningFor, type ProxyErrorCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
@@ -137,7 +138,7 @@ export class ProxyCore {
       return this.reply(tx, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`);
     }
 
-    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: describeSource(source) });
+    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: hostPort(source) });
     this.contexts.set(tx, ctx);
     this.pending.set(ctx, trunk);
     if (trunk !== undefined) this.pendingByTrunk.set(trunk, (this.pendingByTrunk.get(trunk) ?? 0) + 1);
@@ -180,7 +181,7 @@ export class ProxyCore {
     return {
       kind: 'forward',
       exitSide,
-      targets: [{ ...dest, label: dest.servername ?? dest.host, requestUri: request.requestUri() }],
+      targets: [{ ...dest, label: dest.servername ?? dest.address, requestUri: request.requestUri() }],
       failover: 0,
       via: 'dialog',
       srtpRequired: exitSide === 'outside' || this.deps.router.srtpRequiredFor(exitSide, hints.peer),
@@ -206,11 +207,11 @@ export class ProxyCore {
    * forwarded statelessly along its Route set (§16.11). ACKs for non-2xx are absorbed by the
    * transaction layer and never reach here.
    */
-  onAck(ack: SipMessage, source: Source): void {
+  onAck(ack: SipMessage, source: PeerAddress): void {
     this.forwardAck(ack, source).catch(() => undefined);
   }
 
-  private async forwardAck(ack: SipMessage, source: Source): Promise<void> {
+  private async forwardAck(ack: SipMessage, source: PeerAddress): Promise<void> {
     const leg = this.deps.identity.legOf(source);
     if (leg === undefined || this.deps.router.admit(source, leg.side) !== null) return;
     let pre;
@@ -246,9 +247,9 @@ export class ProxyCore {
    * from a source it accepts requests from, is forwarded statelessly (§16.7 step 5, RFC 6026),
    * and never over a new connection (relay-guard.ts). Everything else is counted and dropped.
    */
-  onStrayResponse(response: SipMessage, source: Source): void {
+  onStrayResponse(response: SipMessage, source: PeerAddress): void {
     const v = judgeStrayResponse(response, source, this.deps);
-    if ('drop' in v) return this.dropped(`stray ${response.status} response from ${describeSource(source)}`, v.drop);
+    if ('drop' in v) return this.dropped(`stray ${response.status} response from ${hostPort(source)}`, v.drop);
     this.deps.sendStateless(v.out.serialize(), v.dest).catch(() => undefined);
   }
 
@@ -269,13 +270,13 @@ export class ProxyCore {
       ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
       headers: status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)], ...headers, warning, server] : [...headers, warning, server],
     }));
-    this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: describeSource(tx.source) });
+    this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: hostPort(tx.source) });
   }
 
   private rejectDecision(tx: ServerTransaction, d: RejectDecision): void {
     if (d.silent) {
       tx.terminate();
-      this.deps.observer.localReply?.({ method: tx.request.method, status: 0, code: d.code, detail: 'dropped', peer: describeSource(tx.source) });
+      this.deps.observer.localReply?.({ method: tx.request.method, status: 0, code: d.code, detail: 'dropped', peer: hostPort(tx.source) });
       return;
     }
     const req = tx.request;
@@ -283,7 +284,7 @@ export class ProxyCore {
       ...(d.reason !== undefined ? { reason: d.reason } : {}),
       headers: [...(d.headers ?? []), ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, d.code, d.reason ?? String(d.status))], ['Server', this.deps.agent]],
     }));
-    this.deps.observer.localReply?.({ method: req.method, status: d.status, code: d.code, detail: d.reason ?? '', peer: describeSource(tx.source) });
+    this.deps.observer.localReply?.({ method: req.method, status: d.status, code: d.code, detail: d.reason ?? '', peer: hostPort(tx.source) });
   }
 }
 
@@ -296,9 +297,5 @@ function validateOrReply(core: ProxyCore, request: SipMessage, tx: ServerTransac
 
 function mergeHints(own: readonly { hints: RouteHints }[]): RouteHints {
   return Object.assign({}, ...own.map((o) => o.hints)) as RouteHints;
-}
-
-function describeSource(s: Source): string {
-  return s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
 }
 

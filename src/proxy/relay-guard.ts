@@ -10,13 +10,13 @@
  *   TLS name (validated against configured trust, RFC 5922).
  */
 import type { SipMessage } from '../message/message.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import type { ProxyIdentity } from './identity.js';
 import type { ProxyDeps } from './deps.js';
 import { readOwnRoute, routeUriOf } from './record-route.js';
 import type { Side } from './types.js';
 
-export type StrayVerdict = { readonly dest: Destination; readonly out: SipMessage } | { readonly drop: string };
+export type StrayVerdict = { readonly dest: PeerAddress; readonly out: SipMessage } | { readonly drop: string };
 
 /** Reasons, used as the `reason` label of sips_edge_dropped_messages_total. */
 export const STRAY_DROP = {
@@ -30,7 +30,7 @@ export const STRAY_DROP = {
   malformed: 'stray-response-malformed',
 } as const;
 
-export function judgeStrayResponse(response: SipMessage, source: Source, deps: ProxyDeps): StrayVerdict {
+export function judgeStrayResponse(response: SipMessage, source: PeerAddress, deps: ProxyDeps): StrayVerdict {
   if (response.status < 200 || response.status >= 300) return { drop: STRAY_DROP.notFinal2xx };
   const identity = deps.identity;
   const leg = identity.legOf(source);
@@ -52,12 +52,12 @@ export function judgeStrayResponse(response: SipMessage, source: Source, deps: P
     if (transport === 'udp') {
       if (!isConfiguredAddress(deps, side, 'udp', host, port)) return { drop: STRAY_DROP.destination };
       const exit = identity.exitLeg(side, 'udp');
-      return { out, dest: { transport, host, port, ...(exit.transport === 'udp' ? { localPort: exit.port } : {}) } };
+      return { out, dest: { transport, address: host, port, ...(exit.transport === 'udp' ? { localPort: exit.port } : {}) } };
     }
     // §18.2.2 would open a connection to received:port; stateless, only an open flow is used.
     const flowId = deps.findFlow?.(transport, host, port);
     if (flowId === undefined) return { drop: STRAY_DROP.noFlow };
-    return { out, dest: { transport, host, port, flowId } };
+    return { out, dest: { transport, address: host, port, flowId } };
   } catch {
     return { drop: STRAY_DROP.malformed };
   }
@@ -74,14 +74,14 @@ function hasOwnSignedRecordRoute(m: SipMessage, identity: ProxyIdentity): boolea
 }
 
 /** A configured peer address (inside) or vendor address (outside), as `admit` would accept it. */
-export function isConfiguredAddress(deps: ProxyDeps, side: Side, transport: Destination['transport'], address: string, port: number): boolean {
-  const probe: Source = { transport, address, port, localAddress: '', localPort: 0 };
+export function isConfiguredAddress(deps: ProxyDeps, side: Side, transport: PeerAddress['transport'], address: string, port: number): boolean {
+  const probe: PeerAddress = { transport, address, port, localAddress: '', localPort: 0 };
   return deps.router.admit(probe, side) === null;
 }
 
 /** An in-dialog next hop the edge may open a connection or send a datagram to. */
-export function mayReach(deps: ProxyDeps, side: Side, dest: Destination): boolean {
+export function mayReach(deps: ProxyDeps, side: Side, dest: PeerAddress): boolean {
   if (dest.flowId !== undefined && deps.flowOpen?.(dest.flowId) === true) return true;
   if (dest.transport === 'tls' && dest.servername !== undefined) return true;
-  return isConfiguredAddress(deps, side, dest.transport, dest.host, dest.port);
+  return isConfiguredAddress(deps, side, dest.transport, dest.address, dest.port);
 }

@@ -8,16 +8,16 @@
  */
 import type { PeerConfig } from '../config/schema.js';
 import type { RejectDecision } from './types.js';
-import type { Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import { cidrContains, ipKey, isIpLiteral, parseCidr, type Cidr } from './ip.js';
 import { routeReject } from './route-errors.js';
 
 export interface AccessControl {
   /** Null = admitted. */
-  admitOutside(source: Source): RejectDecision | null;
+  admitOutside(source: PeerAddress): RejectDecision | null;
   /** The inside peer a source belongs to, or undefined. */
   peerFor(address: string): PeerConfig | undefined;
-  admitInside(source: Source): RejectDecision | null;
+  admitInside(source: PeerAddress): RejectDecision | null;
   /** Replaces the resolved addresses: lb hosts (outside) and peer host names (inside). */
   setResolved(vendorAddresses: Iterable<string>, peerAddresses: ReadonlyMap<string, readonly string[]>): void;
 }
@@ -25,7 +25,7 @@ export interface AccessControl {
 const FORBIDDEN = routeReject('SIPS_ERR_ROUTE_FORBIDDEN');
 const SILENT_FORBIDDEN: RejectDecision = { ...FORBIDDEN, silent: true };
 
-export function refuse(source: Source): RejectDecision {
+export function refuse(source: PeerAddress): RejectDecision {
   return source.transport === 'udp' ? SILENT_FORBIDDEN : FORBIDDEN;
 }
 

@@ -3,6 +3,7 @@
  * (healthy or not, resolvable or not), its rewritten R-URI and the identity its certificate is
  * checked against.
  */
+import { hostPort } from '../message/host-port.js';
 import type { PeerConfig } from '../config/schema.js';
 import type { Uri } from '../message/uri.js';
 import type { Side } from './types.js';
@@ -56,7 +57,7 @@ export async function explainRoute(router: EdgeRouter, health: HealthMonitor, ur
     : { decision: 'reject' as const, status: d.status, code: d.code, addHeaders: [] };
   if (sel.kind === 'peer') {
     const targets: ExplainedTarget[] = d.kind === 'forward'
-      ? d.targets.map((t) => ({ label: t.label, address: t.host, port: t.port, transport: t.transport, servername: t.servername ?? null, acceptedNames: t.servername === undefined ? [] : [t.servername], requestUri: t.requestUri.toString(), state: 'ok' }))
+      ? d.targets.map((t) => ({ label: t.label, address: t.address, port: t.port, transport: t.transport, servername: t.servername ?? null, acceptedNames: t.servername === undefined ? [] : [t.servername], requestUri: t.requestUri.toString(), state: 'ok' }))
       : p.skipped.map((s) => ({ label: sel.peer.name, address: null, port: sel.peer.port, transport: sel.peer.transport, servername: null, acceptedNames: [], requestUri: '', state: 'unresolved', reason: s.reason }));
     return { ...base, ...outcome, rule: sel.rule, peer: sel.peer.name, srtpRequired: sel.peer.srtp === 'required', targets, notes: [] };
   }
@@ -70,7 +71,7 @@ export async function explainRoute(router: EdgeRouter, health: HealthMonitor, ur
   const targets: ExplainedTarget[] = all.flatMap((h): ExplainedTarget[] => {
     const common = { port: h.port, transport: plan.trunk.transport, servername: h.name, acceptedNames: router.acceptedNamesFor(h.name) };
     const hits = sent.filter((t) => t.servername === h.name);
-    if (hits.length) return hits.map((t) => ({ ...common, label: t.label, address: t.host, port: t.port, requestUri: t.requestUri.toString(), state: 'ok' }));
+    if (hits.length) return hits.map((t) => ({ ...common, label: t.label, address: t.address, port: t.port, requestUri: t.requestUri.toString(), state: 'ok' }));
     const why = p.skipped.find((s) => s.host === h.name);
     return [{
       ...common, label: h.name, address: null, requestUri: buildRequestUri(plan.mode, output, h.name, h.port).toString(),
@@ -103,7 +104,7 @@ export function formatExplanation(e: Explanation): string {
   row('decision', e.decision === 'forward' ? 'forward' : `reject ${e.status ?? ''} ${e.code ?? ''}${e.detail !== undefined ? ` (${e.detail})` : ''}`);
   if (e.targets.length) lines.push('targets:');
   e.targets.forEach((t, i) => {
-    const addr = t.address === null ? (t.state === 'down' ? 'DOWN' : `UNRESOLVED${t.reason !== undefined ? ` (${t.reason})` : ''}`) : `${t.address.includes(':') ? `[${t.address}]` : t.address}:${t.port}`;
+    const addr = t.address === null ? (t.state === 'down' ? 'DOWN' : `UNRESOLVED${t.reason !== undefined ? ` (${t.reason})` : ''}`) : hostPort({ address: t.address, port: t.port });
     lines.push(`  ${i + 1}. ${t.label}  ${addr}  ${t.transport}`);
     if (t.requestUri !== '') lines.push(`     R-URI     ${t.requestUri}`);
     lines.push(`     identity  ${t.transport !== 'tls' ? '(no TLS on this leg)' : t.servername === null ? '(none: address only)' : t.acceptedNames.join(' | ')}`);

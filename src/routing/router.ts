@@ -8,7 +8,7 @@ import type { EdgeConfig, PeerConfig } from '../config/schema.js';
 import type { SipMessage } from '../message/message.js';
 import { SipUri, socketHost, type Uri } from '../message/uri.js';
 import type { ForwardDecision, RejectDecision, RouteDecision, Router, Side, Target } from './types.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 import { createAccessControl, type AccessControl } from './access.js';
 import type { HealthMonitor } from './health.js';
 import { isIpLiteral } from './ip.js';
@@ -99,7 +99,7 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
     }
     const target: Target = {
       transport: peer.transport,
-      host: a.addresses[0],
+      address: a.addresses[0],
       port: peer.port,
       ...servernameFor(peer),
       label: peer.name,
@@ -146,12 +146,12 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
     return isIpLiteral(peer.host) ? {} : { servername: peer.host.toLowerCase() };
   }
 
-  async function resolveNextHop(uri: Uri, exitSide: Side, hint: { targetName?: string; flowId?: string }): Promise<Destination | RejectDecision> {
+  async function resolveNextHop(uri: Uri, exitSide: Side, hint: { targetName?: string; flowId?: string }): Promise<PeerAddress | RejectDecision> {
     if (!(uri instanceof SipUri)) return unsupportedUri(uri);
     // RFC 3263 §4.1 simplified: transport param; sips -> tls; else the side's default (the vendor
     // side is TLS only, S-CON-5). §4.2 default ports 5060/5061.
     const tp = uri.transport;
-    const transport: Destination['transport'] = uri.scheme === 'sips' ? 'tls'
+    const transport: PeerAddress['transport'] = uri.scheme === 'sips' ? 'tls'
       : tp === 'udp' || tp === 'tcp' || tp === 'tls' ? tp
       : exitSide === 'outside' ? 'tls' : 'udp';
     const flow = hint.flowId === undefined ? {} : { flowId: hint.flowId };
@@ -165,14 +165,14 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
         if (hint.targetName !== undefined) {
           const a = await deps.resolver.resolve(hint.targetName);
           if (!a.ok || a.addresses[0] === undefined) return unresolved();
-          return { transport, host: a.addresses[0], port, servername: hint.targetName.toLowerCase(), ...flow };
+          return { transport, address: a.addresses[0], port, servername: hint.targetName.toLowerCase(), ...flow };
         }
         if (hint.flowId === undefined) return routeReject('SIPS_ERR_ROUTE_IP_TARGET');
-        return { transport, host: address, port, ...flow };
+        return { transport, address, port, ...flow };
       }
       const peer = transport === 'tls' ? access.peerFor(address) : undefined;
       const sn = peer === undefined ? {} : servernameFor(peer);
-      return { transport, host: address, port, ...sn, ...flow };
+      return { transport, address, port, ...sn, ...flow };
     }
     const name = host.toLowerCase();
     let connectName = name;
@@ -186,11 +186,11 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
     }
     const a = await deps.resolver.resolve(connectName);
     if (!a.ok || a.addresses[0] === undefined) return unresolved();
-    return { transport, host: a.addresses[0], port, ...(transport === 'tls' ? { servername: name } : {}), ...flow };
+    return { transport, address: a.addresses[0], port, ...(transport === 'tls' ? { servername: name } : {}), ...flow };
   }
 
   return {
-    async routeInitial(request: SipMessage, source: Source, side: Side): Promise<RouteDecision> {
+    async routeInitial(request: SipMessage, source: PeerAddress, side: Side): Promise<RouteDecision> {
       let uri: Uri;
       try {
         uri = request.requestUri();

@@ -103,7 +103,7 @@ export async function trunkTargets(plan: TrunkPlan, number: string, deps: Target
       for (const r of recs) {
         const a = await deps.resolver.resolve(r.target);
         if (!a.ok || a.addresses[0] === undefined) continue;
-        targets.push({ transport, host: a.addresses[0], port: r.port, servername: h.name, label: r.target, requestUri });
+        targets.push({ transport, address: a.addresses[0], port: r.port, servername: h.name, label: r.target, requestUri });
         added = true;
       }
       if (added) continue;
@@ -113,7 +113,7 @@ export async function trunkTargets(plan: TrunkPlan, number: string, deps: Target
       skipped.push({ host: h.name, reason: a.ok ? 'no address' : a.reason });
       continue;
     }
-    targets.push({ transport, host: a.addresses[0], port: h.port, servername: h.name, label: h.name, requestUri });
+    targets.push({ transport, address: a.addresses[0], port: h.port, servername: h.name, label: h.name, requestUri });
   }
   return { targets, skipped };
 }

@@ -5,14 +5,14 @@
  */
 import type { SipMessage } from '../message/message.js';
 import type { Uri } from '../message/uri.js';
-import type { Destination, Source } from '../transaction/types.js';
+import type { PeerAddress } from '../transaction/types.js';
 
 /** Which side of the edge a listener faces: outside = the vendor's TLS trunk, inside = PBXs and carriers. */
 export type { Side } from '../diagnostics.js';
 import type { Side } from '../diagnostics.js';
 
 /** One next hop of a target set, in the order to try (serial failover). */
-export interface Target extends Destination {
+export interface Target extends PeerAddress {
   /** For logs, metrics and the report: the lb host or peer name. */
   readonly label: string;
   /** The Request-URI to send to this target (TGRP/DNIS put the lb host in the R-URI). */
@@ -49,10 +49,10 @@ export type RouteDecision = ForwardDecision | RejectDecision;
 /** What the proxy asks of routing. */
 export interface Router {
   /** A request that starts a dialog or stands alone (no To-tag). */
-  routeInitial(request: SipMessage, source: Source, side: Side): Promise<RouteDecision>;
+  routeInitial(request: SipMessage, source: PeerAddress, side: Side): Promise<RouteDecision>;
   /** Access control, checked before anything else for every request including in-dialog ones. */
-  admit(source: Source, side: Side): RejectDecision | null;
+  admit(source: PeerAddress, side: Side): RejectDecision | null;
   /** A next hop taken from a Route header or Request-URI of an in-dialog request. */
-  resolveNextHop(uri: Uri, exitSide: Side, hint: { targetName?: string; flowId?: string }): Promise<Destination | RejectDecision>;
+  resolveNextHop(uri: Uri, exitSide: Side, hint: { targetName?: string; flowId?: string }): Promise<PeerAddress | RejectDecision>;
   srtpRequiredFor(side: Side, peerOrTrunk: string | undefined): boolean;
 }

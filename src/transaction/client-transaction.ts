@@ -4,7 +4,7 @@ import type { ClientAction, ClientContext, ClientInput, ClientKind, ClientMachin
 import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
 import type { InviteClientState } from './invite-client.js';
 import type { NonInviteClientState } from './non-invite-client.js';
-import type { ClientTransactionHandlers, Destination, TransactionTransport } from './types.js';
+import type { ClientTransactionHandlers, PeerAddress, TransactionTransport } from './types.js';
 
 export type ClientTransactionState = InviteClientState['name'] | NonInviteClientState['name'];
 
@@ -16,7 +16,7 @@ export interface ClientTransaction {
   readonly method: string;
   /** The request as sent; released (reading it throws) once a final response arrived. */
   readonly request: SipMessage;
-  readonly dest: Destination;
+  readonly dest: PeerAddress;
   readonly state: ClientTransactionState;
   /** Milliseconds on the layer's clock when the request was first sent. */
   readonly createdAt: number;
@@ -56,7 +56,7 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
   constructor(
     private readonly machine: ClientMachine<S, T>,
     request: SipMessage,
-    readonly dest: Destination,
+    readonly dest: PeerAddress,
     private readonly handlers: ClientTransactionHandlers,
     private readonly deps: ClientDriverDeps,
     /** The top Via's branch if the caller has it at hand. */

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle, TimerTarget } from '../clock.js';
-import type { Destination, TimerConfig, TransactionTransport, TransportFailure } from './types.js';
+import type { PeerAddress, TimerConfig, TransactionTransport, TransportFailure } from './types.js';
 
 /**
  * Pieces shared by the four RFC 3261 §17 state machines. Each machine is a pure
@@ -66,7 +66,7 @@ export function toFailure(err: unknown): TransportFailure {
  * §17.1.4 / §17.2.x: hands one message to the transport; a rejected (or throwing) send is reported
  * as the machine's "Transport Err." input.
  */
-export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: Destination, onFailure: (f: TransportFailure) => void): void {
+export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: PeerAddress, onFailure: (f: TransportFailure) => void): void {
   let sent: Promise<unknown>;
   try {
     sent = transport.send(data, dest);

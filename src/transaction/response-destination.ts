@@ -1,8 +1,8 @@
 import type { SipMessage } from '../message/message.js';
-import type { Destination, Source } from './types.js';
+import type { PeerAddress } from './types.js';
 
 /** RFC 3261 §18.2.2 default ports when sent-by has none: 5060, 5061 for TLS (§19.1.2). */
-function defaultPort(transport: Source['transport']): number {
+function defaultPort(transport: PeerAddress['transport']): number {
   return transport === 'tls' ? 5061 : 5060;
 }
 
@@ -19,16 +19,16 @@ function defaultPort(transport: Source['transport']): number {
  * - Unreliable unicast: to the address in `received` (the source address: §18.2.1 adds it whenever
  *   sent-by differs) and the sent-by port; with `rport` (RFC 3581 §4) to the source port instead.
  */
-export function responseDestination(request: SipMessage, source: Source): Destination {
+export function responseDestination(request: SipMessage, source: PeerAddress): PeerAddress {
   const via = request.via();
-  const host = via.received ?? source.address;
+  const address = via.received ?? source.address;
   // RFC 3581 §4: rport present in the request (with or without a value) -> the source port.
   const rportPort = via.rport === undefined ? undefined : via.rport ?? source.port;
   if (source.transport !== 'udp') {
     const port = rportPort ?? via.port ?? defaultPort(source.transport);
-    const dest: Destination = { transport: source.transport, host, port };
+    const dest: PeerAddress = { transport: source.transport, address, port };
     return source.flowId === undefined ? dest : { ...dest, flowId: source.flowId };
   }
-  if (via.maddr !== null) return { transport: 'udp', host: via.maddr, port: via.port ?? 5060 };
-  return { transport: 'udp', host, port: rportPort ?? via.port ?? 5060 };
+  if (via.maddr !== null) return { transport: 'udp', address: via.maddr, port: via.port ?? 5060 };
+  return { transport: 'udp', address, port: rportPort ?? via.port ?? 5060 };
 }

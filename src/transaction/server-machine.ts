@@ -1,6 +1,6 @@
 import type { SipMessage } from '../message/message.js';
 import type { Step, TimerAction, TxTiming } from './fsm.js';
-import type { Source, TransportFailure } from './types.js';
+import type { PeerAddress, TransportFailure } from './types.js';
 
 /** What a server transaction machine reacts to (RFC 3261 §17.2, Figures 7 and 8). */
 export type ServerInput<T extends string> =
@@ -9,7 +9,7 @@ export type ServerInput<T extends string> =
   /** A retransmission of the request that created the transaction (§17.2.3 matched it). */
   | { readonly kind: 'request' }
   /** An ACK matched to this (INVITE) transaction. */
-  | { readonly kind: 'ack'; readonly ack: SipMessage; readonly source: Source }
+  | { readonly kind: 'ack'; readonly ack: SipMessage; readonly source: PeerAddress }
   | { readonly kind: 'timer'; readonly timer: T }
   | { readonly kind: 'transport-error'; readonly failure: TransportFailure };
 
@@ -17,7 +17,7 @@ export type ServerAction<T extends string> =
   | TimerAction<T>
   | { readonly kind: 'send-response'; readonly response: SipMessage }
   /** RFC 6026 §8.5: an ACK matched in Accepted goes to the TU. */
-  | { readonly kind: 'pass-ack'; readonly ack: SipMessage; readonly source: Source }
+  | { readonly kind: 'pass-ack'; readonly ack: SipMessage; readonly source: PeerAddress }
   /** Timer H: no ACK arrived for a non-2xx final response (§17.2.1). */
   | { readonly kind: 'timeout' }
   | { readonly kind: 'transport-error'; readonly failure: TransportFailure }

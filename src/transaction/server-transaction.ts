@@ -5,7 +5,7 @@ import { branchOfKey } from './matching.js';
 import type { InviteServerState } from './invite-server.js';
 import type { NonInviteServerState } from './non-invite-server.js';
 import type { ServerAction, ServerInput, ServerKind, ServerMachine } from './server-machine.js';
-import type { Destination, Source, TransactionTransport, TransportFailure } from './types.js';
+import type { PeerAddress, TransactionTransport, TransportFailure } from './types.js';
 
 export type ServerTransactionState = InviteServerState['name'] | NonInviteServerState['name'];
 
@@ -29,11 +29,11 @@ export interface ServerTransaction {
    * request; reading it then is a bug and throws.
    */
   readonly request: SipMessage;
-  readonly source: Source;
+  readonly source: PeerAddress;
   /** Top Via branch of the request, or null (RFC 2543 peers may omit it). */
   readonly branch: string | null;
   /** Where responses go (§18.2.2 + RFC 3581), fixed when the request arrived. */
-  readonly responseDest: Destination;
+  readonly responseDest: PeerAddress;
   readonly state: ServerTransactionState;
   /** The response most recently passed to the transport (provisional or final). */
   readonly lastResponse: SipMessage | null;
@@ -51,7 +51,7 @@ export interface ServerTransaction {
 export interface ServerDriverDeps {
   readonly transport: TransactionTransport;
   readonly clock: Clock;
-  readonly onAck: (ack: SipMessage, source: Source, tx: ServerTransaction) => void;
+  readonly onAck: (ack: SipMessage, source: PeerAddress, tx: ServerTransaction) => void;
   readonly onTerminated: (tx: ServerTransaction) => void;
 }
 
@@ -74,11 +74,11 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   constructor(
     private readonly machine: ServerMachine<S, T>,
     request: SipMessage,
-    readonly source: Source,
+    readonly source: PeerAddress,
     private readonly deps: ServerDriverDeps,
     timing: TxTiming,
     /** Where responses go (§18.2.2 + RFC 3581), fixed when the request arrived. */
-    readonly responseDest: Destination,
+    readonly responseDest: PeerAddress,
     /** The transaction layer's table key for this transaction (kept on it, not in a side table). */
     readonly key: string,
     /** RFC 2543 INVITE only: the key its ACK is found by. */
@@ -130,7 +130,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   }
 
   /** An ACK matched to this transaction (INVITE server only). */
-  receiveAck(ack: SipMessage, source: Source): void {
+  receiveAck(ack: SipMessage, source: PeerAddress): void {
     this.input({ kind: 'ack', ack, source });
   }
 

@@ -9,10 +9,7 @@ import { nonInviteClientMachine } from './non-invite-client.js';
 import { nonInviteServerMachine } from './non-invite-server.js';
 import { responseDestination } from './response-destination.js';
 import { ServerTransactionDriver, type ServerDriverDeps, type ServerTransaction } from './server-transaction.js';
-import {
-  DEFAULT_TIMERS,
-  type ClientTransactionHandlers, type Destination, type Source, type TimerConfig, type TransactionTransport,
-} from './types.js';
+import { DEFAULT_TIMERS, type ClientTransactionHandlers, type PeerAddress, type TimerConfig, type TransactionTransport } from './types.js';
 
 export interface TransactionLayerOptions {
   readonly transport: TransactionTransport;
@@ -25,16 +22,16 @@ export interface TransactionLayerOptions {
    * when none matched (an ACK for a 2xx, its own transaction, that the proxy routes on, §16.7).
    * ACKs for non-2xx finals are absorbed by their transaction and never reach here.
    */
-  onAck(ack: SipMessage, source: Source, tx: ServerTransaction | null): void;
+  onAck(ack: SipMessage, source: PeerAddress, tx: ServerTransaction | null): void;
   /** A response no client transaction matched (§18.1.2; a proxy forwards 2xx of these, §16.7). */
-  onStrayResponse(response: SipMessage, source: Source): void;
+  onStrayResponse(response: SipMessage, source: PeerAddress): void;
   /** A server transaction ended; `tx.terminationCause` says why (Timer H, transport error, ...). */
   onServerTxTerminated?(tx: ServerTransaction): void;
   /**
    * Asked before a request creates a server transaction (never for retransmissions or ACK): false
    * = refused, nothing is allocated (the caller answered or dropped it). Admission / rate limits.
    */
-  admitNew?(request: SipMessage, source: Source): boolean;
+  admitNew?(request: SipMessage, source: PeerAddress): boolean;
 }
 
 export interface TransactionCounts {
@@ -95,7 +92,7 @@ export class TransactionLayer {
   }
 
   /** A parsed message from the transport layer. */
-  receive(message: SipMessage, source: Source): void {
+  receive(message: SipMessage, source: PeerAddress): void {
     if (message.isRequest) this.receiveRequest(message, source);
     else this.receiveResponse(message, source);
   }
@@ -104,7 +101,7 @@ export class TransactionLayer {
    * Starts a client transaction and sends the request. The caller has put its own Via with a
    * unique branch on top. ACK is not a transaction (§17.1: the proxy sends 2xx ACKs statelessly).
    */
-  createClient(request: SipMessage, dest: Destination, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction {
+  createClient(request: SipMessage, dest: PeerAddress, handlers: ClientTransactionHandlers, branch?: string): ClientTransaction {
     if (!request.isRequest) throw new Error('createClient: not a request');
     if (request.method === 'ACK') throw new Error('createClient: ACK is sent without a transaction');
     const deps = dest.transport === 'udp' ? this.clientDeps.udp : this.clientDeps.stream;
@@ -130,7 +127,7 @@ export class TransactionLayer {
    * `findInvite` in the shape of the proxy's port (`ProxyTransactions.findInviteFor`). The source
    * is not needed: §17.2.3 matching already includes the sent-by of the top Via.
    */
-  findInviteFor(cancel: SipMessage, _source: Source): ServerTransaction | null {
+  findInviteFor(cancel: SipMessage, _source: PeerAddress): ServerTransaction | null {
     return this.findInvite(cancel) ?? null;
   }
 
@@ -159,14 +156,14 @@ export class TransactionLayer {
     for (const tx of [...this.servers.values()]) tx.terminate();
   }
 
-  private receiveResponse(response: SipMessage, source: Source): void {
+  private receiveResponse(response: SipMessage, source: PeerAddress): void {
     const key = responseKey(response);
     const tx = key === null ? undefined : this.clients.get(key);
     if (tx === undefined) this.opts.onStrayResponse(response, source);
     else tx.receiveResponse(response);
   }
 
-  private receiveRequest(request: SipMessage, source: Source): void {
+  private receiveRequest(request: SipMessage, source: PeerAddress): void {
     const keys = serverKeys(request);
     if (request.method === 'ACK') {
       this.receiveAck(request, source, keys.key, keys.rfc3261);
@@ -192,7 +189,7 @@ export class TransactionLayer {
     this.opts.onRequest(request, tx);
   }
 
-  private receiveAck(ack: SipMessage, source: Source, key: string, rfc3261: boolean): void {
+  private receiveAck(ack: SipMessage, source: PeerAddress, key: string, rfc3261: boolean): void {
     let tx: AnyServer | undefined;
     if (rfc3261) {
       tx = this.servers.get(key);

@@ -1,29 +1,12 @@
 import type { SipMessage } from '../message/message.js';
+import type { PeerAddress } from '../transport/types.js';
 
-/** Where a message came from (what the transport layer saw). */
-export interface Source {
-  readonly transport: 'udp' | 'tcp' | 'tls';
-  /** Remote address and port as seen on the socket. */
-  readonly address: string;
-  readonly port: number;
-  /** Local address/port the message arrived on (which listener). */
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** Stream connection it arrived on (TCP/TLS); responses go back on it (RFC 3261 §18.2.2). */
-  readonly flowId?: string;
-}
-
-/** Where to send a message. With a flowId the transport reuses that connection if it is still open. */
-export interface Destination {
-  readonly transport: 'udp' | 'tcp' | 'tls';
-  readonly host: string;
-  readonly port: number;
-  readonly flowId?: string;
-  /** TLS: the name to send as SNI and to validate the certificate against (RFC 5922). */
-  readonly servername?: string;
-  /** UDP: the local listener port to send from (the exit leg). */
-  readonly localPort?: number;
-}
+/**
+ * Where a message came from and where one goes are the transport layer's one address type (a
+ * type only: the transaction layer never touches sockets). With a flowId the transport reuses
+ * that connection if it is still open.
+ */
+export type { PeerAddress };
 
 /** The transaction layer's view of the transport. */
 export interface TransactionTransport {
@@ -32,7 +15,7 @@ export interface TransactionTransport {
    * (connect refused, TLS handshake failed or timed out, flow gone): RFC 3261 §17.1.4.
    * The rejection carries `reason` (e.g. 'handshake-timeout', 'name-mismatch', 'connect-refused').
    */
-  send(data: Buffer, dest: Destination): Promise<unknown>;
+  send(data: Buffer, dest: PeerAddress): Promise<unknown>;
 }
 
 export interface TransportFailure {

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Clock, TimerHandle } from '../clock.js';
+import { hostPort } from '../message/host-port.js';
 import type { Flow } from './flow.js';
 import type { ConnectionCaps } from './flow-table.js';
 import { tlsDetailsOf } from './flow-table.js';
@@ -13,7 +14,7 @@ import type { AdoptInit } from './stream-listener.js';
 import { TRANSPORT_ERROR_CODES, TransportError, classifyConnectError, errorDetail } from './transport-error.js';
 import type { TransportErrorCode } from './transport-error.js';
 import type { TransportEvents } from './transport-events.js';
-import type { FlowInfo, OutboundTarget, StreamTransport, VerifyPeer, VerifyResult } from './types.js';
+import type { FlowInfo, PeerAddress, StreamTransport, VerifyPeer, VerifyResult } from './types.js';
 import { endpoint } from './types.js';
 
 export interface PoolContext {
@@ -23,14 +24,14 @@ export interface PoolContext {
   readonly handshakeTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxQueuedSends: number;
-  connectOptions(target: OutboundTarget): tls.ConnectionOptions;
+  connectOptions(target: PeerAddress): tls.ConnectionOptions;
   readonly verifyPeer: VerifyPeer;
   classifyTlsError(err: unknown): string;
   adopt(socket: net.Socket, init: AdoptInit): Flow;
   onTlsClientSocket?(socket: tls.TLSSocket): void;
 }
 
-export type StreamTarget = OutboundTarget & { readonly transport: StreamTransport };
+export type StreamTarget = PeerAddress & { readonly transport: StreamTransport };
 
 interface QueuedSend {
   readonly data: Uint8Array;
@@ -43,7 +44,7 @@ type Entry =
   | { readonly state: 'open'; readonly flow: Flow };
 
 export function poolKey(t: StreamTarget): string {
-  return `${t.transport}|${t.host.toLowerCase()}|${t.port}|${(t.servername ?? '').toLowerCase()}`;
+  return `${t.transport}|${t.address.toLowerCase()}|${t.port}|${(t.servername ?? '').toLowerCase()}`;
 }
 
 export class ConnectionPool {
@@ -107,7 +108,7 @@ export class ConnectionPool {
     }
     const isTls = target.transport === 'tls';
     const tlsOpts = isTls ? this.tlsOptions(target) : null;
-    const socket: net.Socket = tlsOpts ? tls.connect(tlsOpts) : net.connect({ host: target.host, port: target.port });
+    const socket: net.Socket = tlsOpts ? tls.connect(tlsOpts) : net.connect({ host: target.address, port: target.port });
     if (tlsOpts) ctx.onTlsClientSocket?.(socket as tls.TLSSocket);
     const socketClosed = new Promise<void>((resolve) => socket.once('close', () => {
       ctx.caps.release(null);
@@ -131,14 +132,14 @@ export class ConnectionPool {
     };
     const fail = (code: TransportErrorCode, reason: string, detail: string): void => {
       detach();
-      const remote = endpoint(socket.remoteAddress ?? target.host, socket.remotePort ?? target.port);
+      const remote = endpoint(socket.remoteAddress ?? target.address, socket.remotePort ?? target.port);
       socket.on('error', () => {}); // late errors of a socket we are discarding
       socket.destroy();
       if (this.entries.get(key) === entry) this.entries.delete(key);
       if (code === TRANSPORT_ERROR_CODES.TLS_HANDSHAKE) {
         ctx.events.emit('tlsFailure', { role: 'client', reason, remote, detail, servername: target.servername ?? null });
       }
-      const err = new TransportError(code, reason, `${target.transport} ${target.host}:${target.port}: ${reason}: ${detail}`);
+      const err = new TransportError(code, reason, `${target.transport} ${hostPort(target)}: ${reason}: ${detail}`);
       for (const q of queue.splice(0)) q.reject(err);
     };
     const onConnect = (): void => {
@@ -208,15 +209,15 @@ export class ConnectionPool {
 
   private tlsOptions(target: StreamTarget): tls.ConnectionOptions {
     const base = this.ctx.connectOptions(target);
-    const opts: tls.ConnectionOptions = { ...base, host: target.host, port: target.port };
+    const opts: tls.ConnectionOptions = { ...base, host: target.address, port: target.port };
     // SNI: the target's name; Node sends none for an IP literal (RFC 6066 §3).
-    const servername = target.servername ?? base.servername ?? (net.isIP(target.host) ? undefined : target.host);
+    const servername = target.servername ?? base.servername ?? (net.isIP(target.address) ? undefined : target.address);
     if (servername !== undefined) opts.servername = servername;
     return opts;
   }
 }
 
-function safeVerify(verify: VerifyPeer, socket: tls.TLSSocket, target: OutboundTarget): VerifyResult | Promise<VerifyResult> {
+function safeVerify(verify: VerifyPeer, socket: tls.TLSSocket, target: PeerAddress): VerifyResult | Promise<VerifyResult> {
   try {
     return verify(socket, target);
   } catch (err) {

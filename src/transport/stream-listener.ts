@@ -11,7 +11,8 @@ import { ListenerSlots, tlsDetailsOf } from './flow-table.js';
 import { TRANSPORT_ERROR_CODES, TransportError, errorDetail } from './transport-error.js';
 import type { TransportEvents } from './transport-events.js';
 import type { Endpoint, ListenAddress, StreamTransport, TlsDetails } from './types.js';
-import { describeEndpoint, endpoint } from './types.js';
+import { hostPort } from '../message/host-port.js';
+import { endpoint } from './types.js';
 
 export interface AdoptInit {
   readonly transport: StreamTransport;
@@ -213,7 +214,7 @@ export class StreamListener {
     p.timer.cancel();
     raw.destroy();
     const servername = socket && typeof socket.servername === 'string' ? socket.servername : null;
-    this.ctx.events.emit('tlsFailure', { role: 'server', reason, remote: p.remote, detail: `${describeEndpoint(p.remote)}: ${detail}`, servername });
+    this.ctx.events.emit('tlsFailure', { role: 'server', reason, remote: p.remote, detail: `${hostPort(p.remote)}: ${detail}`, servername });
   }
 }
 

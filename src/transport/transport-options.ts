@@ -6,7 +6,7 @@ import type tls from 'node:tls';
 import type { Clock } from '../clock.js';
 import type { Side } from '../diagnostics.js';
 import type { MessageLimits } from '../message/constants.js';
-import type { Endpoint, ListenAddress, OutboundTarget, StreamTransport, VerifyPeer } from './types.js';
+import type { Endpoint, ListenAddress, PeerAddress, StreamTransport, VerifyPeer } from './types.js';
 
 export interface TransportLimits {
   /** All stream connections (accepted, opening, handshaking): a bound on file descriptors. */
@@ -85,7 +85,7 @@ export interface TransportOptions {
   readonly tlsServerOptions?: tls.TlsOptions;
   readonly handshakeTimeoutMs?: number;
   /** Client side TLS options per target, built by tls/ (trust store, versions, ciphers). */
-  readonly connectOptions?: (target: OutboundTarget) => tls.ConnectionOptions;
+  readonly connectOptions?: (target: PeerAddress) => tls.ConnectionOptions;
   /** Called after 'secureConnect'; a failure destroys the socket and fails the target with its reason. */
   readonly verifyPeer?: VerifyPeer;
   /** Short reason for a TLS handshake error (both roles); default `handshake-failed`. */

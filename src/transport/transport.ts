@@ -167,7 +167,7 @@ export class Transport {
       if (!flow || !flow.send(data)) return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.NO_FLOW, 'no-flow', `flow ${target} is not open`));
       return Promise.resolve(flow.info);
     }
-    if (target.transport === 'udp') return this.udp.send(target.host, target.port, data, target.localPort);
+    if (target.transport === 'udp') return this.udp.send(target.address, target.port, data, target.localPort);
     return this.pool.send(target as StreamTarget, data);
   }
 

@@ -54,19 +54,29 @@ export interface ReceivedMessage {
   readonly receivedAt: number;
 }
 
-/** Where to send when there is no flow to reuse. */
-export interface OutboundTarget {
+/**
+ * A peer's transport address, the one address shape of the stack: where a message came from (the
+ * remote address and port seen on the socket, the listener it arrived on, the stream flow) or
+ * where one goes (an IP or host name, the TLS name to check, the UDP socket to send from, the flow
+ * to reuse). Responses go back on the flow a request came on (RFC 3261 §18.2.2).
+ */
+export interface PeerAddress {
   readonly transport: TransportKind;
-  readonly host: string;
+  /** The remote IP address (received), or the IP address or host name to send to. */
+  readonly address: string;
   readonly port: number;
-  /** TLS SNI and the name the injected verifyPeer checks (RFC 5922); defaults to `host` when it is a name. */
-  readonly servername?: string;
-  /** UDP: send from the socket bound to this local port (the exit leg's listener). */
+  /** Received: the local address of the listener it arrived on. */
+  readonly localAddress?: string;
+  /** Received: the listener's port. Sending over UDP: send from the socket bound to this port (the exit leg). */
   readonly localPort?: number;
+  /** The stream connection it arrived on, or to reuse when it is still open. */
+  readonly flowId?: string;
+  /** TLS SNI and the name the injected verifyPeer checks (RFC 5922); defaults to `address` when it is a name. */
+  readonly servername?: string;
 }
 
-/** A flow id (reuse the connection, RFC 5923 spirit) or an outbound target. */
-export type SendTarget = string | OutboundTarget;
+/** A flow id (reuse the connection, RFC 5923 spirit) or a peer address. */
+export type SendTarget = string | PeerAddress;
 
 export interface ListenAddress {
   readonly host: string;
@@ -80,7 +90,7 @@ export interface ListenAddress {
 export type VerifyResult = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly detail: string };
 
 /** Judges the server's certificate after 'secureConnect' (the tls/ layer supplies it: RFC 5922 identity). */
-export type VerifyPeer = (socket: tls.TLSSocket, target: OutboundTarget) => VerifyResult | Promise<VerifyResult>;
+export type VerifyPeer = (socket: tls.TLSSocket, target: PeerAddress) => VerifyResult | Promise<VerifyResult>;
 
 export type FlowCloseReason =
   | 'peer-closed'
@@ -129,7 +139,3 @@ export function ipFamily(host: string): 0 | 4 | 6 {
   return f;
 }
 const families = new Map<string, 0 | 4 | 6>();
-
-export function describeEndpoint(e: Endpoint): string {
-  return e.family === 'IPv6' ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}

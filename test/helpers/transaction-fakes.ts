@@ -2,12 +2,12 @@ import { VirtualClock } from '../../src/clock.js';
 import type { SipMessage } from '../../src/message/message.js';
 import { TransactionLayer, type TransactionLayerOptions } from '../../src/transaction/transaction-layer.js';
 import type { ServerTransaction } from '../../src/transaction/server-transaction.js';
-import type { ClientTransactionHandlers, Destination, Source, TransactionTransport, TransportFailure } from '../../src/transaction/types.js';
+import type { ClientTransactionHandlers, PeerAddress, TransactionTransport, TransportFailure } from '../../src/transaction/types.js';
 import { parse } from './transaction-messages.js';
 
 export interface SentRecord {
   readonly at: number;
-  readonly dest: Destination;
+  readonly dest: PeerAddress;
   readonly message: SipMessage;
   /** Request method or response status, e.g. 'INVITE', 'ACK', '486'. */
   readonly label: string;
@@ -22,7 +22,7 @@ export class FakeTransport implements TransactionTransport {
 
   constructor(private readonly clock: VirtualClock) {}
 
-  send(data: Buffer, dest: Destination): Promise<void> {
+  send(data: Buffer, dest: PeerAddress): Promise<void> {
     const message = parse(data.toString('latin1'));
     const label = message.isRequest ? message.method : String(message.status);
     this.sent.push({ at: this.clock.now(), dest, message, label });
@@ -84,7 +84,7 @@ export interface Harness {
   readonly transport: FakeTransport;
   readonly layer: TransactionLayer;
   readonly requests: { request: SipMessage; tx: ServerTransaction }[];
-  readonly acks: { ack: SipMessage; source: Source; tx: ServerTransaction | null }[];
+  readonly acks: { ack: SipMessage; source: PeerAddress; tx: ServerTransaction | null }[];
   readonly strays: SipMessage[];
   readonly ended: ServerTransaction[];
 }
@@ -107,13 +107,13 @@ export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequ
   return { ...h, layer };
 }
 
-export const UDP_DEST: Destination = { transport: 'udp', host: '198.51.100.7', port: 5060 };
-export const TLS_DEST: Destination = { transport: 'tls', host: 'lb01.euc1.example.com', port: 5061, servername: 'lb01.euc1.example.com' };
+export const UDP_DEST: PeerAddress = { transport: 'udp', address: '198.51.100.7', port: 5060 };
+export const TLS_DEST: PeerAddress = { transport: 'tls', address: 'lb01.euc1.example.com', port: 5061, servername: 'lb01.euc1.example.com' };
 
-export function udpSource(address = '192.0.2.10', port = 5060): Source {
+export function udpSource(address = '192.0.2.10', port = 5060): PeerAddress {
   return { transport: 'udp', address, port, localAddress: '203.0.113.1', localPort: 5060 };
 }
 
-export function tlsSource(flowId = 'flow-1', address = '192.0.2.10', port = 40112): Source {
+export function tlsSource(flowId = 'flow-1', address = '192.0.2.10', port = 40112): PeerAddress {
   return { transport: 'tls', address, port, localAddress: '203.0.113.1', localPort: 5061, flowId };
 }

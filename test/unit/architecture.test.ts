@@ -15,14 +15,14 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
   ['config', ['message']],
   ['tls', []],
   ['transport', ['message']],
-  ['transaction', ['message']],
+  ['transaction', ['message', 'transport']],
   ['routing', ['message', 'config', 'transaction']],
   ['proxy', ['message', 'sdp', 'config', 'transaction', 'routing']],
-  ['observability', ['sdp']],
+  ['observability', ['message', 'sdp']],
   ['lab', ['message', 'sdp', 'config', 'tls', 'transport', 'routing']],
   ['doctor', ['config', 'tls', 'routing']],
   ['cli', ['*']],
-  // The composition root: edge.ts (wires one edge), run-edge.ts (runs it), process.ts (the process).
+  // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-runtime.ts (the process around it).
   ['.', ['*']],
 ];
 
@@ -122,7 +122,7 @@ test('the README "Layout" table is this map, row for row', () => {
     const layer = m[1]!.replace(/\/$/, '');
     const cell = m[2]!.trim();
     const names = cell === '—' ? [] : cell === 'any layer' ? ['*'] : [...cell.matchAll(/`([^`]+)`/g)].map((n) => n[1]!);
-    return [layer === 'edge.ts' ? '.' : layer, names] as const;
+    return [layer === 'sip-stack.ts' ? '.' : layer, names] as const;
   });
   assert.deepEqual(rows, LAYERS.map(([l, a]) => [l, [...a]]));
 });

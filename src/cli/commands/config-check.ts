@@ -28,7 +28,7 @@ export async function configCommand(argv: readonly string[], io: CommandIo): Pro
   if (rest.length) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
   let config: EdgeConfig;
   try {
-    config = loadConfigFile(file);
+    config = loadConfigFile(file, process.env);
   } catch (e) {
     if (e instanceof ConfigLoadError) {
       io.err(e.message);

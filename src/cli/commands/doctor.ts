@@ -31,7 +31,7 @@ export async function doctorCommand(argv: readonly string[], io: CommandIo): Pro
   }
   if (positional.length) throw new UsageError(`unexpected arguments: ${positional.join(' ')}`);
   if (flags.config === undefined) throw new UsageError('--config FILE is required');
-  const results = await runDoctor({ configFile: flags.config, offline: flags.offline === true, caFiles: flags.ca ?? [] });
+  const results = await runDoctor({ configFile: flags.config, env: process.env, offline: flags.offline === true, caFiles: flags.ca ?? [] });
   if (flags.json) io.out(JSON.stringify(results, null, 2));
   else {
     for (const r of results) io.out(formatCheck(r));

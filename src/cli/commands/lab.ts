@@ -4,7 +4,8 @@ import { ConfigLoadError, PACKAGE_ROOT } from '../../config/load-config.js';
 import type { EdgeConfig } from '../../config/schema.js';
 import { formatReport, startLab, type LabEdge, type LabEdgeHooks } from '../../lab/run-lab.js';
 import { createLogger, formatPrettyLine } from '../../observability/index.js';
-import { startObservedEdge } from '../../process.js';
+import { resolveSecrets } from '../../config/secrets.js';
+import { startObservedEdge } from '../../edge-runtime.js';
 import { parseFlags, UsageError } from '../args.js';
 
 export const labHelp = `Usage: sips-edge lab [--once] [--out DIR] [--ports fixed|ephemeral] [--config FILE]
@@ -41,13 +42,13 @@ function labEdgeStarter(configFile: string): (config: EdgeConfig, hooks: LabEdge
         },
       },
     });
-    const obs = await startObservedEdge(config, { configFile, onHealthChange: hooks.onHealthChange }, log);
+    const obs = await startObservedEdge(config, { configFile, secrets: resolveSecrets(config, process.env), onHealthChange: hooks.onHealthChange }, log);
     return {
-      edge: obs.running.edge,
-      health: obs.running.health,
+      edge: obs.stack,
+      health: obs.stack.health,
       admin: obs.admin === null ? null : { address: obs.admin.address, port: obs.admin.port },
       async stop() {
-        await obs.running.stop();
+        await obs.stack.stop();
         await obs.close();
       },
     };
@@ -68,7 +69,7 @@ export async function labCommand(argv: readonly string[], io: { out(t: string): 
 
   let lab;
   try {
-    lab = await startLab({ startEdge: labEdgeStarter(configFile), labDir, configFile, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true });
+    lab = await startLab({ startEdge: labEdgeStarter(configFile), labDir, configFile, env: process.env, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true });
   } catch (e) {
     if (e instanceof ConfigLoadError) {
       io.err(e.message);

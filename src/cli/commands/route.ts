@@ -43,7 +43,7 @@ export async function routeCommand(argv: readonly string[], io: CommandIo): Prom
     return 2;
   }
   try {
-    const config = loadConfigFile(flags.config);
+    const config = loadConfigFile(flags.config, process.env);
     const from = flags.from === undefined ? undefined : config.peers.find((p) => p.name === flags.from);
     if (flags.from !== undefined && from === undefined) {
       io.err(`sips-edge route: --from "${flags.from}": no such peer (${config.peers.map((p) => p.name).join(', ') || 'none configured'})`);

@@ -1,5 +1,6 @@
 import { ConfigLoadError, loadConfigFile } from '../../config/load-config.js';
-import { startProcess } from '../../process.js';
+import { resolveSecrets } from '../../config/secrets.js';
+import { runEdgeProcess } from '../../edge-runtime.js';
 import { parseFlags, type CommandIo } from '../args.js';
 
 export const startHelp = `Usage: sips-edge start --config FILE
@@ -25,7 +26,7 @@ export async function startCommand(argv: readonly string[], io: CommandIo): Prom
   }
   let config;
   try {
-    config = loadConfigFile(flags.config);
+    config = loadConfigFile(flags.config, process.env);
   } catch (e) {
     if (e instanceof ConfigLoadError) {
       io.err(e.message);
@@ -33,5 +34,6 @@ export async function startCommand(argv: readonly string[], io: CommandIo): Prom
     }
     throw e;
   }
-  return startProcess(config, { configFile: flags.config });
+  // The edge of the program: the environment is read here and passed in, never inside the stack.
+  return runEdgeProcess(config, { configFile: flags.config, secrets: resolveSecrets(config, process.env) });
 }

@@ -23,8 +23,8 @@ describe('Transport lifecycle', () => {
     const client = new Transport({ connectOptions: () => ({ rejectUnauthorized: false }) });
     await client.start();
     try {
-      const viaTls = await client.send({ transport: 'tls', host: '127.0.0.1', port: bound.tls[0]!.port, servername: 'life.local' }, sipRequest('l1'));
-      await client.send({ transport: 'tcp', host: '127.0.0.1', port: bound.tcp[0]!.port }, sipRequest('l2'));
+      const viaTls = await client.send({ transport: 'tls', address: '127.0.0.1', port: bound.tls[0]!.port, servername: 'life.local' }, sipRequest('l1'));
+      await client.send({ transport: 'tcp', address: '127.0.0.1', port: bound.tcp[0]!.port }, sipRequest('l2'));
       await serverInbox.take(2);
       assert.deepEqual(server.stats().flows, { total: 2, inbound: { tcp: 1, tls: 1 }, outbound: { tcp: 0, tls: 0 } });
       assert.equal(server.stats().connections, 2);
@@ -53,7 +53,7 @@ describe('Transport lifecycle', () => {
     const client = new Transport({ handshakeTimeoutMs: 60_000 });
     await client.start();
     const opened = new Promise<void>((r) => silent.server.once('connection', () => r()));
-    const pending = client.send({ transport: 'tls', host: '127.0.0.1', port: silent.port }, sipRequest('s'));
+    const pending = client.send({ transport: 'tls', address: '127.0.0.1', port: silent.port }, sipRequest('s'));
     const outcome = pending.then(() => null, (e: unknown) => e);
     await opened;
     assert.equal(client.stats().connecting, 1);

@@ -25,7 +25,7 @@ describe('outbound TCP pool', () => {
   });
 
   it('reuses one connection for two sends to the same target', async () => {
-    const target = { transport: 'tcp', host: '127.0.0.1', port: peerPort } as const;
+    const target = { transport: 'tcp', address: '127.0.0.1', port: peerPort } as const;
     const f1 = await edge.send(target, sipRequest('p1'));
     const f2 = await edge.send(target, sipRequest('p2'));
     assert.equal(f1?.id, f2?.id);
@@ -46,7 +46,7 @@ describe('outbound TCP pool', () => {
     const other = new Transport({ tcp: [{ host: '127.0.0.1', port: 0 }] });
     const inbox = new Inbox(other);
     const port = (await other.start()).tcp[0]!.port;
-    const target = { transport: 'tcp', host: '127.0.0.1', port } as const;
+    const target = { transport: 'tcp', address: '127.0.0.1', port } as const;
     const tags = Array.from({ length: 20 }, (_, i) => `q${i}`);
     const flows = await Promise.all(tags.map((t) => edge.send(target, sipRequest(t, 100))));
     assert.equal(new Set(flows.map((f) => f?.id)).size, 1);
@@ -58,7 +58,7 @@ describe('outbound TCP pool', () => {
 
   it('rejects every queued send with connect-refused when the target refuses', async () => {
     const port = await closedPort();
-    const target = { transport: 'tcp', host: '127.0.0.1', port } as const;
+    const target = { transport: 'tcp', address: '127.0.0.1', port } as const;
     const results = await Promise.allSettled([1, 2, 3].map((i) => edge.send(target, sipRequest(`r${i}`))));
     for (const r of results) {
       assert.equal(r.status, 'rejected');
@@ -71,7 +71,7 @@ describe('outbound TCP pool', () => {
   });
 
   it('reconnects after the pooled flow closes', async () => {
-    const target = { transport: 'tcp', host: '127.0.0.1', port: peerPort } as const;
+    const target = { transport: 'tcp', address: '127.0.0.1', port: peerPort } as const;
     const first = await edge.send(target, sipRequest('before'));
     await peerInbox.next();
     const closed = nextEvent(edge, 'flowClosed', (e) => e.flow.id === first?.id);
@@ -96,7 +96,7 @@ describe('RFC 5626 keep-alive on outbound flows (real sockets, short intervals)'
     });
     const edge = new Transport({ limits: { keepAliveIntervalMs: 20, keepAlivePongTimeoutMs: 1_000 } });
     await edge.start();
-    const flow = await edge.send({ transport: 'tcp', host: '127.0.0.1', port: server.port }, sipRequest('ka'));
+    const flow = await edge.send({ transport: 'tcp', address: '127.0.0.1', port: server.port }, sipRequest('ka'));
     const sink = pings[0]!;
     const msgLen = sipRequest('ka').length;
     // Two pings answered: the flow stays.

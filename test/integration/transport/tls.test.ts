@@ -4,15 +4,15 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../../src/transport/transport-error.js';
 import { Transport } from '../../../src/transport/transport.js';
-import type { OutboundTarget, VerifyResult } from '../../../src/transport/types.js';
+import type { PeerAddress, VerifyResult } from '../../../src/transport/types.js';
 import { makeSelfSignedCert } from '../../helpers/transport-certs.js';
 import type { TestCert } from '../../helpers/transport-certs.js';
 import { ByteSink, Inbox, connectTcp, nextEvent, sipRequest, sipResponse, tagOf, tcpPeer } from '../../helpers/transport-util.js';
 
 /** Stands in for tls/'s RFC 5922 check: the SAN must name the target. */
-function verifySan(socket: tls.TLSSocket, target: OutboundTarget): VerifyResult {
+function verifySan(socket: tls.TLSSocket, target: PeerAddress): VerifyResult {
   const san = socket.getPeerCertificate().subjectaltname ?? '';
-  const want = target.servername ?? target.host;
+  const want = target.servername ?? target.address;
   return san.split(', ').includes(`DNS:${want}`) ? { ok: true } : { ok: false, reason: 'name-mismatch', detail: `${want} not in ${san}` };
 }
 
@@ -23,7 +23,7 @@ describe('TLS listener and outbound TLS pool', () => {
   let tlsPort: number;
   let client: Transport;
   let clientInbox: Inbox;
-  const target = (servername = 'test.local'): OutboundTarget => ({ transport: 'tls', host: '127.0.0.1', port: tlsPort, servername });
+  const target = (servername = 'test.local'): PeerAddress => ({ transport: 'tls', address: '127.0.0.1', port: tlsPort, servername });
 
   before(async () => {
     cert = makeSelfSignedCert('test.local');
@@ -119,7 +119,7 @@ describe('TLS listener and outbound TLS pool', () => {
   it('fails an outbound TLS connect to a server that never answers with handshake-timeout', async () => {
     const silent = await tcpPeer();
     const failure = nextEvent(client, 'tlsFailure');
-    await assert.rejects(client.send({ transport: 'tls', host: '127.0.0.1', port: silent.port, servername: 'test.local' }, sipRequest('hs')), {
+    await assert.rejects(client.send({ transport: 'tls', address: '127.0.0.1', port: silent.port, servername: 'test.local' }, sipRequest('hs')), {
       code: 'SIPS_ERR_TRANSPORT_TLS_HANDSHAKE',
       reason: 'handshake-timeout',
     });

@@ -30,12 +30,12 @@ async function pingPong(host: string): Promise<void> {
   const bAddr = (await b.start()).udp[0]!;
   assert.equal(aAddr.address, host);
   try {
-    assert.equal(await a.send({ transport: 'udp', host, port: bAddr.port }, sipRequest('u1', 500)), null);
+    assert.equal(await a.send({ transport: 'udp', address: host, port: bAddr.port }, sipRequest('u1', 500)), null);
     const m = await bIn.next();
     assert.deepEqual(m.data, sipRequest('u1', 500));
     assert.deepEqual([m.transport, m.flow, m.remote.address, m.remote.port, m.local.port], ['udp', null, host, aAddr.port, bAddr.port]);
     // The reply goes to where the request came from, i.e. a's listening socket.
-    await b.send({ transport: 'udp', host: m.remote.address, port: m.remote.port }, sipResponse('u1'));
+    await b.send({ transport: 'udp', address: m.remote.address, port: m.remote.port }, sipResponse('u1'));
     const r = await aIn.next();
     assert.equal(tagOf(r.data), 'u1');
     assert.equal(r.remote.port, bAddr.port);
@@ -64,12 +64,12 @@ describe('UDP', () => {
     const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }], limits: { maxDatagramSize: 1_300 } });
     await t.start();
     try {
-      await assert.rejects(t.send({ transport: 'udp', host: '127.0.0.1', port: 9 }, sipRequest('big', 2_000)), (e: unknown) => {
+      await assert.rejects(t.send({ transport: 'udp', address: '127.0.0.1', port: 9 }, sipRequest('big', 2_000)), (e: unknown) => {
         assert.ok(e instanceof TransportError);
         assert.deepEqual([e.code, e.reason], ['SIPS_ERR_TRANSPORT_TOO_LARGE', 'datagram-too-large']);
         return true;
       });
-      await assert.rejects(t.send({ transport: 'udp', host: '::1', port: 9 }, sipRequest('v6')), { code: 'SIPS_ERR_TRANSPORT_NO_SOCKET' });
+      await assert.rejects(t.send({ transport: 'udp', address: '::1', port: 9 }, sipRequest('v6')), { code: 'SIPS_ERR_TRANSPORT_NO_SOCKET' });
     } finally {
       await t.stop();
     }

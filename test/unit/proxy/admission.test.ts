@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS, type Limits } from '../../../src/config/limits.js';
 import { Admission, TokenBucket } from '../../../src/proxy/admission.js';
-import type { Destination, Source } from '../../../src/transaction/types.js';
+import type { PeerAddress } from '../../../src/transaction/types.js';
 import { request } from '../../helpers/transaction-messages.js';
 
 test('token bucket: burst, then the rate, never more than the burst after idling', () => {
@@ -16,7 +16,7 @@ test('token bucket: burst, then the rate, never more than the burst after idling
 
 function harness(known: (address: string) => boolean, limits: Partial<Limits> = {}) {
   let now = 0;
-  const sent: { data: string; dest: Destination }[] = [];
+  const sent: { data: string; dest: PeerAddress }[] = [];
   const events: unknown[] = [];
   const a = new Admission({
     limits: { ...DEFAULT_LIMITS, strangerRequestRate: 1, strangerRequestBurst: 2, strangersRequestRate: 1, strangersRequestBurst: 3, knownSourceRequestRate: 1, knownSourceRequestBurst: 2, overloadResponseRate: 1, overloadResponseBurst: 1, ...limits },
@@ -29,7 +29,7 @@ function harness(known: (address: string) => boolean, limits: Partial<Limits> = 
   return { a, sent, events, tick: (ms: number) => { now += ms; } };
 }
 
-const src = (address: string, transport: Source['transport'] = 'udp'): Source => ({ transport, address, port: 40000, localAddress: '127.0.0.1', localPort: 5060 });
+const src = (address: string, transport: PeerAddress['transport'] = 'udp'): PeerAddress => ({ transport, address, port: 40000, localAddress: '127.0.0.1', localPort: 5060 });
 
 test('a known source spends only its own bucket; CANCEL and in-dialog requests pass from its reserve', () => {
   const h = harness((a) => a === '10.0.0.1');
@@ -42,7 +42,7 @@ test('a known source spends only its own bucket; CANCEL and in-dialog requests p
   assert.match(h.sent[0]!.data, /^SIP\/2\.0 503 /);
   assert.match(h.sent[0]!.data, /\r\nRetry-After: 5\r\n/);
   assert.match(h.sent[0]!.data, /SIPS_ERR_PROXY_RATE_LIMITED/);
-  assert.deepEqual(h.sent[0]!.dest, { transport: 'udp', host: '10.0.0.1', port: 40000, localPort: 5060 });
+  assert.deepEqual(h.sent[0]!.dest, { transport: 'udp', address: '10.0.0.1', port: 40000, localPort: 5060 });
   // The 503 bucket (1 burst): the next refusal is suppressed.
   assert.equal(h.a.admit(request({ viaHost: '10.0.0.1' }), peer), false);
   assert.equal(h.sent.length, 1);

@@ -49,7 +49,7 @@ test('loadRouteSigner: env keys, then the file, then inline keys; the first sign
     const file = join(dir, 'keys');
     writeFileSync(file, '# rotated 2026-12\nfile-key-one-0123456789\n\nfile-key-two-0123456789\n');
     const config = (routeKeys: unknown) => ({ edge: { name: 'edge.example.com', drainTimeoutSeconds: 30, routeKeys } }) as unknown as EdgeConfig;
-    const s = loadRouteSigner(config({ env: 'K', file, keys: ['inline-key-0123456789'] }), { K: 'env-key-one-0123456789, env-key-two-0123456789' });
+    const s = loadRouteSigner(config({ env: 'K', file, keys: ['inline-key-0123456789'] }), { routeKeys: 'env-key-one-0123456789, env-key-two-0123456789' });
     assert.equal(s.keyCount, 5);
     assert.equal(s.generated, false);
     const byEnv = new RouteSigner(['env-key-one-0123456789']);
@@ -57,7 +57,7 @@ test('loadRouteSigner: env keys, then the file, then inline keys; the first sign
     assert.ok(s.verify('i', undefined, undefined, 'pbx', new RouteSigner(['file-key-two-0123456789']).sign('i', undefined, undefined, 'pbx')));
     assert.equal(loadRouteSigner(config(undefined)).generated, true);
     assert.throws(() => loadRouteSigner(config({ env: 'NOPE' }), {}), /NOPE is not set/);
-    assert.throws(() => loadRouteSigner(config({ env: 'K' }), { K: 'short' }), /key 1 is shorter than 16/);
+    assert.throws(() => loadRouteSigner(config({ env: 'K' }), { routeKeys: 'short' }), /key 1 is shorter than 16/);
     assert.throws(() => loadRouteSigner(config({ file: join(dir, 'missing') })), /ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,13 +7,13 @@ import type { SipMessage } from '../../../src/message/message.js';
 import { createHealthMonitor, type HealthMonitor, type Probe } from '../../../src/routing/health.js';
 import { createResolver, type Resolver } from '../../../src/routing/resolver.js';
 import { createRouter, type EdgeRouter } from '../../../src/routing/router.js';
-import type { Source } from '../../../src/transaction/types.js';
+import type { PeerAddress } from '../../../src/transaction/types.js';
 
 export const ROUTING_FIXTURES = join(process.cwd(), 'test/fixtures/routing');
 export const EDGE_YAML = join(ROUTING_FIXTURES, 'edge.yaml');
 
 export function fixtureConfig(): EdgeConfig {
-  return loadConfigFile(EDGE_YAML);
+  return loadConfigFile(EDGE_YAML, process.env);
 }
 
 export interface Rig {
@@ -44,7 +44,7 @@ export function request(ruri: string, extra = ''): SipMessage {
   return r.value;
 }
 
-export function src(address: string, transport: Source['transport'] = 'udp'): Source {
+export function src(address: string, transport: PeerAddress['transport'] = 'udp'): PeerAddress {
   return { transport, address, port: 5060, localAddress: '127.0.0.1', localPort: 5060 };
 }
 

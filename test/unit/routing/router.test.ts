@@ -20,7 +20,7 @@ test('inside -> outside by peer.trunk: TGRP R-URI per lb host, servername = that
   assert.equal(d.failover, 3);
   assert.deepEqual(d.addHeaders, [['X-Inin-Trunk', 'byoc-frankfurt']]);
   // lb04 has no address offline: left out
-  assert.deepEqual(d.targets.map((t) => [t.label, t.host, t.port, t.transport, t.servername]), [
+  assert.deepEqual(d.targets.map((t) => [t.label, t.address, t.port, t.transport, t.servername]), [
     ['lb01.voice.euc1.pure.cloud', '127.0.0.1', 5061, 'tls', 'lb01.voice.euc1.pure.cloud'],
     ['lb02.voice.euc1.pure.cloud', '127.0.0.2', 5061, 'tls', 'lb02.voice.euc1.pure.cloud'],
     ['lb03.voice.euc1.pure.cloud', '127.0.0.3', 5061, 'tls', 'lb03.voice.euc1.pure.cloud'],
@@ -55,7 +55,7 @@ test('FQDN trunk by prefix +1: R-URI host is the BYOC name, connection and ident
   assert.equal(d.trunk, 'byoc-usw2');
   assert.equal(d.targets[0]!.requestUri.toString(), 'sip:+13175550100@acme.byoc.usw2.pure.cloud:5061;transport=tls');
   assert.equal(d.targets[0]!.servername, 'lb01.voice.usw2.pure.cloud');
-  assert.equal(d.targets[3]!.host, '::1');
+  assert.equal(d.targets[3]!.address, '::1');
   assert.equal(router.notes().filter((n) => n.code === 'fqdn-name-validation').length, 1);
 });
 
@@ -86,7 +86,7 @@ test('outside -> inside by tgrp, R-URI host, prefix, default; R-URI rewritten to
   assert.equal(byTgrp.peer, 'carrier');
   assert.equal(byTgrp.exitSide, 'inside');
   assert.equal(byTgrp.srtpRequired, false);
-  assert.deepEqual(byTgrp.targets.map((t) => [t.host, t.port, t.transport, t.requestUri.toString()]), [['192.0.2.10', 5060, 'tcp', 'sip:+4969123456789@carrier.example.net:5060;transport=tcp']]);
+  assert.deepEqual(byTgrp.targets.map((t) => [t.address, t.port, t.transport, t.requestUri.toString()]), [['192.0.2.10', 5060, 'tcp', 'sip:+4969123456789@carrier.example.net:5060;transport=tcp']]);
   const byHost = fwd(await router.routeInitial(request('sip:+14155550100@acme.byoc.usw2.pure.cloud;user=phone'), src('127.0.0.1', 'tls'), 'outside'));
   assert.equal(byHost.peer, 'carrier');
   assert.equal(byHost.targets[0]!.requestUri.toString(), 'sip:+14155550100@carrier.example.net:5060;user=phone;transport=tcp');
@@ -109,20 +109,20 @@ test('srtpRequiredFor: outside always, inside per peer', async () => {
 test('resolveNextHop: transport param, sips, default ports, names resolved and validated by name', async () => {
   const { router } = await rig();
   assert.deepEqual(await router.resolveNextHop(parseUri('sip:lb02.voice.euc1.pure.cloud:5061;transport=tls;lr'), 'outside', {}),
-    { transport: 'tls', host: '127.0.0.2', port: 5061, servername: 'lb02.voice.euc1.pure.cloud' });
+    { transport: 'tls', address: '127.0.0.2', port: 5061, servername: 'lb02.voice.euc1.pure.cloud' });
   assert.deepEqual(await router.resolveNextHop(parseUri('sips:lb01.voice.euc1.pure.cloud;lr'), 'outside', { flowId: 'f7' }),
-    { transport: 'tls', host: '127.0.0.1', port: 5061, servername: 'lb01.voice.euc1.pure.cloud', flowId: 'f7' });
-  assert.deepEqual(await router.resolveNextHop(parseUri('sip:201@10.20.0.15'), 'inside', {}), { transport: 'udp', host: '10.20.0.15', port: 5060 });
-  assert.deepEqual(await router.resolveNextHop(parseUri('sip:carrier.example.net;transport=tcp'), 'inside', {}), { transport: 'tcp', host: '192.0.2.10', port: 5060 });
-  assert.deepEqual(await router.resolveNextHop(parseUri('sip:[2001:db8:1::9]:5070;transport=tcp'), 'inside', {}), { transport: 'tcp', host: '2001:db8:1::9', port: 5070 });
+    { transport: 'tls', address: '127.0.0.1', port: 5061, servername: 'lb01.voice.euc1.pure.cloud', flowId: 'f7' });
+  assert.deepEqual(await router.resolveNextHop(parseUri('sip:201@10.20.0.15'), 'inside', {}), { transport: 'udp', address: '10.20.0.15', port: 5060 });
+  assert.deepEqual(await router.resolveNextHop(parseUri('sip:carrier.example.net;transport=tcp'), 'inside', {}), { transport: 'tcp', address: '192.0.2.10', port: 5060 });
+  assert.deepEqual(await router.resolveNextHop(parseUri('sip:[2001:db8:1::9]:5070;transport=tcp'), 'inside', {}), { transport: 'tcp', address: '2001:db8:1::9', port: 5070 });
 });
 
 test('resolveNextHop outside to an IP: connect to the resolved targetName and validate against it (S-VAL-3)', async () => {
   const { router } = await rig();
   const contact = parseUri('sip:+14155550100@52.28.11.201:5061;transport=tls');
   assert.deepEqual(await router.resolveNextHop(contact, 'outside', { targetName: 'lb03.voice.euc1.pure.cloud', flowId: 'f1' }),
-    { transport: 'tls', host: '127.0.0.3', port: 5061, servername: 'lb03.voice.euc1.pure.cloud', flowId: 'f1' });
-  assert.deepEqual(await router.resolveNextHop(contact, 'outside', { flowId: 'f1' }), { transport: 'tls', host: '52.28.11.201', port: 5061, flowId: 'f1' });
+    { transport: 'tls', address: '127.0.0.3', port: 5061, servername: 'lb03.voice.euc1.pure.cloud', flowId: 'f1' });
+  assert.deepEqual(await router.resolveNextHop(contact, 'outside', { flowId: 'f1' }), { transport: 'tls', address: '52.28.11.201', port: 5061, flowId: 'f1' });
   const r = await router.resolveNextHop(contact, 'outside', {});
   assert.equal('kind' in r && r.kind === 'reject' && r.code, 'SIPS_ERR_ROUTE_IP_TARGET');
   const u = await router.resolveNextHop(parseUri('sip:nowhere.example.invalid;transport=tls'), 'outside', {});
@@ -157,7 +157,7 @@ test('dns.srv: a trunk host with _sips._tcp records expands to SRV targets valid
   await router.refresh();
   assert.equal(router.admit(src('198.51.100.2', 'tls'), 'outside'), null, 'SRV targets count as vendor addresses');
   const d = fwd(await router.routeInitial(request('sip:0049301234@edge'), src('192.0.2.5'), 'inside'));
-  assert.deepEqual(d.targets.map((t) => [t.label, t.host, t.port, t.servername]), [
+  assert.deepEqual(d.targets.map((t) => [t.label, t.address, t.port, t.servername]), [
     ['edge-a.vendor.example', '198.51.100.1', 5061, 'lb01.voice.euc1.pure.cloud'],
     ['edge-b.vendor.example', '198.51.100.2', 5062, 'lb01.voice.euc1.pure.cloud'],
     ['lb02.voice.euc1.pure.cloud', '127.0.0.2', 5061, 'lb02.voice.euc1.pure.cloud'],

@@ -7,30 +7,30 @@ import { request, responseTo } from '../../helpers/transaction-messages.js';
 
 test('responseDestination over UDP: received address and sent-by port (§18.2.2)', () => {
   const req = request({ via: 'SIP/2.0/UDP pbx.example.net:5070;branch=z9hG4bK-1;received=192.0.2.10' });
-  assert.deepEqual(responseDestination(req, udpSource('192.0.2.10', 40000)), { transport: 'udp', host: '192.0.2.10', port: 5070 });
+  assert.deepEqual(responseDestination(req, udpSource('192.0.2.10', 40000)), { transport: 'udp', address: '192.0.2.10', port: 5070 });
   const noPort = request({ viaPort: null });
-  assert.deepEqual(responseDestination(noPort, udpSource('192.0.2.10', 40000)), { transport: 'udp', host: '192.0.2.10', port: 5060 });
+  assert.deepEqual(responseDestination(noPort, udpSource('192.0.2.10', 40000)), { transport: 'udp', address: '192.0.2.10', port: 5060 });
 });
 
 test('responseDestination over UDP with rport (RFC 3581): source address and port', () => {
   const req = request({ rport: true });
-  assert.deepEqual(responseDestination(req, udpSource('198.51.100.20', 31337)), { transport: 'udp', host: '198.51.100.20', port: 31337 });
+  assert.deepEqual(responseDestination(req, udpSource('198.51.100.20', 31337)), { transport: 'udp', address: '198.51.100.20', port: 31337 });
   const stamped = request({ via: 'SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK-2;received=198.51.100.20;rport=31337' });
-  assert.deepEqual(responseDestination(stamped, udpSource('198.51.100.20', 31337)), { transport: 'udp', host: '198.51.100.20', port: 31337 });
+  assert.deepEqual(responseDestination(stamped, udpSource('198.51.100.20', 31337)), { transport: 'udp', address: '198.51.100.20', port: 31337 });
 });
 
 test('responseDestination with maddr: the maddr and sent-by port', () => {
   const req = request({ via: 'SIP/2.0/UDP pbx.example.net;branch=z9hG4bK-3;maddr=239.255.255.1' });
-  assert.deepEqual(responseDestination(req, udpSource()), { transport: 'udp', host: '239.255.255.1', port: 5060 });
+  assert.deepEqual(responseDestination(req, udpSource()), { transport: 'udp', address: '239.255.255.1', port: 5060 });
 });
 
 test('responseDestination over TLS: the flow it came on, with received + sent-by port (5061 default) as fallback', () => {
   const req = request({ transport: 'TLS', viaPort: null });
-  assert.deepEqual(responseDestination(req, tlsSource('flow-3', '192.0.2.44', 51000)), { transport: 'tls', host: '192.0.2.44', port: 5061, flowId: 'flow-3' });
+  assert.deepEqual(responseDestination(req, tlsSource('flow-3', '192.0.2.44', 51000)), { transport: 'tls', address: '192.0.2.44', port: 5061, flowId: 'flow-3' });
   const tcp = request({ transport: 'TCP', viaPort: 5080 });
   assert.deepEqual(
     responseDestination(tcp, { transport: 'tcp', address: '192.0.2.44', port: 51000, localAddress: '203.0.113.1', localPort: 5060 }),
-    { transport: 'tcp', host: '192.0.2.44', port: 5080 },
+    { transport: 'tcp', address: '192.0.2.44', port: 5080 },
   );
 });
 

@@ -25,7 +25,7 @@ test('INVITE server: 100 Trying from the TU, request retransmission gets the las
   assert.deepEqual(h.transport.labels(), ['100', '180', '180']);
   assert.equal(h.requests.length, 1, 'retransmission not passed up');
   assert.equal(tx.lastResponse?.status, 180);
-  assert.deepEqual(h.transport.sent[0]!.dest, { transport: 'udp', host: '192.0.2.10', port: 5060 });
+  assert.deepEqual(h.transport.sent[0]!.dest, { transport: 'udp', address: '192.0.2.10', port: 5060 });
 });
 
 test('INVITE server over UDP: 486 retransmitted by Timer G (T1 doubling, capped at T2), ACK -> Confirmed, Timer I = T4', () => {

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TLS_DEST, UDP_DEST, harness, recordClient, settle } from '../../helpers/transaction-fakes.js';
 import { request, responseTo } from '../../helpers/transaction-messages.js';
-import type { Source } from '../../../src/transaction/types.js';
+import type { PeerAddress } from '../../../src/transaction/types.js';
 
-const SRC: Source = { transport: 'udp', address: '198.51.100.7', port: 5060, localAddress: '203.0.113.1', localPort: 5060 };
+const SRC: PeerAddress = { transport: 'udp', address: '198.51.100.7', port: 5060, localAddress: '203.0.113.1', localPort: 5060 };
 
 function options(branch = 'z9hG4bK-nic-1', transport: 'UDP' | 'TLS' = 'UDP') {
   return request({ method: 'OPTIONS', viaHost: 'edge.example.com', transport, branch, ruri: 'sip:lb01.euc1.example.com' });

@@ -1,11 +1,13 @@
 /**
- * One edge process: runs the edge from a config, wires observability (logs, metrics, admin HTTP,
- * HEP capture, key log), handles signals, and resolves with the exit code when it has stopped.
+ * The edge process around the SIP stack: observability (logs, metrics, admin HTTP, HEP capture,
+ * key log), signals, certificate reload and drain. `sips-edge start` and `sips-edge lab` both run
+ * their edge through `startObservedEdge` here, and only here.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { scheduledTimers } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
+import type { EdgeSecrets } from './config/secrets.js';
 import { createHepSender } from './observability/hep.js';
 import { readinessFrom, startAdminServer, type AdminServer } from './observability/admin-http.js';
 import { createKeyLog } from './observability/keylog.js';
@@ -15,18 +17,20 @@ import { createProxyObserver } from './observability/proxy-observer.js';
 import { createSipTap, sipTapEnabled } from './observability/sip-tap.js';
 import { attachTransportEvents } from './observability/transport-observer.js';
 import type { HealthChange } from './routing/health.js';
-import { runEdge, type RunningEdge } from './run-edge.js';
+import { startSipStack, type SipStack } from './sip-stack.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
 
-export interface ProcessOptions {
+export interface EdgeRuntimeOptions {
   readonly configFile: string;
+  /** The config's environment-named secrets, read by the CLI. */
+  readonly secrets: EdgeSecrets;
   readonly crlUrlOverrides?: Readonly<Record<string, string>>;
   /** Called after the metric and log of an upstream change (the lab prints it). */
   readonly onHealthChange?: (c: HealthChange) => void;
 }
 
 export interface Observed {
-  readonly running: RunningEdge;
+  readonly stack: SipStack;
   readonly log: Logger;
   readonly metrics: EdgeMetrics;
   readonly admin: AdminServer | null;
@@ -37,14 +41,15 @@ export interface Observed {
  * Starts the edge with every observability seam wired (metrics, admin HTTP, HEP, key log, logs);
  * `start` and the lab both run their edge through here, so what one observes the other does too.
  */
-export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions, log: Logger = createLogger({ level: config.logging.level })): Promise<Observed> {
+export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOptions, log: Logger = createLogger({ level: config.logging.level })): Promise<Observed> {
   const metrics = createMetrics();
   const hep = createHepSender(config.logging.hep, (r) => metrics.hepPackets.inc({ result: r }));
   const tap = createSipTap(log, hep);
   const keylog = createKeyLog(config.tls.keyLogFile);
   if (keylog.warning !== null) log.warn({ event: 'keylog' }, keylog.warning);
   const edgeLog = componentLogger(log, 'edge');
-  const running = await runEdge(config, {
+  const stack = await startSipStack(config, {
+    secrets: opts.secrets,
     observer: createProxyObserver({ log, metrics }),
     log: (level, msg, fields) => edgeLog[level]({ ...fields }, msg),
     // Every message in and out would pass through the tap: only wired when it traces or captures.
@@ -64,12 +69,12 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
       else if (e.kind === 'crl-invalid') metrics.crlFetches.inc({ result: 'invalid' });
     },
   });
-  attachTransportEvents(running.edge.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
-  metrics.setActiveTransactionsSource(() => running.edge.transactions.activeServerTransactions);
-  metrics.setIdleSources({ transactions: () => running.edge.transactions.size, timers: scheduledTimers });
+  attachTransportEvents(stack.transport.events, { log, metrics, deprecatedCiphers: DEPRECATED_CIPHERS });
+  metrics.setActiveTransactionsSource(() => stack.transactions.activeServerTransactions);
+  metrics.setIdleSources({ transactions: () => stack.transactions.size, timers: scheduledTimers });
   const setExpiry = (): void => {
     metrics.clearCertificates();
-    for (const c of running.edge.loadedCertificates()) metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
+    for (const c of stack.loadedCertificates()) metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
   };
   setExpiry();
   let admin: AdminServer | null = null;
@@ -78,11 +83,11 @@ export async function startObservedEdge(config: EdgeConfig, opts: ProcessOptions
       address: config.admin.address,
       port: config.admin.port,
       metrics,
-      readiness: () => readinessFrom(config, running.edge.listeners.length, running.health.snapshot()),
+      readiness: () => readinessFrom(config, stack.listeners.length, stack.health.snapshot()),
     });
   }
   return {
-    running,
+    stack,
     log,
     metrics,
     admin,
@@ -99,7 +104,7 @@ function regionOf(config: EdgeConfig, host: string): string {
   return t?.region ?? t?.name ?? 'unknown';
 }
 
-export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Promise<number> {
+export async function runEdgeProcess(config: EdgeConfig, opts: EdgeRuntimeOptions): Promise<number> {
   const log = createLogger({ level: config.logging.level });
   let obs: Observed;
   try {
@@ -108,7 +113,7 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
     log.error({ event: 'start-failed', code: (e as { code?: string }).code ?? null, error: (e as Error).message }, 'start failed');
     return 1;
   }
-  const { running } = obs;
+  const { stack } = obs;
   // Last line of defence: a promise rejected somewhere nobody waits is a bug to log, not a reason
   // to drop every call in progress.
   const onRejection = (reason: unknown): void => {
@@ -119,7 +124,7 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
     event: 'listening',
     config: opts.configFile,
     edge: config.edge.name,
-    listeners: running.edge.listeners,
+    listeners: stack.listeners,
     admin: obs.admin === null ? null : { address: obs.admin.address, port: obs.admin.port },
   };
   log.info(listening, 'listening');
@@ -138,24 +143,24 @@ export async function startProcess(config: EdgeConfig, opts: ProcessOptions): Pr
       });
     };
     const reload = (why: string) => {
-      const r = running.edge.reloadCertificates();
+      const r = stack.reloadCertificates();
       for (const e of r.errors) log.error({ event: 'reload-refused', error: e.message }, 'certificate reload refused; keeping the old one');
       obs.metrics.clearCertificates();
-      for (const c of running.edge.loadedCertificates()) obs.metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
+      for (const c of stack.loadedCertificates()) obs.metrics.setCertificateExpiry(c.name, c.file, c.notAfter);
       log.info({ event: 'reloaded', trigger: why, reloaded: r.reloaded, refused: r.errors.length }, 'certificates reloaded');
     };
     const onHup = () => reload('SIGHUP');
-    const watchers = watchFiles(running.edge.watchedFiles, () => reload('file-change'));
+    const watchers = watchFiles(stack.watchedFiles, () => reload('file-change'));
     const onTerm = () => {
       if (stopping) return;
       stopping = true;
       log.info({ event: 'draining', timeoutSeconds: config.edge.drainTimeoutSeconds }, 'draining');
-      running.drain(config.edge.drainTimeoutSeconds * 1000).then(() => finish(0), () => finish(1));
+      stack.drain(config.edge.drainTimeoutSeconds * 1000).then(() => finish(0), () => finish(1));
     };
     const onInt = () => {
       if (stopping) return;
       stopping = true;
-      running.stop().then(() => finish(0), () => finish(1));
+      stack.stop().then(() => finish(0), () => finish(1));
     };
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', onTerm);

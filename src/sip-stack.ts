@@ -1,0 +1,485 @@
+/**
+ * The SIP stack, built in one pass: config -> TLS -> transport -> transactions -> proxy <- routing.
+ * `startSipStack` reads the config and the values handed in (secrets, observability seams), binds
+ * the listeners, and returns the stack fully wired: no late-bound field, nothing nullable that a
+ * message could find missing. With edge-runtime.ts (the process around it) the only modules that
+ * import every layer.
+ */
+import { randomBytes } from 'node:crypto';
+import type tls from 'node:tls';
+import { systemClock, type Clock } from './clock.js';
+import type { EdgeConfig } from './config/schema.js';
+import type { EdgeSecrets } from './config/secrets.js';
+import { buildInDialogRequest } from './message/build-request.js';
+import type { SipMessage } from './message/message.js';
+import { hostPort } from './message/host-port.js';
+import { LogRateLimiter } from './observability/log-rate.js';
+import { Admission } from './proxy/admission.js';
+import { branchOnly } from './proxy/branch.js';
+import type { ProxyObserver } from './proxy/deps.js';
+import { ProxyIdentity, type Leg } from './proxy/identity.js';
+import { ProxyCore } from './proxy/proxy-core.js';
+import { loadRouteSigner } from './proxy/route-keys.js';
+import { SrtpGate } from './proxy/srtp-gate.js';
+import { viaValue } from './proxy/via.js';
+import { createHealthMonitor, type HealthChange, type HealthMonitor, type ProbeHost, type ProbeResult } from './routing/health.js';
+import { createResolver, type Resolver } from './routing/resolver.js';
+import { createRouter, type EdgeRouter } from './routing/router.js';
+import { createSrtpPolicy } from './sdp/srtp-policy.js';
+import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
+import { RevocationChecker, type RevocationEvent } from './tls/revocation.js';
+import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
+import { loadTrustAnchors, REGION_ROOTS_EV, type TrustAnchors, type TrustSpec, type VendorRootName } from './tls/trust-store.js';
+import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
+import { TransactionLayer } from './transaction/transaction-layer.js';
+import { createSipReceiver } from './transport/sip-receiver.js';
+import { Transport } from './transport/transport.js';
+import type { Endpoint, PeerAddress } from './transport/types.js';
+
+export const AGENT = 'sips-edge';
+
+type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+/** What the stack is handed: the values read at the edge of the program and the observability seams. */
+export interface SipStackDeps {
+  /** Secret values the config names by environment variable (read by the CLI). */
+  readonly secrets: EdgeSecrets;
+  readonly clock?: Clock;
+  readonly observer?: ProxyObserver;
+  readonly log?: LogFn;
+  /** Every SIP message in and out (HEP capture, debug traces). */
+  readonly capture?: (direction: 'in' | 'out', transport: string, local: { address: string; port: number }, remote: { address: string; port: number }, data: Buffer) => void;
+  /** Every revocation event (CRL fetched, fetch failed, ...), for metrics; warnings are logged here too. */
+  readonly onRevocationEvent?: (e: RevocationEvent) => void;
+  /** CRL distribution point URL -> URL actually fetched (lab). */
+  readonly crlUrlOverrides?: Readonly<Record<string, string>>;
+  readonly onHealthChange?: (c: HealthChange) => void;
+  readonly onProbe?: (host: ProbeHost, r: ProbeResult) => void;
+  /** TLS key logging seams (lab debugging). */
+  readonly onTlsServer?: (server: tls.Server) => void;
+  readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
+}
+
+/** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
+export interface TlsPeerPolicy {
+  readonly anchors: TrustAnchors;
+  readonly extraNames: readonly string[];
+}
+
+export interface LoadedCertificate {
+  readonly name: string;
+  readonly file: string;
+  readonly notAfter: Date;
+}
+
+export interface BoundListener {
+  readonly side: 'inside' | 'outside';
+  readonly transport: 'udp' | 'tcp' | 'tls';
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A started SIP stack: every part built, every listener bound. */
+export interface SipStack {
+  readonly config: EdgeConfig;
+  readonly clock: Clock;
+  readonly listeners: readonly BoundListener[];
+  readonly transport: Transport;
+  readonly transactions: TransactionLayer;
+  readonly proxy: ProxyCore;
+  readonly router: EdgeRouter;
+  readonly health: HealthMonitor;
+  readonly resolver: Resolver;
+  /** The files a reload reads: identities' certificates and keys, CRL files. */
+  readonly watchedFiles: readonly string[];
+  /** Every certificate the edge presents (leaf and chain), for the expiry metric and doctor. */
+  loadedCertificates(): LoadedCertificate[];
+  /** Certificate hot reload: new handshakes use the new files; a broken file keeps the old one. */
+  reloadCertificates(): { reloaded: number; errors: readonly Error[] };
+  /** SIGTERM: stop taking new calls, let transactions finish, then stop (within timeoutMs). */
+  drain(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds and starts the stack. Order: what the accept screen and outbound TLS need before the
+ * first socket is accepted (TLS material, routing with its access rules, trust per peer name),
+ * then bind, then what needs the bound addresses (identity: the Record-Route legs), then the
+ * transaction layer and proxy, then the receive path; last, the router's name refresh and probes.
+ */
+export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Promise<SipStack> {
+  const clock = deps.clock ?? systemClock;
+  const log: LogFn = deps.log ?? (() => undefined);
+  const limits = config.limits;
+
+  // TLS material: policy, our identities (server side), the CRL checker (replaced on reload).
+  const policy: TlsPolicy = resolveTlsPolicy({
+    deprecatedCiphers: config.tls.deprecatedCiphers,
+    handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+    revocation: config.tls.revocation,
+    cnFallback: config.tls.cnFallback,
+  });
+  const newRevocationChecker = (): RevocationChecker => new RevocationChecker({
+    mode: config.tls.revocation,
+    crlFiles: config.tls.crlFiles,
+    fetchTimeoutMs: config.tls.crlFetchTimeoutMs,
+    ...(deps.crlUrlOverrides ? { urlOverrides: deps.crlUrlOverrides } : {}),
+    onEvent: (e) => {
+      deps.onRevocationEvent?.(e);
+      if (e.kind !== 'fetched') log('warn', `revocation: ${e.kind}`, { event: e.kind.startsWith('crl-') ? e.kind : `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
+    },
+  });
+  let revocation = newRevocationChecker();
+  const routeSigner = loadRouteSigner(config, deps.secrets);
+  const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
+  // No TLS listener: the edge presents no certificate (null is "none configured", never "not yet").
+  const identities = tlsListeners.length === 0 ? null : IdentitySet.load(config.tls.identities.map((id, i) => {
+    const passphrase = deps.secrets.passphrases[i];
+    return { names: id.names ?? [config.edge.name], certFile: id.cert, keyFile: id.key, ...(passphrase !== undefined ? { passphrase } : {}), default: i === 0 };
+  }), policy);
+
+  // Routing: resolver, health (probes start last), router, and the trust each TLS peer name gets.
+  const resolver = createResolver({ clock, overrides: config.dns.overrides });
+  const health = createHealthMonitor({
+    clock,
+    resolver,
+    probe: async (host) => {
+      const r = await probeOptions(host);
+      deps.onProbe?.(host, r);
+      return r;
+    },
+    ...(deps.onHealthChange ? { onChange: deps.onHealthChange } : {}),
+  });
+  const router = createRouter(config, { resolver, health, clock });
+  const trust = trustByName(config, router);
+
+  const messageLimits = {
+    maxMessageSize: limits.maxMessageSize,
+    maxHeaderSection: limits.maxHeaderSection,
+    maxHeaders: limits.maxHeaders,
+    maxVia: limits.maxVia,
+    maxLineLength: limits.maxLineLength,
+  };
+  const transport = new Transport({
+    udp: config.listen.filter((l) => l.transport === 'udp').map((l) => ({ host: l.address, port: l.port })),
+    tcp: config.listen.filter((l) => l.transport === 'tcp').map(streamListen),
+    tls: tlsListeners.map(streamListen),
+    // Issue 11 #6: the source is screened at accept, before TLS, with the SIP-level access rules.
+    isKnownSource: (side, remote, local, t) => router.admit({ transport: t, address: remote.address, port: remote.port, localAddress: local.address, localPort: local.port }, side) === null,
+    ...(identities !== null ? { tlsServerOptions: buildServerOptions(identities, policy) } : {}),
+    handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
+    connectOptions: (t) => {
+      const name = t.servername ?? t.address;
+      const peer = trust.get(name.toLowerCase());
+      if (peer === undefined) throw new Error(`no TLS trust configured for ${name}`);
+      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.address };
+    },
+    verifyPeer: (socket, t) => verify(socket, t),
+    classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
+    clock,
+    ...(deps.onTlsServer ? { onTlsServer: deps.onTlsServer } : {}),
+    ...(deps.onTlsClientSocket ? { onTlsClientSocket: deps.onTlsClientSocket } : {}),
+    limits: {
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      idleTimeoutMs: limits.idleTimeoutSeconds * 1000,
+      keepAliveIntervalMs: limits.keepAliveIntervalSeconds * 1000,
+      keepAlivePongTimeoutMs: limits.keepAlivePongTimeoutSeconds * 1000,
+      writeHighWaterBytes: limits.maxWriteBuffer,
+      udpReceiveBufferBytes: limits.udpReceiveBufferBytes,
+      ...streamLimits(limits),
+    },
+    messageLimits,
+  });
+
+  const verify = async (socket: tls.TLSSocket, t: PeerAddress): Promise<VerifyResult | { ok: true }> => {
+    const name = t.servername ?? t.address;
+    const peer = trust.get(name.toLowerCase());
+    if (peer === undefined) return { ok: false, reason: 'untrusted-root', detail: `no trust configured for ${name}` } as VerifyResult;
+    const r = await verifyPeer(socket, {
+      host: name,
+      anchors: peer.anchors,
+      policy,
+      extraNames: peer.extraNames,
+      revocation,
+      onSoftRevocation: (d) => log('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
+    });
+    if (r.ok && r.deprecatedCipher && policy.deprecatedCiphers === 'warn') {
+      log('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
+    }
+    return r;
+  };
+
+  /** Six sends per call: no async layers here, one promise from the transport. */
+  const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
+    const flow = dest.flowId !== undefined ? transport.getFlow(dest.flowId) : undefined;
+    const sent = flow !== undefined ? transport.send(flow.id, data) : transport.send(dest, data);
+    const capture = deps.capture;
+    if (capture === undefined) return sent;
+    return sent.then((used) => {
+      const f = used ?? flow;
+      capture('out', dest.transport, f?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, f?.remote ?? dest, data);
+    });
+  };
+
+  // Bind: every listener, before anything that names the edge's own addresses.
+  const { listeners, legs } = bindings(config, await transport.start());
+  const identity = new ProxyIdentity(config.edge.name, legs, [], routeSigner);
+  if (routeSigner.generated) {
+    log('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
+  }
+  const observer = passiveHealth(deps.observer ?? {}, health);
+  // Issue 11 item 8: per-source token buckets before any transaction state (proxy/admission.ts).
+  const admission = new Admission({
+    limits,
+    now: () => clock.now(),
+    classify: (source) => {
+      const leg = identity.legOf(source);
+      return leg === undefined ? undefined : { side: leg.side, known: router.admit(source, leg.side) === null };
+    },
+    send,
+    observer,
+    agent: AGENT,
+  });
+  const transactions: TransactionLayer = new TransactionLayer({
+    transport: { send },
+    clock,
+    timers: config.timers,
+    onRequest: (req, tx) => proxy.onRequest(req, tx),
+    onAck: (ack, source) => proxy.onAck(ack, source),
+    onStrayResponse: (res, source) => proxy.onStrayResponse(res, source),
+    onServerTxTerminated: (tx) => proxy.onServerTxTerminated(tx),
+    admitNew: (req, source) => admission.admit(req, source),
+  });
+  const srtp = config.srtp;
+  const proxy: ProxyCore = new ProxyCore({
+    identity,
+    router,
+    transactions,
+    sendStateless: send,
+    clock,
+    timers: config.timers,
+    sdpGate: new SrtpGate(createSrtpPolicy({ ...(srtp.allowedSuites ? { allowedSuites: srtp.allowedSuites } : {}), allowDtlsSrtp: srtp.allowDtlsSrtp }), srtp.policy),
+    observer,
+    maxTransactions: limits.maxTransactions,
+    maxPendingRequests: limits.maxPendingRequests,
+    maxPendingPerTrunk: limits.maxPendingPerTrunk,
+    retryAfterSeconds: limits.retryAfterSeconds,
+    agent: AGENT,
+    warningDetail: config.logging.warningDetail,
+    findFlow: (t, host, port) => transport.flows().find((f) => f.transport === t && f.remote.port === port && f.remote.address === host)?.id,
+    flowOpen: (id) => transport.getFlow(id) !== undefined,
+    foreignRoutes: config.routing.foreignRoutes,
+  });
+
+  // Receive: §18.2 in the transport layer, whole stamped messages up to the transaction layer.
+  // Outsiders set the pace of the malformed-message lines: at most 10 a minute per code.
+  const malformedLog = new LogRateLimiter();
+  const receive = createSipReceiver({
+    messageLimits,
+    agent: AGENT,
+    deliver: (msg, source) => transactions.receive(msg, source),
+    reply: (data, to) => {
+      // Back on its flow; UDP: to the source address and port (any socket, as a stateless answer).
+      send(data, to.flowId !== undefined ? to : { transport: 'udp', address: to.address, port: to.port }).catch(() => undefined);
+    },
+    mayAnswerMalformed: (source) => admission.mayAnswerMalformed(source),
+    onMalformed: (error, m) => {
+      const skipped = malformedLog.take(error.code);
+      if (skipped >= 0) log('warn', 'malformed SIP message', { code: error.code, reason: error.message, peer: hostPort(m.remote), transport: m.transport, ...(skipped > 0 ? { skipped } : {}) });
+    },
+    // A bug reached by some message: logged, the message dropped, the process kept (never a crash).
+    onDeliverError: (e, msg) => log('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() }),
+  });
+  const capture = deps.capture;
+  transport.onMessage(capture === undefined ? receive : (m) => {
+    capture('in', m.transport, m.local, m.remote, m.data);
+    receive(m);
+  });
+  // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
+  transport.events.on('flowClosed', (e) => proxy.onFlowClosed(e.flow.transport, e.flow.remote.address, e.flow.remote.port, e.flow.id));
+
+  /** An OPTIONS over the TLS pool to one lb host: an answer below 500 means it takes calls. */
+  const probeOptions = (host: ProbeHost): Promise<ProbeResult> => {
+    const started = clock.now();
+    const leg = identity.exitLeg('outside', 'tls');
+    const req: SipMessage = buildInDialogRequest({
+      method: 'OPTIONS',
+      requestUri: `sip:${host.name}:${host.port};transport=tls`,
+      via: viaValue(leg, branchOnly()),
+      routes: [],
+      from: `<sip:probe@${config.edge.name}>;tag=${randomBytes(4).toString('hex')}`,
+      to: `<sip:${host.name}>`,
+      callId: `probe-${randomBytes(8).toString('hex')}@${config.edge.name}`,
+      cseq: 1,
+      headers: [['Accept', 'application/sdp'], ['User-Agent', AGENT]],
+    });
+    return new Promise((resolve) => {
+      transactions.createClient(req, { transport: 'tls', address: host.address, port: host.port, servername: host.name }, {
+        onResponse: (res) => {
+          if (res.status < 200) return;
+          const latencyMs = clock.now() - started;
+          resolve(res.status < 500 ? { ok: true, latencyMs } : { ok: false, latencyMs, reason: `${res.status} ${res.startLine.kind === 'response' ? res.startLine.reason : ''}`.trim() });
+        },
+        onTimeout: () => resolve({ ok: false, latencyMs: clock.now() - started, reason: 'timeout' }),
+        onTransportError: (f) => resolve({ ok: false, latencyMs: clock.now() - started, reason: f.reason }),
+      });
+    });
+  };
+
+  const stopStack = async (): Promise<void> => {
+    transactions.close();
+    await transport.stop();
+  };
+  try {
+    await router.start();
+  } catch (e) {
+    await stopStack();
+    throw e;
+  }
+  for (const n of router.notes()) log('warn', n.message, { trunk: n.trunk });
+  health.start();
+
+  return {
+    config,
+    clock,
+    listeners,
+    transport,
+    transactions,
+    proxy,
+    router,
+    health,
+    resolver,
+    watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles],
+    loadedCertificates() {
+      if (identities === null) return [];
+      return identities.identities.flatMap((id) => [id.leaf, ...id.chain.filter((c) => c !== id.leaf)].map((c) => ({
+        name: c.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? c.subject,
+        file: id.spec.certFile,
+        notAfter: new Date(c.validTo),
+      })));
+    },
+    reloadCertificates() {
+      const errors: Error[] = [];
+      // CRL files: a broken one keeps the checker that was loaded before.
+      try {
+        revocation = newRevocationChecker();
+      } catch (e) {
+        errors.push(e as Error);
+      }
+      if (identities === null) return { reloaded: 0, errors };
+      const r = identities.reload(policy);
+      // The SNI callback already picks the new identities; the server's own default context (served
+      // to clients that send no SNI) must be replaced too.
+      if (r.reloaded > 0) transport.setTlsServerOptions(buildServerOptions(identities, policy));
+      return { reloaded: r.reloaded, errors: [...errors, ...r.errors] };
+    },
+    async drain(timeoutMs) {
+      health.stop();
+      router.stop();
+      proxy.startDrain();
+      const end = clock.now() + timeoutMs;
+      while (transactions.size > 0 && clock.now() < end) {
+        await new Promise<void>((r) => clock.setTimer(100, r));
+      }
+      await stopStack();
+    },
+    async stop() {
+      health.stop();
+      router.stop();
+      await stopStack();
+    },
+  };
+}
+
+/**
+ * Passive health: a transport failure or the host's own 503 counts against it; a slow answer
+ * (failover timer, Timer C) does not (the probes judge that), any answer counts for it.
+ */
+function passiveHealth(observer: ProxyObserver, health: HealthMonitor): ProxyObserver {
+  return {
+    ...observer,
+    targetOutcome: (e) => {
+      observer.targetOutcome?.(e);
+      if (e.trunk === null) return;
+      const verdict = e.health ?? (e.reason !== null ? 'failure' : e.status < 500 ? 'success' : 'neutral');
+      if (verdict === 'failure') health.reportFailure({ trunk: e.trunk, host: e.target }, e.reason ?? `${e.status} from ${e.target}`);
+      else if (verdict === 'success') health.reportSuccess({ trunk: e.trunk, host: e.target });
+    },
+  };
+}
+
+/** TLS trust per server name: each trunk host's anchors and accepted names, inside TLS peers' files. */
+function trustByName(config: EdgeConfig, router: EdgeRouter): Map<string, TlsPeerPolicy> {
+  const trust = new Map<string, TlsPeerPolicy>();
+  for (const plan of router.trunkPlans()) {
+    const anchors = trustFor(plan.trunk.trust, plan.region?.roots);
+    for (const h of plan.hosts) {
+      trust.set(h.name, { anchors, extraNames: router.acceptedNamesFor(h.name).filter((n) => n !== h.name) });
+    }
+  }
+  for (const p of config.peers) {
+    if (p.transport === 'tls' && p.trustFiles !== undefined) {
+      trust.set((p.servername ?? p.host).toLowerCase(), { anchors: loadTrustAnchors({ files: p.trustFiles }), extraNames: [] });
+    }
+  }
+  return trust;
+}
+
+function trustFor(t: EdgeConfig['trunks'][number]['trust'], regionRoots: readonly string[] | undefined): TrustAnchors {
+  let spec: TrustSpec;
+  if (t?.files !== undefined) spec = { files: t.files };
+  else if (t?.roots !== undefined) spec = { roots: t.roots };
+  else spec = { roots: (regionRoots ?? REGION_ROOTS_EV) as readonly VendorRootName[] };
+  return loadTrustAnchors(spec);
+}
+
+/**
+ * The config's listeners with the addresses and ports the transport actually bound (port 0), and
+ * the proxy's legs on them. TLS legs are named by a certificate name, so a phone that checks names
+ * can reach the Record-Route after a restart: outside the edge name, inside the inside identity's.
+ */
+function bindings(config: EdgeConfig, addrs: { readonly udp: readonly Endpoint[]; readonly tcp: readonly Endpoint[]; readonly tls: readonly Endpoint[] }): { listeners: BoundListener[]; legs: Leg[] } {
+  const byTransport: Record<'udp' | 'tcp' | 'tls', Endpoint[]> = { udp: [...addrs.udp], tcp: [...addrs.tcp], tls: [...addrs.tls] };
+  const listeners: BoundListener[] = [];
+  const legs: Leg[] = [];
+  for (const l of config.listen) {
+    const ep = byTransport[l.transport].shift();
+    const address = ep?.address ?? l.address;
+    const port = ep?.port ?? l.port;
+    const host = l.advertise ?? (l.transport === 'tls' ? (l.side === 'outside' ? config.edge.name : insideTlsName(config)) : hostForAddress(l.address));
+    listeners.push({ side: l.side, transport: l.transport, address, port });
+    legs.push({ side: l.side, transport: l.transport, host, port, boundAddress: address });
+  }
+  return { listeners, legs };
+}
+
+function streamListen(l: EdgeConfig['listen'][number]): { host: string; port: number; side: 'outside' | 'inside'; name?: string } {
+  return { host: l.address, port: l.port, side: l.side, ...(l.name !== undefined ? { name: l.name } : {}) };
+}
+
+/** Issue 11 #6, #7, #14: the stream connection limits, seconds to milliseconds. */
+function streamLimits(limits: EdgeConfig['limits']) {
+  return {
+    maxConnectionsPerListener: limits.maxConnectionsPerListener,
+    maxOutsideConnections: limits.maxOutsideConnections,
+    maxInsideConnections: limits.maxInsideConnections,
+    reservedConnections: limits.reservedConnections,
+    unknownSourceConnectionsPerListener: limits.unknownSourceConnectionsPerListener,
+    firstMessageTimeoutMs: limits.firstMessageTimeoutSeconds * 1000,
+    writeStallMs: limits.writeStallSeconds * 1000,
+    writeCloseBytes: limits.maxWriteQueue,
+    halfOpenLingerMs: limits.halfClosedLingerSeconds * 1000,
+  };
+}
+
+/** The name of the identity serving the inside: the first SNI name that is not the edge name. */
+function insideTlsName(config: EdgeConfig): string {
+  for (const id of config.tls.identities) for (const n of id.names ?? []) if (n.toLowerCase() !== config.edge.name.toLowerCase()) return n;
+  return config.edge.name;
+}
+
+function hostForAddress(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
