@@ -34,8 +34,9 @@ export const DEFAULT_LIMITS = {
   /**
    * Server transactions held at once, answered or not; past it new INVITEs get 503. A memory guard:
    * RFC 6026 keeps each for 32 s after the final response, compacted to its response bytes (about
-   * 3.5 KB of heap and 1 KB of buffers with its client side, measured by bench/call-flow.ts), so
-   * 500,000 (two per call: about 7,800 calls/s held for 32 s) stays near 2.5 GB, under Node's 4 GB heap.
+   * 6.3 KB of heap per call with its client side and no native Buffers — the bytes are kept as
+   * latin1 strings, which a full GC compacts and returns — measured by bench/call-flow.ts), so
+   * 500,000 (two per call: about 7,800 calls/s held for 32 s) stays near 1.6 GB, under Node's 4 GB heap.
    */
   maxTransactions: 500_000,
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
