@@ -44,8 +44,10 @@ export function createSipReceiver(o: SipReceiverOptions): MessageHandler {
     if (!r.ok) {
       // Malformed: a 400 (505/513) with the reason when it was a request we can answer; never forwarded.
       o.onMalformed?.(r.error, m);
+      // Asked first: a malformed flood from a UDP stranger costs no 400 built only to be dropped.
+      if (!o.mayAnswerMalformed(source)) return;
       const answer = rawErrorResponse(m.data, r.error, o.agent);
-      if (answer !== null && o.mayAnswerMalformed(source)) o.reply(answer, source);
+      if (answer !== null) o.reply(answer, source);
       return;
     }
     const msg = r.value;
