@@ -1,45 +1,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { EdgeProcess } from '../helpers/edge-process.js';
-import { freeUdpPort } from '../helpers/sipp.js';
-import { PBX, PBX2, STRANGER, UdpSender, floodDuringCalls, internalErrors, metricSum, options, overloadConfig, scrape } from '../helpers/overload.js';
+import { PBX, PBX2, STRANGER, FloodRig, floodDuringCalls, internalErrors, metricSum, options, scrape } from '../helpers/overload.js';
 
 /**
  * Issue 11 item 9: an OPTIONS flood (each one a new non-INVITE transaction the edge answers
  * itself) from a stranger, a peer and the vendor's address, while real SIPp calls complete.
  */
-const edges: EdgeProcess[] = [];
-const sockets: UdpSender[] = [];
-after(async () => {
-  for (const s of sockets) await s.close();
-  for (const e of edges) await e.stop();
-});
-
-const LIMITS = [
-  'knownSourceRequestRate: 50', 'knownSourceRequestBurst: 50',
-  'strangerRequestRate: 5', 'strangerRequestBurst: 10',
-  'strangersRequestRate: 20', 'strangersRequestBurst: 40',
-  'overloadResponseRate: 20', 'overloadResponseBurst: 20',
-];
-
-async function start(): Promise<{ edge: EdgeProcess; far: number }> {
-  const far = await freeUdpPort();
-  const sink = await UdpSender.bind('127.0.0.1');
-  sockets.push(sink);
-  const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits: LIMITS }));
-  edges.push(edge);
-  return { edge, far };
-}
-
-async function bind(address: string): Promise<UdpSender> {
-  const s = await UdpSender.bind(address);
-  sockets.push(s);
-  return s;
-}
+const rig = new FloodRig();
+after(() => rig.close());
 
 test('OPTIONS flood from a stranger: calls complete, nothing is answered, the shared strangers\' budget bounds the work', async () => {
-  const { edge, far } = await start();
-  const stranger = await bind(STRANGER);
+  const { edge, far } = await rig.start();
+  const stranger = await rig.bind(STRANGER);
   const total = await floodDuringCalls(edge, far, stranger, [edge.port('inside', 'udp')], (port) => options(stranger, port));
   const metrics = await scrape(edge);
   const refused = metricSum(metrics, 'sips_edge_admission_refused_total', { side: 'inside', source: 'stranger' });
@@ -49,11 +21,11 @@ test('OPTIONS flood from a stranger: calls complete, nothing is answered, the sh
 });
 
 test('OPTIONS flood from a peer and from the vendor\'s address: the PBX\'s calls complete; each flooder only spends its own bucket', async () => {
-  const { edge, far } = await start();
-  const pbx2 = await bind(PBX2);
+  const { edge, far } = await rig.start();
+  const pbx2 = await rig.bind(PBX2);
   // The vendor's address (routing.vendorSources 127.0.0.1/32) on the outside listener: its bucket is
   // not the one the PBX (same address, inside listener) calls with.
-  const vendor = await bind(PBX);
+  const vendor = await rig.bind(PBX);
   const inside = edge.port('inside', 'udp');
   const outside = edge.port('outside', 'udp');
   const vendorFlood = floodDuringCalls(edge, far, vendor, [outside], (port) => options(vendor, port));

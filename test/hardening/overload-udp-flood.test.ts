@@ -1,9 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { EdgeProcess } from '../helpers/edge-process.js';
-import { freeUdpPort } from '../helpers/sipp.js';
 import {
-  PBX2, SINK_NUMBER, STRANGER, UdpSender, floodDuringCalls, internalErrors, invite, metricSum, overloadConfig, scrape,
+  PBX2, SINK_NUMBER, STRANGER, FloodRig, floodDuringCalls, internalErrors, invite, metricSum, scrape,
 } from '../helpers/overload.js';
 
 /**
@@ -12,33 +10,12 @@ import {
  * by its own token bucket, answered with 503 + Retry-After at a bounded rate (peer) or not at all
  * (UDP stranger).
  */
-const edges: EdgeProcess[] = [];
-const sockets: UdpSender[] = [];
-after(async () => {
-  for (const s of sockets) await s.close();
-  for (const e of edges) await e.stop();
-});
-
-const LIMITS = [
-  'knownSourceRequestRate: 50', 'knownSourceRequestBurst: 50',
-  'strangerRequestRate: 5', 'strangerRequestBurst: 10',
-  'strangersRequestRate: 20', 'strangersRequestBurst: 40',
-  'overloadResponseRate: 20', 'overloadResponseBurst: 20',
-];
-
-async function start(): Promise<{ edge: EdgeProcess; far: number }> {
-  const far = await freeUdpPort();
-  const sink = await UdpSender.bind('127.0.0.1'); // the sink trunk: takes INVITEs, never answers
-  sockets.push(sink);
-  const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits: LIMITS }));
-  edges.push(edge);
-  return { edge, far };
-}
+const rig = new FloodRig();
+after(() => rig.close());
 
 test('UDP INVITE flood from a stranger: the PBX calls complete, the stranger gets no answer, refusals are counted', async () => {
-  const { edge, far } = await start();
-  const stranger = await UdpSender.bind(STRANGER);
-  sockets.push(stranger);
+  const { edge, far } = await rig.start();
+  const stranger = await rig.bind(STRANGER);
   // Both listeners: the inside one (PBX calls) and the outside one (the vendor's side).
   const total = await floodDuringCalls(edge, far, stranger, [edge.port('inside', 'udp'), edge.port('outside', 'udp')], (port) => invite(stranger, port, SINK_NUMBER));
   const metrics = await scrape(edge);
@@ -52,9 +29,8 @@ test('UDP INVITE flood from a stranger: the PBX calls complete, the stranger get
 });
 
 test('UDP INVITE flood from a peer: the other peer\'s calls complete; the flood gets 503 + Retry-After at a bounded rate', async () => {
-  const { edge, far } = await start();
-  const pbx2 = await UdpSender.bind(PBX2);
-  sockets.push(pbx2);
+  const { edge, far } = await rig.start();
+  const pbx2 = await rig.bind(PBX2);
   const began = Date.now();
   const total = await floodDuringCalls(edge, far, pbx2, [edge.port('inside', 'udp')], (port) => invite(pbx2, port, SINK_NUMBER));
   const seconds = (Date.now() - began) / 1000;

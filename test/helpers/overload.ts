@@ -258,3 +258,37 @@ export async function floodDuringCalls(edge: EdgeProcess, far: number, sender: U
   assert.ok(r.sent > atStart + 100, `the flood went on while the calls ran (${atStart} before, ${r.sent} in all)`);
   return r.sent;
 }
+
+/** The token-bucket limits the flood tests run with: small, so a bounded flood spends them. */
+export const FLOOD_LIMITS = [
+  'knownSourceRequestRate: 50', 'knownSourceRequestBurst: 50',
+  'strangerRequestRate: 5', 'strangerRequestBurst: 10',
+  'strangersRequestRate: 20', 'strangersRequestBurst: 40',
+  'overloadResponseRate: 20', 'overloadResponseBurst: 20',
+] as const;
+
+/** Edges and UDP sockets a flood test started, stopped together in its `after`. */
+export class FloodRig {
+  private readonly edges: EdgeProcess[] = [];
+  private readonly sockets: UdpSender[] = [];
+
+  /** An edge on `overloadConfig` with a far trunk (SIPp UAS port) and a sink trunk that never answers. */
+  async start(limits: readonly string[] = FLOOD_LIMITS): Promise<{ edge: EdgeProcess; far: number }> {
+    const far = await freeUdpPort();
+    const sink = await this.bind('127.0.0.1');
+    const edge = await EdgeProcess.start(overloadConfig({ farPort: far, sinkPort: sink.port, limits }));
+    this.edges.push(edge);
+    return { edge, far };
+  }
+
+  async bind(address: string): Promise<UdpSender> {
+    const s = await UdpSender.bind(address);
+    this.sockets.push(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) await s.close();
+    for (const e of this.edges) await e.stop();
+  }
+}
