@@ -12,6 +12,7 @@ import { join, relative, dirname, resolve } from 'node:path';
 const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]> = [
   ['message', []],
   ['sdp', []],
+  ['media', []],
   ['config', ['message']],
   ['tls', []],
   ['transport', ['message']],

@@ -8,6 +8,7 @@ import { PROXY_ERRORS, proxyReject, warningFor } from '../../src/proxy/error-res
 import { warningValue } from '../../src/message/warning.js';
 import { ROUTE_ERRORS, routeReject } from '../../src/routing/route-errors.js';
 import { SDP_ERRORS } from '../../src/sdp/verdict.js';
+import { MEDIA_ERRORS } from '../../src/media/types.js';
 import { TLS_ERRORS, TLS_FAILURE_CODES, TLS_FAILURE_REASONS } from '../../src/tls/reasons.js';
 import { TRANSPORT_ERRORS } from '../../src/transport/transport-error.js';
 
@@ -42,6 +43,7 @@ const SECTIONS: Readonly<Record<string, ErrorSection>> = {
   tls: TLS_ERRORS,
   transport: TRANSPORT_ERRORS,
   sdp: SDP_ERRORS,
+  media: MEDIA_ERRORS,
   config: CONFIG_ERRORS,
 };
 
