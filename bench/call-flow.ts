@@ -85,6 +85,8 @@ const router: Router = {
   admit: () => null,
   resolveNextHop: (_uri, exitSide) => Promise.resolve(exitSide === 'outside' ? upstream : { transport: 'udp', address: UAC.address, port: UAC.port }),
   srtpRequiredFor: () => true,
+  mediaPlan: () => null,
+  insidePeerOf: () => undefined,
 };
 
 /** Messages the edge sent, handled by the scripted peers after the edge's turn. */

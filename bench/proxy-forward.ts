@@ -44,6 +44,8 @@ const router: Router = {
   admit: () => null,
   resolveNextHop: () => Promise.reject(new Error('not in bench')),
   srtpRequiredFor: () => true,
+  mediaPlan: () => null,
+  insidePeerOf: () => undefined,
 };
 
 /** A fresh edge core per round: timers never fire inside a round, and nothing carries over. */

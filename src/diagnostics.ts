@@ -31,6 +31,8 @@ export interface TransactionDoneEvent {
   readonly target: string | null;
   /** `SIPS_ERR_*` when the edge caused or decided the outcome. */
   readonly code: string | null;
+  /** The rtpengine instance of an anchored call (issue 14). */
+  readonly media?: string;
 }
 
 /** A request the edge answered itself with an error (validation, routing, SRTP, overload); status 0: dropped. */

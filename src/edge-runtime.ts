@@ -83,7 +83,12 @@ export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOpt
       address: config.admin.address,
       port: config.admin.port,
       metrics,
-      readiness: () => readinessFrom(config, stack.listeners.length, stack.health.snapshot()),
+      readiness: () => {
+        const r = readinessFrom(config, stack.listeners.length, stack.health.snapshot());
+        const media = stack.media;
+        if (stack.anchored.length === 0) return r;
+        return { ...r, media: { anchored: stack.anchored, instancesUp: media === null ? 0 : media.instances().filter((i) => i.up).length } };
+      },
     });
   }
   return {

@@ -35,6 +35,7 @@ import { TransactionLayer } from './transaction/transaction-layer.js';
 import { createSipReceiver } from './transport/sip-receiver.js';
 import { Transport } from './transport/transport.js';
 import type { Endpoint, PeerAddress } from './transport/types.js';
+import type { MediaAnchor } from './media/types.js';
 
 export const AGENT = 'sips-edge';
 
@@ -58,6 +59,8 @@ export interface SipStackDeps {
   /** TLS key logging seams (lab debugging). */
   readonly onTlsServer?: (server: tls.Server) => void;
   readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
+  /** The media anchor (rtpengine) for `media: anchor` calls; the stack closes it at stop. */
+  readonly media?: MediaAnchor;
 }
 
 /** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
@@ -90,6 +93,10 @@ export interface SipStack {
   readonly router: EdgeRouter;
   readonly health: HealthMonitor;
   readonly resolver: Resolver;
+  /** rtpengine for `media: anchor` calls (issue 14); null when `media.rtpengine` is not configured. */
+  readonly media: MediaAnchor | null;
+  /** The trunks and peers whose calls are anchored (for /readyz). */
+  readonly anchored: readonly string[];
   /** The files a reload reads: identities' certificates and keys, CRL files. */
   readonly watchedFiles: readonly string[];
   /** Every certificate the edge presents (leaf and chain), for the expiry metric and doctor. */
@@ -252,6 +259,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     admitNew: (req, source) => admission.admit(req, source),
   });
   const srtp = config.srtp;
+  const media: MediaAnchor | null = deps.media ?? null;
   const proxy: ProxyCore = new ProxyCore({
     identity,
     router,
@@ -270,6 +278,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     findFlow: (t, host, port) => transport.flows().find((f) => f.transport === t && f.remote.port === port && f.remote.address === host)?.id,
     flowOpen: (id) => transport.getFlow(id) !== undefined,
     foreignRoutes: config.routing.foreignRoutes,
+    media,
   });
 
   // Receive: §18.2 in the transport layer, whole stamped messages up to the transaction layer.
@@ -330,6 +339,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const stopStack = async (): Promise<void> => {
     transactions.close();
     await transport.stop();
+    await media?.close();
   };
   try {
     await router.start();
@@ -350,6 +360,8 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     router,
     health,
     resolver,
+    media,
+    anchored: [...config.trunks.filter((t) => t.media === 'anchor').map((t) => `trunk:${t.name}`), ...config.peers.filter((p) => p.media === 'anchor').map((p) => `peer:${p.name}`)],
     watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles],
     loadedCertificates() {
       if (identities === null) return [];

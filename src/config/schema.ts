@@ -104,6 +104,7 @@ const trunk = refine(obj('a trunk toward the vendor\'s regional proxies', {
   trust: optional(trust),
   extraIdentities: withDefault(list('further exact certificate names accepted for this trunk\'s hosts (no wildcards)', hostName('host name')), []),
   srtp: withDefault(oneOf('SDP check on this trunk (S-MEDIA-1): the vendor side is always required', ['required'] as const), 'required'),
+  media: withDefault(oneOf('passthrough: media flows end to end and must be SRTP (the SDP gate checks it); anchor: every call of this trunk is anchored through rtpengine (media.rtpengine), SRTP toward the vendor, the inside peer\'s srtp setting toward it', ['passthrough', 'anchor'] as const), 'passthrough'),
   health: defaulted(health),
 }), (t, path, issues) => {
   if (t.region === undefined && t.hosts === undefined) issues.push({ path, message: 'needs region or hosts' });
@@ -119,7 +120,8 @@ const peer = obj('an inside peer: a PBX or a carrier', {
   transport: withDefault(transport, 'udp'),
   sources: withDefault(list('source addresses or CIDRs accepted from this peer (default: its host)', str('CIDR', { pattern: CIDR, patternText: 'an address or CIDR' })), []),
   trunk: optional(str('trunk for calls from this peer (default: routing.defaultTrunk)')),
-  srtp: withDefault(oneOf('SDP check on the inside leg: off for RTP-only PBXs', ['required', 'off'] as const), 'off'),
+  srtp: withDefault(oneOf('what the inside leg speaks: required = SRTP checked (S-MEDIA-1 rules); optional = SRTP not checked, and with media: anchor SRTP offered on this leg; none (or off) = RTP only: not checked, and with media: anchor RTP/AVP without crypto on this leg', ['required', 'optional', 'none', 'off'] as const), 'off'),
+  media: withDefault(oneOf('passthrough: SDP passes unchanged (toward the vendor it must already be SRTP, else 488); anchor: this peer\'s calls are anchored through rtpengine (media.rtpengine) and bridged RTP <-> SRTP, for carriers and PBXs without SRTP', ['passthrough', 'anchor'] as const), 'passthrough'),
   servername: optional(str('TLS: name to validate this peer\'s certificate against')),
   trustFiles: optional(list('TLS: private CA files for this peer', str('path'))),
 });

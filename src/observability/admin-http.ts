@@ -11,6 +11,8 @@ export interface ReadinessReport {
   readonly listenersBound: boolean;
   /** One entry per configured trunk. */
   readonly trunks: readonly { readonly name: string; readonly healthyUpstreams: number }[];
+  /** Issue 14: the trunks and peers with `media: anchor`, and the rtpengine instances answering their ping. */
+  readonly media?: { readonly anchored: readonly string[]; readonly instancesUp: number };
 }
 
 export type Readiness = () => ReadinessReport | Promise<ReadinessReport>;
@@ -46,6 +48,8 @@ export function notReady(r: ReadinessReport): string[] {
   const out: string[] = [];
   if (!r.listenersBound) out.push('listeners');
   for (const t of r.trunks) if (t.healthyUpstreams < 1) out.push(`trunk:${t.name}`);
+  // Anchored calls cannot be taken without rtpengine (they would get 503 SIPS_ERR_MEDIA_UNAVAILABLE).
+  if (r.media !== undefined && r.media.instancesUp < 1) for (const n of r.media.anchored) out.push(`media:${n}`);
   return out;
 }
 
@@ -74,7 +78,7 @@ async function handle(opts: AdminServerOptions, req: http.IncomingMessage, res: 
     default: {
       const report = await opts.readiness();
       const missing = notReady(report);
-      const body = JSON.stringify({ ready: missing.length === 0, notReady: missing, listenersBound: report.listenersBound, trunks: report.trunks });
+      const body = JSON.stringify({ ready: missing.length === 0, notReady: missing, listenersBound: report.listenersBound, trunks: report.trunks, ...(report.media !== undefined ? { media: report.media } : {}) });
       return send(res, missing.length === 0 ? 200 : 503, JSON_TYPE, body + '\n', head);
     }
   }

@@ -153,5 +153,6 @@ export function logTransactionOutcome(log: Logger, e: Omit<TransactionOutcome, '
     route: e.route,
     target: e.target,
     code: e.code,
+    ...(e.media !== undefined ? { media: e.media } : {}),
   }, `${e.method} ${e.status} ${direction}`);
 }

@@ -3,6 +3,7 @@ import type { SipMessage } from '../message/message.js';
 import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { ClientTransactionHandlers, PeerAddress, TimerConfig } from '../transaction/types.js';
+import type { MediaAnchor } from '../media/types.js';
 import type { WarningPolicy } from './error-responses.js';
 import type { ProxyIdentity } from './identity.js';
 import type { Router, SdpGate } from './types.js';
@@ -65,4 +66,6 @@ export interface ProxyDeps {
   readonly flowOpen?: (flowId: string) => boolean;
   /** Route headers of initial requests from inside peers toward the trunk (routing.foreignRoutes). */
   readonly foreignRoutes?: 'strip' | 'refuse' | 'pass';
+  /** Issue 14: rtpengine for calls with `media: anchor`; null when none is configured. */
+  readonly media?: MediaAnchor | null;
 }

@@ -1,4 +1,5 @@
 import type { ErrorSection } from '../errors.js';
+import { MEDIA_ERRORS, type MediaErrorCode } from '../media/types.js';
 import type { Side } from '../diagnostics.js';
 import { warningValue } from '../message/warning.js';
 import type { RejectDecision } from '../routing/types.js';
@@ -30,6 +31,10 @@ export const PROXY_ERRORS = {
 } as const satisfies ErrorSection;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;
+
+/** Every code the proxy answers a request with itself: its own and the media plane's (issue 14). */
+export type ReplyCode = ProxyErrorCode | MediaErrorCode;
+export const REPLY_ERRORS: Readonly<Record<ReplyCode, { readonly status: number; readonly reason: string }>> = { ...PROXY_ERRORS, ...MEDIA_ERRORS };
 
 
 /**

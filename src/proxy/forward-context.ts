@@ -6,7 +6,8 @@ import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { PeerAddress, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
-import { PROXY_ERRORS, warningFor, type ProxyErrorCode } from './error-responses.js';
+import { PROXY_ERRORS, REPLY_ERRORS, warningFor, type ProxyErrorCode, type ReplyCode } from './error-responses.js';
+import { anchorableSdp, gateLeg, legMedia, mediaRequest, rewrite, type AnchoredMedia } from './media-anchoring.js';
 import type { Leg } from './identity.js';
 import type { ProxyDeps } from './deps.js';
 import { recordRouteValue, type RouteHints } from './record-route.js';
@@ -48,6 +49,8 @@ interface Branch {
   abandoned: boolean;
   /** The ACK the edge sent for a 2xx it refused (late or clear media), sent again for each retransmission. */
   ack: Buffer | null;
+  /** Anchored call: the SDP rtpengine wrote into this branch's 2xx, put into its retransmissions too. */
+  mediaBody: Buffer | null;
   timer: TimerHandle | null;
   timerKind: BranchTimer;
 }
@@ -56,7 +59,7 @@ interface Candidate {
   readonly status: number;
   /** A response received from downstream, or null for the edge's own (timeout, transport error). */
   readonly response: SipMessage | null;
-  readonly code: ProxyErrorCode | null;
+  readonly code: ReplyCode | null;
   readonly detail: string;
 }
 
@@ -67,6 +70,8 @@ export interface ForwardOptions {
   /** Hints for the Record-Route entry facing the side the request came from. */
   readonly inHints: RouteHints;
   readonly peer: string;
+  /** Issue 14: the call is anchored through rtpengine (the request's SDP already rewritten). */
+  readonly media?: AnchoredMedia;
 }
 
 /**
@@ -85,6 +90,10 @@ export class ForwardContext implements TimerTarget {
   private readonly startedAt: number;
   private readonly loop: string;
   private ringingSeen = false;
+  /** Anchored: responses wait their turn behind the one rtpengine is rewriting (order is kept). */
+  private mediaQueue: Promise<void> | null = null;
+  /** Anchored: a failover re-offer is with rtpengine; no final may be chosen meanwhile. */
+  private reoffering = false;
   readonly isInvite: boolean;
   /**
    * The request after Route preprocessing (§16.4), not yet edited for any target. Dropped once the
@@ -185,6 +194,7 @@ export class ForwardContext implements TimerTarget {
       cancelSent: false,
       abandoned: false,
       ack: null,
+      mediaBody: null,
       timer: null,
       timerKind: 'C',
       tx: null as unknown as ClientTransaction,
@@ -224,6 +234,20 @@ export class ForwardContext implements TimerTarget {
   // --- §16.7: responses ---------------------------------------------------------------------
 
   private onResponse(b: Branch, response: SipMessage): void {
+    if (this.options.media === undefined || (this.mediaQueue === null && (response.body.length === 0 || response.status === 100))) {
+      this.handleResponse(b, response, false);
+      return;
+    }
+    const queued = (this.mediaQueue ?? Promise.resolve())
+      .then(() => this.anchorResponse(b, response))
+      .then((r) => { if (r !== null) this.handleResponse(b, r, true); })
+      .catch((e: unknown) => this.deps.observer.dropped?.({ what: `${response.status} response`, reason: `internal error anchoring media: ${e instanceof Error ? e.message : String(e)}` }));
+    this.mediaQueue = queued;
+    void queued.then(() => { if (this.mediaQueue === queued) this.mediaQueue = null; });
+  }
+
+  /** `anchored`: the SDP was already judged and rewritten (anchorResponse). */
+  private handleResponse(b: Branch, response: SipMessage, anchored: boolean): void {
     const status = response.status;
     if (b.done) {
       if (status < 200 || status >= 300) return;
@@ -246,7 +270,7 @@ export class ForwardContext implements TimerTarget {
       if (this.isInvite && (status !== 100 || b.timerKind === 'failover')) this.arm(b, 'C', this.deps.timers.timerC);
       if (status === 100 || this.finalSent) return; // the edge sent its own 100 Trying; never forwarded
       b.provisional = true;
-      if (!this.checkResponseSdp(res, b)) return;
+      if (!anchored && !this.checkResponseSdp(res, b)) return;
       if (!this.ringingSeen && this.isInvite) {
         this.ringingSeen = true;
         this.deps.observer.callSetup?.({ stage: 'ringing', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
@@ -259,7 +283,7 @@ export class ForwardContext implements TimerTarget {
     // A host that answers is alive; only its own 503 says it is not taking calls.
     this.outcome(b, status, null, status === 503 ? 'failure' : 'success');
     if (status < 300) {
-      if (!this.checkResponseSdp(res, b)) return; // strict SRTP gate handled the 2xx
+      if (!anchored && !this.checkResponseSdp(res, b)) return; // strict SRTP gate handled the 2xx
       if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
       this.sendFinal(res, null, b.label);
       this.cancelOthers(b);
@@ -272,7 +296,7 @@ export class ForwardContext implements TimerTarget {
       this.finish();
       return;
     }
-    if ((status === 503 || status === 408) && !this.finalSent && this.tryNext()) return;
+    if ((status === 503 || status === 408) && !this.finalSent && this.failover()) return;
     this.finish();
   }
 
@@ -312,7 +336,7 @@ export class ForwardContext implements TimerTarget {
     this.outcome(b, status, detail, code === 'SIPS_ERR_PROXY_TRANSPORT' ? 'failure' : 'neutral');
     this.consider({ status, response: null, code, detail });
     // Ringing there already: another host would ring the callee a second time.
-    if (!this.finalSent && !this.canceled && !b.provisional && this.tryNext()) return;
+    if (!this.finalSent && !this.canceled && !b.provisional && this.failover()) return;
     this.finish();
   }
 
@@ -327,7 +351,7 @@ export class ForwardContext implements TimerTarget {
     this.outcome(b, 408, detail, 'neutral');
     this.cancelBranch(b);
     this.consider({ status: 408, response: null, code: 'SIPS_ERR_PROXY_TIMEOUT', detail });
-    if (!this.finalSent && !this.canceled && this.tryNext()) return;
+    if (!this.finalSent && !this.canceled && this.failover()) return;
     this.finish();
   }
 
@@ -344,7 +368,7 @@ export class ForwardContext implements TimerTarget {
   }
 
   private finish(): void {
-    if (this.finalSent) return;
+    if (this.finalSent || this.reoffering) return;
     if (this.branches.some((b) => !b.done && !b.abandoned)) return;
     const best = this.best;
     if (best === null) {
@@ -368,7 +392,7 @@ export class ForwardContext implements TimerTarget {
   }
 
   /** As ProxyCore.reply: the code's status unless its row lists `status` under `also`; a 503 carries Retry-After. */
-  private sendLocal(code: ProxyErrorCode, detail: string, status: number = PROXY_ERRORS[code].status): void {
+  private sendLocal(code: ReplyCode, detail: string, status: number = REPLY_ERRORS[code].status): void {
     const warning: [string, string] = ['Warning', warningFor(this.deps, this.options.inLeg.side, code, detail)];
     const server: [string, string] = ['Server', this.deps.agent];
     const res = buildResponse(this.serverTx.request, status, {
@@ -406,7 +430,11 @@ export class ForwardContext implements TimerTarget {
       route: this.decision.via,
       target,
       code,
+      ...(this.options.media?.instance != null ? { media: this.options.media.instance } : {}),
     });
+    // A call that did not come about: rtpengine's session goes (CANCEL, 4xx-6xx, Timer B/C, refused 2xx).
+    const media = this.options.media;
+    if (media !== undefined && res.status >= 300 && this.isInvite && request.to().tag === null) void media.anchor.delete(media.callId);
     // The targets (a Target and a Request-URI per lb host) are not needed any more either.
     if (allDone) this.decision = settledDecision(this.decision);
   }
@@ -475,12 +503,105 @@ export class ForwardContext implements TimerTarget {
     }
   }
 
-  private checkResponseSdp(res: SipMessage, b: Branch): boolean {
+  /**
+   * The next target after a failure. An anchored INVITE's offer goes to rtpengine again first
+   * (issue 14): the next host answers a fresh offer, and a session rtpengine lost meanwhile is
+   * set up again. True: a branch was started, or will be once rtpengine answered.
+   */
+  private failover(): boolean {
+    const media = this.options.media;
+    if (media === undefined || media.offer === null || !this.isInvite || !this.canTryMore()) return this.tryNext();
+    const offer = media.offer;
+    this.reoffering = true;
+    media.anchor.offer(offer).then((r) => {
+      media.instance = r.instance;
+      this.request?.setBody(Buffer.from(r.sdp, 'utf8'), 'application/sdp');
+    }, (e: unknown) => {
+      // No rtpengine for the next host: that is the caller's answer; no further host is tried.
+      this.next = this.decision.targets.length;
+      this.consider({ status: 503, response: null, code: 'SIPS_ERR_MEDIA_UNAVAILABLE', detail: e instanceof Error ? e.message : String(e) });
+    }).finally(() => {
+      this.reoffering = false;
+      if (this.finalSent) return;
+      if (!this.tryNext()) this.finish();
+    });
+    return true;
+  }
+
+  /**
+   * Issue 14: a response's SDP on an anchored call. What comes from the exit side is judged for
+   * that leg (from the vendor: SRTP, S-MEDIA-1), rtpengine rewrites it for the leg it goes to,
+   * and what it wrote is judged for that leg. A 2xx rtpengine cannot take is ACKed and BYEd like a
+   * 2xx with clear media; a provisional goes on without its SDP. Null: handled here.
+   */
+  private async anchorResponse(b: Branch, response: SipMessage): Promise<SipMessage | null> {
+    const media = this.options.media!;
+    const status = response.status;
+    if (b.abandoned || status === 100 || status >= 300 || response.body.length === 0 || this.request === null) return response;
+    if (b.done) {
+      // A 2xx retransmission: the SDP rtpengine wrote for the first copy.
+      if (b.mediaBody === null) return response;
+      const again = response.clone();
+      again.setBody(b.mediaBody, 'application/sdp');
+      return again;
+    }
+    const from = this.decision.exitSide;
+    const to = this.options.inLeg.side;
+    // The exit side's leg: what it sent answers the offer the edge sent it (this.request).
+    if (!this.checkResponseSdp(response, b, media.required[from], this.request)) return this.refused(b, status);
+    let sdp: string | null;
+    try {
+      sdp = anchorableSdp(response);
+    } catch (e) {
+      return this.mediaFailed(b, response, 'SIPS_ERR_MEDIA_REFUSED', (e as Error).message);
+    }
+    if (sdp !== null) {
+      // An answer to the request's offer, or (offerless INVITE) the callee's offer.
+      const isAnswer = media.offer !== null || media.receivedOffer !== null;
+      const out = response.clone();
+      const r = await rewrite(media.anchor, out, mediaRequest(out, sdp, media.plan, from, to, isAnswer), isAnswer ? 'answer' : 'offer');
+      if (!r.ok) return this.mediaFailed(b, response, r.code, r.detail);
+      if (r.result !== null) media.instance = r.result.instance;
+      if (this.finalSent || b.abandoned) return out;
+      const fail = gateLeg(this.deps.sdpGate, out, media.receivedOffer, media.required[to], from, to);
+      if (fail !== null && !fail.audit) return this.mediaFailed(b, response, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${fail.code}: ${fail.message}`);
+      if (status >= 200) b.mediaBody = out.body;
+      return out;
+    }
+    // Not SDP: judged for the leg it goes to, as without anchoring.
+    return this.checkResponseSdp(response, b, media.required[to], null) ? response : this.refused(b, status);
+  }
+
+  /** checkResponseSdp refused this response: a 2xx (ACKed, BYEd, 488 sent) ends the branch. */
+  private refused(b: Branch, status: number): null {
+    if (status < 200) return null;
+    b.done = true;
+    this.clearTimer(b);
+    this.outcome(b, status, null, 'success');
+    this.cancelOthers(b);
+    return null;
+  }
+
+  /** An anchored response whose SDP cannot go on (see anchorResponse). */
+  private mediaFailed(b: Branch, response: SipMessage, code: ReplyCode, detail: string): SipMessage | null {
+    if (response.status < 200) {
+      this.deps.observer.dropped?.({ what: `${response.status} SDP`, reason: `${code}: ${detail}` });
+      const bare = response.clone();
+      bare.setBody(Buffer.alloc(0));
+      return bare;
+    }
+    const res = withoutTopVia(response);
+    if (b.request !== null && b.target !== null) b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${code}: ${detail}`, REPLY_ERRORS[code].status);
+    this.sendLocal(code, detail);
+    return this.refused(b, response.status);
+  }
+
+  private checkResponseSdp(res: SipMessage, b: Branch, required: boolean = this.decision.srtpRequired, offer: SipMessage | null = this.request): boolean {
     const gate = this.deps.sdpGate;
     // After the final response nothing more goes upstream from here (a late 2xx is not passed).
     if (gate === null || res.body.length === 0 || this.request === null) return true;
-    const ctx: SdpContext = { fromSide: this.decision.exitSide, toSide: this.options.inLeg.side, srtpRequired: this.decision.srtpRequired };
-    const r = gate.checkResponse(res, this.request, ctx);
+    const ctx: SdpContext = { fromSide: this.decision.exitSide, toSide: this.options.inLeg.side, srtpRequired: required };
+    const r = offer === null ? gate.checkBody(res, null, ctx) : gate.checkResponse(res, offer, ctx);
     this.deps.observer.sdpChecked?.({ direction: 'response', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
     if (r.ok || r.audit) return true;
     if (res.status < 200) {

@@ -6,13 +6,14 @@ import type { Uri } from '../message/uri.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { PeerAddress } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
-import { PROXY_ERRORS, proxyReject, warningFor, type ProxyErrorCode } from './error-responses.js';
+import { proxyReject, REPLY_ERRORS, warningFor, type ReplyCode } from './error-responses.js';
 import { ForwardContext } from './forward-context.js';
 import type { ProxyDeps } from './deps.js';
 import { preprocessRoute } from './preprocess-route.js';
 import { routeUriOf, type RouteHints } from './record-route.js';
 import { judgeStrayResponse, mayReach } from './relay-guard.js';
-import type { ForwardDecision, RejectDecision, Side } from './types.js';
+import { anchorableSdp, gateLeg, mediaRequest, requestSdpRole, rewrite, type AnchoredMedia } from './media-anchoring.js';
+import type { ForwardDecision, MediaPlan, RejectDecision, Side } from './types.js';
 import { validateRequest } from './validate-request.js';
 import { viaValue } from './via.js';
 
@@ -122,14 +123,6 @@ export class ProxyCore {
     if (decision.kind === 'reject') return this.rejectDecision(tx, decision);
     if (tx.state === 'Terminated' || tx.lastStatus >= 200) return;
 
-    // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
-    const gate = this.deps.sdpGate;
-    if (gate !== null && request.body.length > 0) {
-      const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
-      this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
-      if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
-    }
-
     // Issue 11 item 8: one trunk (or peer) whose calls are never answered fills its own share of
     // `pending`, never the global limit another trunk's calls need.
     const trunk = isInvite && !inDialog ? decision.trunk ?? decision.peer : undefined;
@@ -138,7 +131,24 @@ export class ProxyCore {
       return this.reply(tx, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`);
     }
 
-    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: hostPort(source) });
+    const insidePeer = leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer;
+    const plan = this.deps.media == null ? null : this.deps.router.mediaPlan(insidePeer, decision.trunk);
+    let media: AnchoredMedia | undefined;
+    if (plan === null) {
+      // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
+      const gate = this.deps.sdpGate;
+      if (gate !== null && request.body.length > 0) {
+        const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
+        this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
+        if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+      }
+    } else {
+      const m = await this.anchorRequest(pre.request, tx, leg.side, decision.exitSide, plan, insidePeer, isInvite && !inDialog);
+      if (m === null) return;
+      media = m;
+    }
+
+    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: hostPort(source), ...(media !== undefined ? { media } : {}) });
     this.contexts.set(tx, ctx);
     this.pending.set(ctx, trunk);
     if (trunk !== undefined) this.pendingByTrunk.set(trunk, (this.pendingByTrunk.get(trunk) ?? 0) + 1);
@@ -149,6 +159,55 @@ export class ProxyCore {
       this.contexts.delete(tx);
     };
     ctx.start();
+    // The dialog ends: rtpengine's session goes (never awaited; a BYE is answered whatever rtpengine does).
+    if (media !== undefined && request.method === 'BYE') void media.anchor.delete(media.callId);
+  }
+
+  /**
+   * Issue 14: the SDP of a request on an anchored call, through rtpengine. What arrives is judged by
+   * the leg it came from, what rtpengine wrote by the leg it goes to. Null: the request was answered.
+   */
+  private async anchorRequest(request: SipMessage, tx: ServerTransaction, from: Side, to: Side, plan: MediaPlan, peer: string | undefined, initialInvite: boolean): Promise<AnchoredMedia | null> {
+    const anchor = this.deps.media!;
+    const required = { outside: true, inside: this.deps.router.srtpRequiredFor('inside', peer) };
+    const base = { anchor, plan, callId: request.callId(), required, offer: null, receivedOffer: null, instance: null };
+    const role = requestSdpRole(request.method);
+    if (role === null || request.body.length === 0) return base;
+    if (!this.gateLegOk(tx, request, required[from], from, to)) return null;
+    let sdp: string | null;
+    try {
+      sdp = anchorableSdp(request);
+    } catch (e) {
+      this.reply(tx, 'SIPS_ERR_MEDIA_REFUSED', (e as Error).message);
+      return null;
+    }
+    // Not SDP (ISUP, DTMF relay): passes unchanged, judged for the leg it goes to.
+    if (sdp === null) return this.gateLegOk(tx, request, required[to], from, to) ? base : null;
+    const received = role === 'offer' ? request.clone() : null; // the clone keeps the received body
+    const r = mediaRequest(request, sdp, plan, from, to, role === 'offer');
+    const out = await rewrite(anchor, request, r, role);
+    if (!out.ok) {
+      this.reply(tx, out.code, out.detail);
+      return null;
+    }
+    const done = (): null => {
+      if (initialInvite) void anchor.delete(r.callId);
+      return null;
+    };
+    // Answered while rtpengine worked (a CANCEL): the session it opened goes again.
+    if (tx.state === 'Terminated' || tx.lastStatus >= 200) return done();
+    if (!this.gateLegOk(tx, request, required[to], from, to)) return done();
+    return { ...base, offer: role === 'offer' ? r : null, receivedOffer: received, instance: out.result?.instance ?? null };
+  }
+
+  private gateLegOk(tx: ServerTransaction, m: SipMessage, required: boolean, from: Side, to: Side): boolean {
+    const fail = gateLeg(this.deps.sdpGate, m, null, required, from, to);
+    if (required && m.body.length > 0 && this.deps.sdpGate !== null) {
+      this.deps.observer.sdpChecked?.({ direction: 'request', ok: fail === null, reason: fail?.reason ?? null, audit: fail?.audit ?? false });
+    }
+    if (fail === null || fail.audit) return true;
+    this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${fail.code}: ${fail.message}`);
+    return false;
   }
 
   /** A stream connection closed: branches still waiting for a response over it fail now. */
@@ -234,6 +293,25 @@ export class ProxyCore {
     out.set('max-forwards', String(mf === undefined ? 70 : mf - 1));
     const exitLeg = this.deps.identity.exitLeg(decision.exitSide, target.transport);
     out.prepend('via', viaValue(exitLeg, statelessBranch(ack)));
+    const media = this.deps.media;
+    const plan = media == null || out.body.length === 0 ? null : this.deps.router.mediaPlan(leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer, undefined);
+    if (media != null && plan !== null) {
+      // Issue 14: the ACK answers a late offer made in the 2xx, whose offerer's tag is the To tag.
+      let sdp: string | null = null;
+      try {
+        sdp = anchorableSdp(out);
+      } catch {
+        sdp = null;
+      }
+      if (sdp !== null) {
+        const r = await rewrite(media, out, mediaRequest(out, sdp, plan, leg.side, decision.exitSide, false), 'answer');
+        // An ACK cannot be refused: it goes on without the answer rtpengine could not take.
+        if (!r.ok) {
+          out.setBody(Buffer.alloc(0));
+          this.dropped('ACK SDP', r.code);
+        }
+      }
+    }
     const gate = this.deps.sdpGate;
     if (gate !== null && out.body.length > 0) {
       const r = gate.checkRequest(out, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired });
@@ -262,12 +340,12 @@ export class ProxyCore {
    * Warning; a 503 carries Retry-After limits.retryAfterSeconds (RFC 3261 §21.5.4). `status`
    * overrides the code's only for the statuses its row lists under `also` (500, 487).
    */
-  reply(tx: ServerTransaction, code: ProxyErrorCode, detail: string, headers: readonly (readonly [string, string])[] = NO_HEADERS, status: number = PROXY_ERRORS[code].status): void {
+  reply(tx: ServerTransaction, code: ReplyCode, detail: string, headers: readonly (readonly [string, string])[] = NO_HEADERS, status: number = REPLY_ERRORS[code].status): void {
     const req = tx.request;
     const warning: [string, string] = ['Warning', warningFor(this.deps, this.deps.identity.legOf(tx.source)?.side, code, detail)];
     const server: [string, string] = ['Server', this.deps.agent];
     tx.respond(buildResponse(req, status, {
-      ...(PROXY_ERRORS[code].status === status ? { reason: PROXY_ERRORS[code].reason } : {}),
+      ...(REPLY_ERRORS[code].status === status ? { reason: REPLY_ERRORS[code].reason } : {}),
       headers: status === 503 ? [['Retry-After', String(this.deps.retryAfterSeconds)], ...headers, warning, server] : [...headers, warning, server],
     }));
     this.deps.observer.localReply?.({ method: req.method, status, code, detail, peer: hostPort(tx.source) });

@@ -37,6 +37,16 @@ export class SrtpGate implements SdpGate {
     return this.result(checkAnswer(offer, answer, this.policy));
   }
 
+  checkBody(m: SipMessage, offer: SipMessage | null, ctx: SdpContext): SdpGateResult {
+    if (!ctx.srtpRequired) return { ok: true };
+    const sdp = sdpOf(m);
+    if (sdp === null) return { ok: true };
+    if (typeof sdp !== 'string') return this.fail(sdp.error);
+    const o = offer === null ? null : sdpOf(offer);
+    if (o === null || typeof o !== 'string') return this.result(checkOffer(sdp, this.policy));
+    return this.result(checkAnswer(o, sdp, this.policy));
+  }
+
   private result(v: SdpVerdict): SdpGateResult {
     return v.ok ? { ok: true } : this.fail(v);
   }

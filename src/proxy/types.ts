@@ -1,7 +1,7 @@
 import type { SipMessage } from '../message/message.js';
 
 // The routing decision shapes live with the router that makes them (routing sits below proxy).
-export type { ForwardDecision, RejectDecision, RouteDecision, Router, Side, Target } from '../routing/types.js';
+export type { ForwardDecision, MediaPlan, RejectDecision, RouteDecision, Router, Side, Target } from '../routing/types.js';
 import type { Side } from '../routing/types.js';
 
 /** The SDP seam (S-MEDIA-1): the SRTP gate plugs in here; it may later rewrite (media anchoring). */
@@ -10,6 +10,8 @@ export interface SdpGate {
   checkRequest(request: SipMessage, context: SdpContext): SdpGateResult;
   /** An SDP answer (or offer, for late offers) in an 18x/2xx response to `request`. */
   checkResponse(response: SipMessage, request: SipMessage, context: SdpContext): SdpGateResult;
+  /** The SDP of `m` (request or response) as the answer to `offer`'s SDP, or as an offer when `offer` is null or has none (anchored calls: one leg at a time). */
+  checkBody(m: SipMessage, offer: SipMessage | null, context: SdpContext): SdpGateResult;
 }
 
 export interface SdpContext {

@@ -208,6 +208,15 @@ export function createRouter(config: EdgeConfig, deps: RouterDeps): EdgeRouter {
       if (side === 'outside') return true; // S-MEDIA-1
       return name !== undefined && peersByName.get(name)?.srtp === 'required';
     },
+    mediaPlan(peerName, trunkName) {
+      const peer = peerName === undefined ? undefined : peersByName.get(peerName);
+      // In-dialog requests know the peer (pe=, or the source) but not the trunk: the peer's own.
+      const trunk = trunkName ?? peer?.trunk ?? config.routing.defaultTrunk;
+      const anchored = peer?.media === 'anchor' || (trunk !== undefined && plans.get(trunk)?.trunk.media === 'anchor');
+      if (!anchored) return null;
+      return { inside: peer?.srtp === 'required' || peer?.srtp === 'optional' ? 'srtp' : 'rtp' };
+    },
+    insidePeerOf: (source) => access.peerFor(source.address)?.name,
     async start() {
       running = true;
       await refresh();

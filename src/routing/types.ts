@@ -55,4 +55,16 @@ export interface Router {
   /** A next hop taken from a Route header or Request-URI of an in-dialog request. */
   resolveNextHop(uri: Uri, exitSide: Side, hint: { targetName?: string; flowId?: string }): Promise<PeerAddress | RejectDecision>;
   srtpRequiredFor(side: Side, peerOrTrunk: string | undefined): boolean;
+  /**
+   * Issue 14: whether a call with this inside peer (and trunk) is anchored through rtpengine, and
+   * what its inside leg then speaks; null = passthrough. The vendor leg is always SRTP.
+   */
+  mediaPlan(peer: string | undefined, trunk: string | undefined): MediaPlan | null;
+  /** The configured inside peer a source address belongs to (its `sources`, or its host). */
+  insidePeerOf(source: PeerAddress): string | undefined;
+}
+
+/** An anchored call's inside leg: RTP/AVP without crypto, or SRTP (rtpengine generates the keys). */
+export interface MediaPlan {
+  readonly inside: 'rtp' | 'srtp';
 }

@@ -18,7 +18,7 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
   ['transport', ['message']],
   ['transaction', ['message', 'transport']],
   ['routing', ['message', 'config', 'transaction']],
-  ['proxy', ['message', 'sdp', 'config', 'transaction', 'routing']],
+  ['proxy', ['message', 'sdp', 'media', 'config', 'transaction', 'routing']],
   ['observability', ['message', 'sdp']],
   ['lab', ['message', 'sdp', 'config', 'tls', 'transport', 'routing']],
   ['doctor', ['config', 'tls', 'routing']],

@@ -49,8 +49,8 @@ test('inside: a source is identified as a peer by its sources CIDRs (IPv4, IPv6)
 
 test('inside: the longest matching prefix names the peer; peer host names resolve for access', async () => {
   const { router } = await rig((c) => {
-    c.peers.push({ name: 'branch', host: 'branch.example.net', port: 5060, transport: 'udp', sources: ['192.0.2.128/25'], srtp: 'off', trunk: undefined, servername: undefined, trustFiles: undefined });
-    c.peers.push({ name: 'named', host: 'carrier.example.net', port: 5060, transport: 'udp', sources: [], srtp: 'off', trunk: undefined, servername: undefined, trustFiles: undefined });
+    c.peers.push({ name: 'branch', host: 'branch.example.net', port: 5060, transport: 'udp', sources: ['192.0.2.128/25'], srtp: 'off', media: 'passthrough', trunk: undefined, servername: undefined, trustFiles: undefined });
+    c.peers.push({ name: 'named', host: 'carrier.example.net', port: 5060, transport: 'udp', sources: [], srtp: 'off', media: 'passthrough', trunk: undefined, servername: undefined, trustFiles: undefined });
   });
   assert.equal(router.peerFor('192.0.2.130')?.name, 'branch');
   assert.equal(router.peerFor('192.0.2.1')?.name, 'carrier');
