@@ -9,9 +9,9 @@
  * (another test took them in between).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { NgClient } from '../../src/media/ng-client.js';
+import { freeUdpPort } from './sipp.js';
 
 export const RTPENGINE = '/usr/bin/rtpengine';
 export const INSIDE_ADDRESS = '127.0.0.1';
@@ -19,18 +19,6 @@ export const OUTSIDE_ADDRESS = '127.0.0.2';
 
 export function rtpengineInstalled(): boolean {
   return existsSync(RTPENGINE);
-}
-
-/** A UDP port free right now on 127.0.0.1 (bound to 0, read, released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => resolve());
-  });
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 export interface RtpengineOptions {
