@@ -170,6 +170,26 @@ const srtp = obj('SRTP enforcement (S-MEDIA-1)', {
   allowDtlsSrtp: withDefault(bool('accept DTLS-SRTP offers without a=crypto'), false),
 });
 
+const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/;
+
+const media = obj('media anchoring through rtpengine (issue 14); absent: no call can be anchored', {
+  rtpengine: obj('rtpengine instances spoken to over the ng protocol (docs/media.md)', {
+    instances: list('instances; every command of a call goes to the one holding it, new calls spread by weight over those answering their ping', obj('an rtpengine instance', {
+      name: optional(str('label used in logs and metrics (default address:port)', { pattern: /^[A-Za-z0-9_.:-]+$/ })),
+      address: str('its ng control address (--listen-ng), an IP address', { pattern: IP_ADDRESS, patternText: 'an IPv4 or IPv6 address' }),
+      port: int('its ng control UDP port', 1, 65535),
+      weight: withDefault(int('share of new calls relative to the other instances; 0 takes none', 0, 1000), 1),
+    }), { minLength: 1 }),
+    timeoutMs: withDefault(int('deadline of one ng command, all its sends together; after it the instance is marked down and the call fails with 503', 50, 30_000), 1000),
+    retries: withDefault(int('retransmissions of a command (same datagram, same cookie) within timeoutMs', 0, 10), 2),
+    pingIntervalSeconds: withDefault(int('ng ping period per instance; a failed ping marks it down, the next answered one up', 1, 3600), 5),
+    interfaces: defaulted(obj('rtpengine logical interface names (its --interface NAME/IP) of the two sides', {
+      inside: withDefault(str('toward PBXs and carriers'), 'inside'),
+      outside: withDefault(str('toward the vendor'), 'outside'),
+    })),
+  }),
+});
+
 export const configSchema = obj('sips-edge configuration', {
   edge: obj('this edge', {
     name: hostName('the edge\'s certificate host name: the vendor validates it; written in the outside Record-Route'),
@@ -192,6 +212,7 @@ export const configSchema = obj('sips-edge configuration', {
   srtp: defaulted(srtp),
   admin: defaulted(admin),
   logging: defaulted(logging),
+  media: optional(media),
 });
 
 export type EdgeConfig = Infer<typeof configSchema>;
