@@ -157,8 +157,8 @@ export class LabUa {
   }
 
   /**
-   * A whole call as UAC: INVITE with `sdp`, then ACK; when answered, BYE at once (the lab does not
-   * carry media). `headers` are extra INVITE headers.
+   * A whole call as UAC: INVITE with `sdp`, then ACK; when answered, BYE once `whileUp` is done
+   * (at once without it). `headers` are extra INVITE headers.
    */
   async call(opts: {
     readonly hop: Hop;
@@ -167,6 +167,8 @@ export class LabUa {
     readonly to: string;
     readonly sdp: string;
     readonly headers?: readonly (readonly [string, string])[];
+    /** Runs between the ACK and the BYE with the 2xx's SDP answer (the lab's media rows). */
+    readonly whileUp?: (answer: string) => Promise<void>;
   }): Promise<CallResult> {
     const callId = `${randomBytes(10).toString('hex')}@${this.o.sentBy.replace(/:\d+$/, '')}`;
     const fromTag = newTag();
@@ -196,6 +198,7 @@ export class LabUa {
     const ackData = ack.serialize();
     this.acks.set(callId, { data: ackData, hop: opts.hop });
     opts.hop.send(ackData);
+    if (opts.whileUp !== undefined) await opts.whileUp(res.body.toString('latin1'));
     const bye = this.buildRequest('BYE', target, this.via(newBranch()), routes, from, toValue, callId, 2, []);
     const b = await this.request(bye, opts.hop);
     // Keep answering 2xx retransmissions for a little while (§13.2.2.4), then forget the call.

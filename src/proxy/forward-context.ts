@@ -537,14 +537,15 @@ export class ForwardContext implements TimerTarget {
   private async anchorResponse(b: Branch, response: SipMessage): Promise<SipMessage | null> {
     const media = this.options.media!;
     const status = response.status;
-    if (b.abandoned || status === 100 || status >= 300 || response.body.length === 0 || this.request === null) return response;
+    if (b.abandoned || status === 100 || status >= 300 || response.body.length === 0) return response;
     if (b.done) {
-      // A 2xx retransmission: the SDP rtpengine wrote for the first copy.
+      // A 2xx retransmission (also after the final went upstream): the SDP rtpengine wrote for the first copy.
       if (b.mediaBody === null) return response;
       const again = response.clone();
       again.setBody(b.mediaBody, 'application/sdp');
       return again;
     }
+    if (this.request === null) return response; // after the final: nothing more goes upstream
     const from = this.decision.exitSide;
     const to = this.options.inLeg.side;
     // The exit side's leg: what it sent answers the offer the edge sent it (this.request).
