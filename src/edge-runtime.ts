@@ -19,6 +19,8 @@ import { attachTransportEvents } from './observability/transport-observer.js';
 import type { HealthChange } from './routing/health.js';
 import { startSipStack, type SipStack } from './sip-stack.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
+import { createRtpengineAnchor, RTPENGINE_SDES_SUITES, type SdesSuite } from './media/rtpengine-anchor.js';
+import type { MediaAnchor } from './media/types.js';
 
 export interface EdgeRuntimeOptions {
   readonly configFile: string;
@@ -48,7 +50,9 @@ export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOpt
   const keylog = createKeyLog(config.tls.keyLogFile);
   if (keylog.warning !== null) log.warn({ event: 'keylog' }, keylog.warning);
   const edgeLog = componentLogger(log, 'edge');
+  const media = createMediaAnchor(config, metrics, componentLogger(log, 'media'));
   const stack = await startSipStack(config, {
+    ...(media !== null ? { media } : {}),
     secrets: opts.secrets,
     observer: createProxyObserver({ log, metrics }),
     log: (level, msg, fields) => edgeLog[level]({ ...fields }, msg),
@@ -101,6 +105,48 @@ export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOpt
       await hep.close();
       keylog.close();
     },
+  };
+}
+
+/**
+ * Issue 14: rtpengine for `media: anchor` calls, its commands and instances counted and logged;
+ * new calls (initial offers) counted per instance. Null when `media.rtpengine` is not configured.
+ */
+function createMediaAnchor(config: EdgeConfig, metrics: EdgeMetrics, log: Logger): MediaAnchor | null {
+  const rtp = config.media?.rtpengine;
+  if (rtp === undefined) return null;
+  const allowed = config.srtp.allowedSuites?.filter((s): s is SdesSuite => (RTPENGINE_SDES_SUITES as readonly string[]).includes(s));
+  const anchor = createRtpengineAnchor({
+    instances: rtp.instances.map((i) => ({ address: i.address, port: i.port, weight: i.weight, ...(i.name !== undefined ? { name: i.name } : {}) })),
+    timeoutMs: rtp.timeoutMs,
+    retries: rtp.retries,
+    pingIntervalMs: rtp.pingIntervalSeconds * 1000,
+    interfaces: rtp.interfaces,
+    ...(allowed !== undefined && allowed.length > 0 ? { sdesSuites: allowed } : {}),
+    observer: {
+      onCommand: (e) => {
+        metrics.mediaCommands.inc({ command: e.command, result: e.result, instance: e.instance });
+        if (e.result !== 'timeout') metrics.mediaRoundTrip.observe({ command: e.command }, e.rttMs / 1000);
+        if (e.result !== 'ok' && e.command !== 'ping') log.warn({ event: 'media-command-failed', command: e.command, result: e.result, instance: e.instance, callId: e.callId ?? null, reason: e.errorReason ?? null }, 'rtpengine command failed');
+      },
+      onInstanceState: (e) => {
+        metrics.mediaInstanceUp.set({ instance: e.instance }, e.up ? 1 : 0);
+        log[e.up ? 'info' : 'warn']({ event: e.up ? 'media-instance-up' : 'media-instance-down', instance: e.instance, reason: e.reason }, e.up ? 'rtpengine instance up' : 'rtpengine instance down');
+      },
+    },
+  });
+  for (const i of anchor.instances()) metrics.mediaInstanceUp.set({ instance: i.name }, i.up ? 1 : 0);
+  return {
+    async offer(r) {
+      const res = await anchor.offer(r);
+      if (r.toTag === undefined) metrics.anchoredCalls.inc({ instance: res.instance });
+      return res;
+    },
+    answer: (r) => anchor.answer(r),
+    delete: (callId, fromTag) => anchor.delete(callId, fromTag),
+    available: () => anchor.available(),
+    instances: () => anchor.instances(),
+    close: () => anchor.close(),
   };
 }
 

@@ -61,6 +61,11 @@ function crossCheck(c: EdgeConfig, issues: Issue[], env: Environment): void {
     peerNames.add(p.name);
     if (p.trunk !== undefined && !trunkNames.has(p.trunk)) issues.push({ path: `peers[${i}].trunk`, message: `got "${p.trunk}", expected one of the trunk names (${[...trunkNames].join(', ') || 'none defined'})` });
   });
+  // Issue 14: an anchored call without rtpengine would have to go out with clear media or not at all.
+  if (c.media?.rtpengine === undefined) {
+    c.trunks.forEach((t, i) => { if (t.media === 'anchor') issues.push({ path: `trunks[${i}].media`, message: 'got "anchor", but media.rtpengine is not configured (no rtpengine to anchor through)' }); });
+    c.peers.forEach((p, i) => { if (p.media === 'anchor') issues.push({ path: `peers[${i}].media`, message: 'got "anchor", but media.rtpengine is not configured (no rtpengine to anchor through)' }); });
+  }
   if (c.routing.defaultTrunk !== undefined && !trunkNames.has(c.routing.defaultTrunk)) {
     issues.push({ path: 'routing.defaultTrunk', message: `got "${c.routing.defaultTrunk}", expected one of the trunk names (${[...trunkNames].join(', ') || 'none defined'})` });
   }

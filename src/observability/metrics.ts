@@ -75,6 +75,10 @@ export class EdgeMetrics {
   readonly crlFetches: Counter<'result'>;
   readonly admissionRefused: Counter<'side' | 'source' | 'reason'>;
   readonly overloadResponses: Counter<'result'>;
+  readonly mediaCommands: Counter<'command' | 'result' | 'instance'>;
+  readonly mediaRoundTrip: Histogram<'command'>;
+  readonly mediaInstanceUp: Gauge<'instance'>;
+  readonly anchoredCalls: Counter<'instance'>;
 
   constructor(opts: MetricsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -121,6 +125,11 @@ export class EdgeMetrics {
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
     this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending, malformed: a raw 400 not sent)', labelNames: ['side', 'source', 'reason'], registers });
     this.overloadResponses = new Counter({ name: 'sips_edge_overload_responses_total', help: 'What refused requests got: sent (a 503), suppressed (the 503 budget was spent), silent (UDP strangers are never answered)', labelNames: ['result'], registers });
+    // Issue 14: the media plane (rtpengine over the ng protocol).
+    this.mediaCommands = new Counter({ name: 'sips_edge_media_commands_total', help: 'rtpengine ng commands by command (offer, answer, delete, ping, query), result (ok, error, timeout) and instance', labelNames: ['command', 'result', 'instance'], registers });
+    this.mediaRoundTrip = new Histogram({ name: 'sips_edge_media_roundtrip_seconds', help: 'rtpengine ng command round trip (answered commands), by command', labelNames: ['command'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1], registers });
+    this.mediaInstanceUp = new Gauge({ name: 'sips_edge_media_instance_up', help: 'rtpengine instance answering its ping (1) or not (0)', labelNames: ['instance'], registers });
+    this.anchoredCalls = new Counter({ name: 'sips_edge_media_anchored_calls_total', help: 'New calls anchored through rtpengine (initial offers taken), by instance', labelNames: ['instance'], registers });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
