@@ -134,14 +134,15 @@ describe('lab media over loopback', () => {
   it('close() mid-run stops sending and leaves no timer behind', async () => {
     const tx = await MediaEndpoint.open();
     const rx = await track(MediaEndpoint.open());
-    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     tx.start({ address: '127.0.0.1', port: rx.port }, { packets: 1000 });
     await rx.waitFor((s) => s.received >= 3);
+    const during = timers();
     await tx.close();
     await tx.done();
     const sent = tx.stats().sent;
     assert.ok(sent < 1000);
-    assert.ok(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length <= timersBefore, 'the pacing timer is gone');
+    assert.equal(timers(), during - 1, 'the pacing timer is gone');
     assert.throws(() => tx.start({ address: '127.0.0.1', port: rx.port }), /closed/);
   });
 });
