@@ -66,10 +66,14 @@ export interface BaresipEvent {
   readonly id?: string;
 }
 
-/** rtcpsummary's end-of-call line (`PR` packets received, `PS` packets sent, `PL` lost), per call. */
+/**
+ * rtcpsummary's end-of-call line (`PR` packets received, `PS` packets sent), per call. baresip 1.0.0
+ * fills it only from RTCP the peer sent; against a peer without RTCP the line is
+ * `EX=BareSip;ERROR=No RTCP stats collected;` and both counts are null.
+ */
 export interface RtcpSummary {
-  readonly packetsReceived: number;
-  readonly packetsSent: number;
+  readonly packetsReceived: number | null;
+  readonly packetsSent: number | null;
   readonly raw: string;
 }
 
@@ -262,8 +266,8 @@ export class Baresip {
   rtcpSummaries(): RtcpSummary[] {
     return [...this.out.matchAll(/EX=BareSip;[^\n]*/g)].map((m) => ({
       raw: m[0],
-      packetsReceived: Number(/;PR=(\d+)/.exec(m[0])?.[1] ?? NaN),
-      packetsSent: Number(/;PS=(\d+)/.exec(m[0])?.[1] ?? NaN),
+      packetsReceived: count(/;PR=(\d+)/.exec(m[0])),
+      packetsSent: count(/;PS=(\d+)/.exec(m[0])),
     }));
   }
 
@@ -318,6 +322,10 @@ export class Baresip {
       this.notify();
     }
   }
+}
+
+function count(m: RegExpExecArray | null): number | null {
+  return m === null ? null : Number(m[1]);
 }
 
 async function killAndWait(p: ChildProcess): Promise<void> {
