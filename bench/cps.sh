@@ -23,6 +23,8 @@ export PATH="$ROOT/node_modules/.bin:$PATH"
 cat >"$WORK/sips-edge.yaml" <<YAML
 edge:
   name: edge.lab.invalid
+  # The harness sends SIGTERM after its last step; nothing is left to drain (and --cpu-prof is written at exit).
+  drainTimeoutSeconds: 2
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }
@@ -40,7 +42,8 @@ peers:
 routing: { defaultTrunk: bench }
 dns:
   overrides: { lb01.voice.euc1.pure.cloud: [127.0.0.1] }
-admin: { enabled: false }
+# /metrics is scraped per step for the edge's event-loop delay (see below).
+admin: { enabled: true, address: 127.0.0.1, port: ${ADMIN_PORT:-19090} }
 # One SIPp peer sends every call: the per-source admission bucket (limits.knownSourceRequestRate,
 # 2,000/s by default) is raised so the sweep measures the proxy, not the limit.
 limits: { knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000 }
