@@ -1,23 +1,11 @@
 /**
- * Issue 4, the whole call without sockets: the shared CPS harness's call flow (INVITE with SRTP
- * SDP, 100, 200 with SDP, ACK, BYE, 200) through the edge's real receive path (parse, Via stamp),
- * transaction layer and proxy core, the SRTP gate on offer and answer and Record-Route on both
- * legs. A scripted UAC (the SIPp scenario's messages) and UAS (the upstream's answers) exchange
- * bytes with it in memory; a virtual clock moves 1/RATE s per call, so RFC 6026's 32 s of state
+ * Issue 4, the whole call without sockets (bench/call-rig.ts: INVITE with SRTP SDP, 100, 200 with
+ * SDP, ACK, BYE, 200 through the edge's receive path, transactions and proxy core); a virtual clock moves 1/RATE s per call, so RFC 6026's 32 s of state
  * is held as it would be at that rate. Prints µs of edge work per call and what it allocated.
  * Run: node --expose-gc .test-build/bench/call-flow.js   (CALLS=measured calls, RATE=virtual calls/s)
  */
 import { VirtualClock } from '../src/clock.js';
-import { stampReceived } from '../src/message/headers.js';
-import { parseMessage } from '../src/message/parse-message.js';
-import { parseSipUriOrThrow, type SipUri } from '../src/message/uri.js';
-import { ProxyIdentity } from '../src/proxy/identity.js';
-import { ProxyCore } from '../src/proxy/proxy-core.js';
-import { SrtpGate } from '../src/proxy/srtp-gate.js';
-import type { ForwardDecision, Router } from '../src/proxy/types.js';
-import { DEFAULT_SRTP_POLICY } from '../src/sdp/srtp-policy.js';
-import { TransactionLayer } from '../src/transaction/transaction-layer.js';
-import { DEFAULT_TIMERS, type PeerAddress } from '../src/transaction/types.js';
+import { createCallRig } from './call-rig.js';
 import { conditions } from './lib.js';
 
 const RATE = Number(process.env.RATE ?? 2_000);
@@ -25,142 +13,9 @@ const RATE = Number(process.env.RATE ?? 2_000);
 const WARMUP = Number(process.env.WARMUP ?? 32 * RATE + 2_000);
 const CALLS = WARMUP + Number(process.env.CALLS ?? 30_000);
 
-const CRLF = '\r\n';
-const UAC = { address: '127.0.0.1', port: 5070 };
-const uacSource: PeerAddress = { transport: 'udp', address: UAC.address, port: UAC.port, localAddress: '127.0.0.1', localPort: 5060 };
-const uasSource: PeerAddress = { transport: 'tls', address: '127.0.0.1', port: 15061, localAddress: '127.0.0.1', localPort: 40312, flowId: 'c1' };
-
-const offer = [
-  'v=0', 'o=PBX 53655765 2353687637 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-  'm=audio 6000 RTP/SAVP 0 8 101',
-  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32',
-  'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=ptime:20', 'a=sendrecv', '',
-].join(CRLF);
-const answer = [
-  'v=0', 'o=lb01 1000 1000 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/SAVP 0 101',
-  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz',
-  'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=sendrecv', '',
-].join(CRLF);
-
-function uacRequest(method: string, ruri: string, n: number, branch: string, cseq: number, extra: string[], body = ''): Buffer {
-  return Buffer.from([
-    `${method} ${ruri} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-${branch}-${n}`,
-    `From: "PBX" <sip:pbx@127.0.0.1:5070>;tag=4242SIPpTag00${n}`,
-    `To: <sip:service@127.0.0.1:5060>${method === 'INVITE' ? '' : ';tag=lb01-' + n}`,
-    `Call-ID: ${n}-4242@127.0.0.1`,
-    `CSeq: ${cseq} ${method}`,
-    ...extra,
-    'Contact: <sip:pbx@127.0.0.1:5070;transport=UDP>',
-    'Max-Forwards: 70',
-    ...(method === 'INVITE' ? ['User-Agent: bench-pbx-sipp', 'Content-Type: application/sdp'] : []),
-    `Content-Length: ${body.length}`, '', body,
-  ].join(CRLF), 'latin1');
-}
-
-/** The upstream's stateless 200: its request's Via, Record-Route, From, To (+tag), Call-ID, CSeq. */
-function uasOk(request: string, n: number, withSdp: boolean): Buffer {
-  const copied: string[] = [];
-  for (const line of request.slice(0, request.indexOf('\r\n\r\n')).split(CRLF)) {
-    const name = line.slice(0, line.indexOf(':')).toLowerCase();
-    if (name === 'via' || name === 'record-route' || name === 'from' || name === 'call-id' || name === 'cseq') copied.push(line);
-    else if (name === 'to') copied.push(line.includes(';tag=') ? line : `${line};tag=lb01-${n}`);
-  }
-  const body = withSdp ? answer : '';
-  return Buffer.from(['SIP/2.0 200 OK', ...copied, 'Contact: <sip:lb01@127.0.0.1:15061;transport=tls>',
-    ...(withSdp ? ['Content-Type: application/sdp'] : []), 'Server: kamailio (5.6.3 (x86_64/linux))', `Content-Length: ${body.length}`, '', body].join(CRLF), 'latin1');
-}
-
-const identity = new ProxyIdentity('edge.lab.invalid', [
-  { side: 'inside', transport: 'udp', host: '127.0.0.1', port: 5060, boundAddress: '127.0.0.1' },
-  { side: 'inside', transport: 'tcp', host: '127.0.0.1', port: 5060, boundAddress: '127.0.0.1' },
-]);
-const lb = parseSipUriOrThrow('sip:lb01.voice.euc1.pure.cloud:15061;transport=tls');
-const upstream: PeerAddress = { transport: 'tls', address: '127.0.0.1', port: 15061, servername: 'lb01.voice.euc1.pure.cloud' };
-const router: Router = {
-  routeInitial: (req) => Promise.resolve<ForwardDecision>({
-    kind: 'forward', exitSide: 'outside', failover: 0, via: 'dnis', trunk: 'bench', srtpRequired: true,
-    targets: [{ ...upstream, label: 'lb01.voice.euc1.pure.cloud', requestUri: lb.with({ user: (req.requestUri() as SipUri).user }) }],
-  }),
-  admit: () => null,
-  resolveNextHop: (_uri, exitSide) => Promise.resolve(exitSide === 'outside' ? upstream : { transport: 'udp', address: UAC.address, port: UAC.port }),
-  srtpRequiredFor: () => true,
-  mediaPlan: () => null,
-  insidePeerOf: () => undefined,
-};
-
-/** Messages the edge sent, handled by the scripted peers after the edge's turn. */
-const outbox: { data: Buffer; dest: PeerAddress }[] = [];
 const clock = new VirtualClock();
-let core: ProxyCore | null = null;
-const send = (data: Buffer, dest: PeerAddress): Promise<void> => { outbox.push({ data, dest }); return Promise.resolve(); };
-const transactions = new TransactionLayer({
-  transport: { send }, clock, timers: DEFAULT_TIMERS,
-  onRequest: (req, tx) => core!.onRequest(req, tx),
-  onAck: (ack, src) => core!.onAck(ack, src),
-  onStrayResponse: (res, src) => core!.onStrayResponse(res, src),
-  onServerTxTerminated: (tx) => core!.onServerTxTerminated(tx),
-});
-core = new ProxyCore({
-  identity, router, transactions, clock, timers: DEFAULT_TIMERS, sendStateless: send,
-  sdpGate: new SrtpGate(DEFAULT_SRTP_POLICY, 'strict'), observer: {},
-  maxTransactions: 10_000_000, maxPendingRequests: 1_000_000, retryAfterSeconds: 30, agent: 'sips-edge',
-});
-
-/** The edge's receive path as in Edge.receive (parse, RFC 3581 stamp, transaction layer). */
-function edgeReceive(data: Buffer, source: PeerAddress): void {
-  const r = parseMessage(data, { framing: source.transport === 'udp' ? 'udp' : 'stream' });
-  if (!r.ok) throw r.error;
-  const msg = r.value;
-  if (msg.isRequest) {
-    const via = msg.via();
-    if (via.host !== source.address || via.rport !== undefined) {
-      msg.shift('via');
-      msg.prepend('via', stampReceived(via, source.address, source.port));
-    }
-  }
-  transactions.receive(msg, source);
-}
-
-let edgeMs = 0;
-let completed = 0;
-let routeSet: string[] | null = null;
-let sentMessages = 0;
-
-async function edgeTurn(data: Buffer, source: PeerAddress): Promise<void> {
-  const t0 = performance.now();
-  edgeReceive(data, source);
-  await Promise.resolve(); // the routing decision's continuation
-  await Promise.resolve();
-  edgeMs += performance.now() - t0;
-}
-
-const callNumberOf = (s: string): number => Number(/Call-ID: (\d+)-/.exec(s)![1]);
-
-/** The scripted peers' side: answers whatever the edge sent. */
-async function peersTurn(): Promise<void> {
-  while (outbox.length > 0) {
-    const { data, dest } = outbox.shift()!;
-    sentMessages++;
-    const text = data.toString('latin1');
-    if (dest.transport === 'tls') {
-      if (text.startsWith('INVITE ')) await edgeTurn(uasOk(text, callNumberOf(text), true), uasSource);
-      else if (text.startsWith('BYE ')) await edgeTurn(uasOk(text, callNumberOf(text), false), uasSource);
-      continue;
-    }
-    if (!text.startsWith('SIP/2.0 200')) continue;
-    const n = callNumberOf(text);
-    if (text.includes(' INVITE\r\n')) {
-      // RFC 3261 §12.1.2: the UAC's route set is the Record-Route in reverse order.
-      routeSet ??= text.split(CRLF).filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
-      const routes = [`Route: ${routeSet.join(', ')}`];
-      await edgeTurn(uacRequest('ACK', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'ack', 1, routes), uacSource);
-      await edgeTurn(uacRequest('BYE', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'bye', 2, routes), uacSource);
-    } else {
-      completed++;
-    }
-  }
-}
+const rig = createCallRig(clock);
+const { transactions, stats } = rig;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const stepMs = 1000 / RATE;
@@ -171,16 +26,15 @@ let wallBefore = 0;
 for (let n = 0; n < CALLS; n++) {
   if (n === WARMUP) {
     gc?.();
-    measuredEdgeMs = edgeMs;
+    measuredEdgeMs = stats.edgeMs;
     heapBefore = process.memoryUsage().heapUsed;
     cpuBefore = process.cpuUsage();
     wallBefore = performance.now();
   }
-  await edgeTurn(uacRequest('INVITE', 'sip:service@127.0.0.1:5060', n, 'inv', 1, [], offer), uacSource);
-  await peersTurn();
+  await rig.call(n);
   clock.advance(stepMs);
 }
-const us = ((edgeMs - measuredEdgeMs) * 1000) / (CALLS - WARMUP);
+const us = ((stats.edgeMs - measuredEdgeMs) * 1000) / (CALLS - WARMUP);
 const cpu = process.cpuUsage(cpuBefore);
 const wallMs = performance.now() - wallBefore;
 gc?.();
@@ -190,14 +44,14 @@ console.log(JSON.stringify({
   bench: 'call-flow',
   ...conditions(),
   calls: CALLS - WARMUP,
-  completed,
+  completed: stats.completed,
   virtualRate: RATE,
   usPerCall: +us.toFixed(1),
   callsPerSecondOfEdgeWork: Math.round(1e6 / us),
   // The whole process (edge, scripted peers, GC threads): CPU per call and CPU per wall second.
   processCpuUsPerCall: +((cpu.user + cpu.system) / (CALLS - WARMUP)).toFixed(1),
   processCpuShare: +((cpu.user + cpu.system) / 1000 / wallMs).toFixed(2),
-  messagesPerCall: +(sentMessages / CALLS).toFixed(2),
+  messagesPerCall: +(stats.sentMessages / CALLS).toFixed(2),
   transactionsHeld: transactions.size,
   // JS heap after a full GC, over the calls whose transactions are still held (32 s at RATE).
   heapHeldMB: Math.round(heapHeld / 1048576),

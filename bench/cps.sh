@@ -5,7 +5,10 @@
 #   RUNS=1 RATES="500 1000 2000 3000 4000 5000 6000 7000" STEP_SECONDS=20 bash bench/cps.sh
 #   WHICH="sips-edge" (or "kamailio", or "kamailio sips-edge", the default)
 #   EDGE_NODE_FLAGS="--max-semi-space-size=64" (node flags for sips-edge), EXTRA_YAML="timers: { T1: 50 }"
-#   (appended to sips-edge's config, for experiments only)
+#   (appended to sips-edge's config, for experiments only), ADMIN_PORT=19090 (the edge's /metrics)
+# For sips-edge it also prints per step the edge's event-loop delay (sips_edge_event_loop_delay_seconds,
+# scraped at the start and end of each step) beside INVITE->200 p99 and the CPU of SIPp, upstream and
+# edge, and adds edge_eld_p50_ms / edge_eld_p99_ms / edge_eld_max_ms to each line of steps.jsonl.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
@@ -23,6 +26,8 @@ export PATH="$ROOT/node_modules/.bin:$PATH"
 cat >"$WORK/sips-edge.yaml" <<YAML
 edge:
   name: edge.lab.invalid
+  # The harness sends SIGTERM after its last step; nothing is left to drain (and --cpu-prof is written at exit).
+  drainTimeoutSeconds: 2
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }
@@ -40,7 +45,8 @@ peers:
 routing: { defaultTrunk: bench }
 dns:
   overrides: { lb01.voice.euc1.pure.cloud: [127.0.0.1] }
-admin: { enabled: false }
+# /metrics is scraped per step for the edge's event-loop delay (see below).
+admin: { enabled: true, address: 127.0.0.1, port: ${ADMIN_PORT:-19090} }
 # One SIPp peer sends every call: the per-source admission bucket (limits.knownSourceRequestRate,
 # 2,000/s by default) is raised so the sweep measures the proxy, not the limit.
 limits: { knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000 }
@@ -54,7 +60,38 @@ for which in ${WHICH:-kamailio sips-edge}; do
   else
     unset EDGE_CMD
   fi
+  watcher=""
+  if [ "$which" = sips-edge ]; then
+    # Per step: /metrics scraped when the step's directory appears (resets the edge's event-loop delay
+    # window) and when SIPp's time file appears (the step's window) -> eld.txt beside the step's data.
+    ( declare -A seen=()
+      while sleep 0.2; do
+        for d in "$WORK/results/cps-$which"/run*/rate*; do
+          [ -d "$d" ] || continue
+          if [ -z "${seen[$d]:-}" ]; then seen[$d]=1; curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" >/dev/null || true; fi
+          if [ -f "$d/sipp.time" ] && [ "${seen[$d]}" = 1 ]; then seen[$d]=2
+            curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" | grep '^sips_edge_event_loop_delay_seconds' >"$d/eld.txt" || true; fi
+        done
+      done ) &
+    watcher=$!
+  fi
   TAG="$which" "$WORK/run_cps.sh" || true
+  [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
   echo "=== $which"; sed -n '/Max sustainable/,/## Per step/p' "$WORK/results/cps-$which/summary.md"
+  if [ "$which" = sips-edge ]; then
+    # steps.jsonl gains edge_eld_{p50,p99,max}_ms (new fields; the harness's own fields unchanged).
+    python3 - "$WORK/results/cps-$which" <<'PY'
+import json, os, re, sys
+d = sys.argv[1]; out = []
+print("| run | cps | INV p99 ms | edge ELD p50 / p99 / max ms | CPU sipp / upstream / edge % |\n|---|---|---|---|---|")
+for l in open(os.path.join(d, "steps.jsonl")):
+    s = json.loads(l); f = os.path.join(d, f"run{s['run']}", f"rate{int(s['target_cps'])}", "eld.txt")
+    eld = dict(re.findall(r'stat="(\w+)"\} ([-0-9.e+]+)', open(f).read())) if os.path.exists(f) else {}
+    for k in ("p50", "p99", "max"): s[f"edge_eld_{k}_ms"] = round(float(eld[k]) * 1000, 2) if k in eld else None
+    out.append(s)
+    print(f"| {s['run']} | {int(s['target_cps'])} | {s.get('inv_p99_ms')} | {s['edge_eld_p50_ms']} / {s['edge_eld_p99_ms']} / {s['edge_eld_max_ms']} | {s.get('cpu_sipp_pct')} / {s.get('cpu_upstream_pct')} / {s.get('cpu_edge_pct')} |")
+open(os.path.join(d, "steps.jsonl"), "w").write("".join(json.dumps(s) + "\n" for s in out))
+PY
+  fi
 done
 echo "results: $WORK/results"

@@ -1,6 +1,7 @@
 /**
  * The one clock every timer goes through, so transaction tests run in virtual time.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 export interface TimerHandle {
   cancel(): void;
 }
@@ -200,5 +201,43 @@ export class VirtualClock implements Clock {
       [h[i], h[m]] = [h[m]!, h[i]!];
       i = m;
     }
+  }
+}
+
+/** Event-loop delay over a window: what a timer due now waits beyond its time (ms). */
+export interface LoopDelayWindow {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  /** Samples in the window (one per `resolutionMs` of an idle loop, fewer when it stalls). */
+  readonly samples: number;
+}
+
+/**
+ * `perf_hooks.monitorEventLoopDelay` read as windows: each `take()` returns the delay since the
+ * previous one and starts a new window. Node records the whole gap between its sampling timer's
+ * runs, so the resolution is subtracted (an idle loop reads 0, not 10 ms). The sampler is a native
+ * unref'd timer: it costs `1000 / resolutionMs` wake-ups per second and keeps nothing alive.
+ */
+export class LoopDelaySampler {
+  private readonly histogram: ReturnType<typeof monitorEventLoopDelay>;
+  private readonly resolutionNs: number;
+
+  constructor(readonly resolutionMs = 10) {
+    this.resolutionNs = resolutionMs * 1e6;
+    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.histogram.enable();
+  }
+
+  take(): LoopDelayWindow {
+    const h = this.histogram;
+    const ms = (ns: number): number => (h.count === 0 ? 0 : Math.max(0, ns - this.resolutionNs) / 1e6);
+    const w = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), samples: h.count };
+    h.reset();
+    return w;
+  }
+
+  stop(): void {
+    this.histogram.disable();
   }
 }

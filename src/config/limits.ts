@@ -74,6 +74,16 @@ export const DEFAULT_LIMITS = {
    * idle a trunk for minutes.
    */
   retryAfterSeconds: 30,
+  /**
+   * New INVITEs get a stateless 503 (SIPS_ERR_PROXY_OVERLOAD, Retry-After
+   * rateLimitRetryAfterSeconds) while the event loop's median delay over the last 0.5 s is above this
+   * (ms; 0 = off). A healthy edge reads well under 1 ms and one GC pause does not move a median: past
+   * it the loop keeps falling behind, and shedding new calls lets the admitted ones finish before
+   * the callers' retransmissions (T1 = 500 ms) pile onto the queue (issue 13).
+   */
+  maxEventLoopDelayMs: 100,
+  /** Drills and tests only: added to the measured loop delay, so the shed can be seen without overloading the edge. 0 in service. */
+  eventLoopDelayDrillMs: 0,
   /** Retry-After (s) on rate-limit 503s: the burst passes within seconds, a longer value would idle a whole trunk. */
   rateLimitRetryAfterSeconds: 5,
   /** Accepted connections with no traffic for this long are closed (s). */

@@ -4,6 +4,7 @@
  * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LoopDelaySampler } from '../clock.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
@@ -16,6 +17,11 @@ const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop lag) as `sips_edge_process_*` etc. Default true. */
   readonly processMetrics?: boolean;
+  /**
+   * `sips_edge_event_loop_delay_seconds` (p50, p99, max since the previous scrape) from
+   * `perf_hooks.monitorEventLoopDelay` at 10 ms resolution. Default true.
+   */
+  readonly eventLoopDelay?: boolean;
   /** Wall clock in ms for certificate expiry (tests). Default Date.now. */
   readonly now?: () => number;
 }
@@ -41,6 +47,7 @@ export class EdgeMetrics {
   private activeTransactions: () => number = () => 0;
   private heldTransactions: () => number = () => 0;
   private timers: () => number = () => 0;
+  private readonly loopDelay: LoopDelaySampler | undefined;
   private readonly certificates = new Map<string, { name: string; file: string; notAfter: number }>();
 
   // One guard per free-text label, so one noisy label cannot crowd out another.
@@ -123,13 +130,26 @@ export class EdgeMetrics {
     });
     this.crlFetches = new Counter({ name: 'sips_edge_crl_fetches_total', help: 'CRL distribution point fetches (S-VAL-5) by result: ok, timeout (tls.crlFetchTimeoutMs), failed, invalid (not signed by the issuer); concurrent handshakes share one fetch', labelNames: ['result'], registers });
     this.hepPackets = new Counter({ name: 'sips_edge_hep_packets_total', help: 'HEPv3 capture packets by result (sent, failed, too-large)', labelNames: ['result'], registers });
-    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending, malformed: a raw 400 not sent)', labelNames: ['side', 'source', 'reason'], registers });
+    this.admissionRefused = new Counter({ name: 'sips_edge_admission_refused_total', help: 'New requests refused by admission (issue 11): by side, source class (vendor, peer, stranger) and reason (source-rate, strangers-rate, trunk-pending, malformed: a raw 400 not sent, loop-delay: limits.maxEventLoopDelayMs)', labelNames: ['side', 'source', 'reason'], registers });
     this.overloadResponses = new Counter({ name: 'sips_edge_overload_responses_total', help: 'What refused requests got: sent (a 503), suppressed (the 503 budget was spent), silent (UDP strangers are never answered)', labelNames: ['result'], registers });
     // Issue 14: the media plane (rtpengine over the ng protocol).
     this.mediaCommands = new Counter({ name: 'sips_edge_media_commands_total', help: 'rtpengine ng commands by command (offer, answer, delete, ping, query), result (ok, error, timeout) and instance', labelNames: ['command', 'result', 'instance'], registers });
     this.mediaRoundTrip = new Histogram({ name: 'sips_edge_media_roundtrip_seconds', help: 'rtpengine ng command round trip (answered commands), by command', labelNames: ['command'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1], registers });
     this.mediaInstanceUp = new Gauge({ name: 'sips_edge_media_instance_up', help: 'rtpengine instance answering its ping (1) or not (0)', labelNames: ['instance'], registers });
     this.anchoredCalls = new Counter({ name: 'sips_edge_media_anchored_calls_total', help: 'New calls anchored through rtpengine (initial offers taken), by instance', labelNames: ['instance'], registers });
+    this.loopDelay = opts.eventLoopDelay ?? true ? new LoopDelaySampler() : undefined;
+    if (this.loopDelay !== undefined) {
+      const sampler = this.loopDelay;
+      new Gauge({
+        name: 'sips_edge_event_loop_delay_seconds', help: 'Event-loop delay (how late a due timer ran) since the previous scrape: stat = p50, p99, max; reset at each scrape', labelNames: ['stat'], registers,
+        collect() {
+          const w = sampler.take();
+          this.set({ stat: 'p50' }, w.p50 / 1000);
+          this.set({ stat: 'p99' }, w.p99 / 1000);
+          this.set({ stat: 'max' }, w.max / 1000);
+        },
+      });
+    }
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
@@ -181,6 +201,11 @@ export class EdgeMetrics {
 
   statusLabel(status: number): string {
     return statusLabel(status);
+  }
+
+  /** Stops the event-loop delay sampler (the edge's stop; tests creating many registries). */
+  close(): void {
+    this.loopDelay?.stop();
   }
 
   /** Prometheus text exposition. */

@@ -16,7 +16,12 @@
  *   (`limits.overloadResponseRate`) so the edge cannot be made a reflector; beyond it, dropped and
  *   counted. UDP strangers get nothing (access control drops their datagrams silently too: no
  *   answers to spoofable sources).
+ * - Issue 13: while the event loop runs late (`limits.maxEventLoopDelayMs`, the median delay over the
+ *   last half second: a lone GC pause does not move it, a loop that keeps falling behind does) new
+ *   INVITEs get the same stateless 503 (SIPS_ERR_PROXY_OVERLOAD) before they cost a transaction;
+ *   calls already admitted (CANCEL, ACK, in-dialog requests) and other methods go on.
  */
+import { LoopDelaySampler } from '../clock.js';
 import type { Limits } from '../config/limits.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
@@ -60,7 +65,7 @@ export interface AdmissionDeps {
   readonly limits: Pick<Limits,
     'knownSourceRequestRate' | 'knownSourceRequestBurst' | 'strangerRequestRate' | 'strangerRequestBurst' |
     'strangersRequestRate' | 'strangersRequestBurst' | 'maxTrackedSources' | 'overloadResponseRate' |
-    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds'>;
+    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds' | 'maxEventLoopDelayMs' | 'eventLoopDelayDrillMs'>;
   readonly now: () => number;
   /** The side a source arrived on and whether access control admits it; undefined = unknown listener. */
   readonly classify: (source: PeerAddress) => { readonly side: Side; readonly known: boolean } | undefined;
@@ -75,6 +80,26 @@ export interface AdmissionDeps {
  */
 const RECLASSIFY_KNOWN_MS = 10_000;
 const RECLASSIFY_STRANGER_MS = 1_000;
+
+/** The loop delay admission acts on is the median over windows of this length. */
+const LOOP_WINDOW_MS = 500;
+
+/**
+ * One sampler per process (the loop is the process's): read as windows by whichever admission asks
+ * first once the window has passed, so there is no timer of its own and an idle edge samples only.
+ */
+let loopSampler: LoopDelaySampler | null = null;
+let loopWindowAt = 0;
+let loopDelayMs = 0;
+
+function recentLoopDelay(now: number): number {
+  loopSampler ??= new LoopDelaySampler();
+  if (now - loopWindowAt >= LOOP_WINDOW_MS) {
+    loopDelayMs = loopSampler.take().p50;
+    loopWindowAt = now;
+  }
+  return loopDelayMs;
+}
 
 interface SourceEntry {
   readonly bucket: TokenBucket;
@@ -105,6 +130,11 @@ export class Admission {
     // An unknown listener: the proxy answers 403 itself.
     if (entry === undefined) return true;
     const priority = entry.kind !== 'stranger' && (request.method === 'CANCEL' || hasToTag(request));
+    const maxDelay = this.deps.limits.maxEventLoopDelayMs;
+    if (maxDelay > 0 && request.method === 'INVITE' && !priority) {
+      const delay = recentLoopDelay(now) + this.deps.limits.eventLoopDelayDrillMs;
+      if (delay > maxDelay) return this.refuse(request, source, entry, 'loop-delay', now);
+    }
     if (!entry.bucket.take(now, priority)) return this.refuse(request, source, entry, 'source-rate', now);
     if (entry.kind === 'stranger' && !this.strangers.take(now)) return this.refuse(request, source, entry, 'strangers-rate', now);
     return true;
@@ -161,18 +191,21 @@ export class Admission {
     let response: RefusalResponse;
     if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
     else if (!this.responses.take(now)) response = 'suppressed';
-    else response = this.answer(request, source) ? 'sent' : 'suppressed';
+    else response = this.answer(request, source, reason) ? 'sent' : 'suppressed';
     this.deps.observer.admissionRefused?.({ side: entry.side, source: entry.kind, reason, response });
     return false;
   }
 
   /** A stateless 503 (RFC 3261 §21.5.4) to where a response would go (§18.2.2, RFC 3581 rport). */
-  private answer(request: SipMessage, source: PeerAddress): boolean {
+  private answer(request: SipMessage, source: PeerAddress, reason: RefusalReason): boolean {
+    const warning = reason === 'loop-delay'
+      ? warningValue(this.deps.agent, 'SIPS_ERR_PROXY_OVERLOAD', 'event loop delay over limits.maxEventLoopDelayMs')
+      : warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source');
     let data: Buffer;
     let dest: PeerAddress;
     try {
       data = buildResponse(request, 503, {
-        headers: [['Retry-After', this.retryAfter], ['Warning', warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source')], ['Server', this.deps.agent]],
+        headers: [['Retry-After', this.retryAfter], ['Warning', warning], ['Server', this.deps.agent]],
       }).serialize();
       dest = responseDestination(request, source);
       if (dest.transport === 'udp') {

@@ -79,3 +79,23 @@ test('in-dialog requests from a known source are bounded too: one reserve burst,
   assert.deepEqual(byes, [true, true, true, true, false, false]);
   assert.equal(h.a.admit(request(), peer), false, 'new requests wait until the bucket is positive again');
 });
+
+test('issue 13: while the event loop runs late (drilled), new INVITEs get a stateless 503 OVERLOAD; in-dialog requests, CANCEL and other methods pass', () => {
+  const h = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, overloadResponseBurst: 10, maxEventLoopDelayMs: 100, eventLoopDelayDrillMs: 1000 });
+  const peer = src('10.0.0.1');
+  assert.equal(h.a.admit(request({ method: 'INVITE' }), peer), false);
+  assert.match(h.sent[0]!.data, /^SIP\/2\.0 503 /);
+  assert.match(h.sent[0]!.data, /\r\nWarning: 399 sips-edge "SIPS_ERR_PROXY_OVERLOAD/);
+  assert.match(h.sent[0]!.data, /\r\nRetry-After: \d+\r\n/);
+  assert.deepEqual(h.events, [{ side: 'inside', source: 'peer', reason: 'loop-delay', response: 'sent' }]);
+  assert.equal(h.a.admit(request({ method: 'INVITE', toTag: 'x' }), peer), true, 're-INVITE in a dialog');
+  assert.equal(h.a.admit(request({ method: 'CANCEL' }), peer), true, 'CANCEL');
+  assert.equal(h.a.admit(request({ method: 'OPTIONS' }), peer), true, 'OPTIONS');
+});
+
+test('issue 13: the loop-delay shed is off at maxEventLoopDelayMs 0, and a healthy loop (no drill) admits INVITEs', () => {
+  const off = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, maxEventLoopDelayMs: 0, eventLoopDelayDrillMs: 1000 });
+  assert.equal(off.a.admit(request({ method: 'INVITE' }), src('10.0.0.1')), true);
+  const healthy = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, maxEventLoopDelayMs: 100_000 });
+  assert.equal(healthy.a.admit(request({ method: 'INVITE' }), src('10.0.0.1')), true);
+});
