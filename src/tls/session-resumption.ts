@@ -22,6 +22,7 @@ import { deriveTicketKey, msUntilNextPeriod, randomTicketSecret, readTicketSecre
 
 /** Session IDs kept per process; a full one drops the least recently used (the client does a full handshake). */
 export const SESSION_ID_CACHE_SIZE = 10_000;
+const SESSION_ID_CONTEXT = 'sips-edge';
 
 export interface SessionResumptionOptions {
   readonly enabled: boolean;
@@ -69,7 +70,9 @@ export class SessionResumption {
 
   /** Options merged into the listeners' server options. */
   serverOptions(base: tls.TlsOptions): tls.TlsOptions {
-    const opts: tls.TlsOptions = { ...base, sessionTimeout: this.o.lifetimeSeconds };
+    // Node's default session ID context hashes process.argv (the config path): instances started
+    // with other paths would refuse each other's tickets. One fixed context for every instance.
+    const opts: tls.TlsOptions = { ...base, sessionTimeout: this.o.lifetimeSeconds, sessionIdContext: SESSION_ID_CONTEXT };
     if (this.o.enabled) opts.ticketKeys = this.currentKey();
     else opts.secureOptions = (base.secureOptions ?? 0) | C.SSL_OP_NO_TICKET;
     return opts;

@@ -67,8 +67,8 @@ test('a real TransportEvents fits, and every transport event reaches /metrics', 
   const detach = attachTransportEvents(source, { ...s, deprecatedCiphers: ['ECDHE-RSA-AES256-SHA384', 'AES256-SHA256'] });
   events.emit('flowOpened', flow);
   events.emit('flowOpened', { ...flow, id: 'tcp-1', transport: 'tcp', direction: 'outbound' });
-  events.emit('tlsEstablished', { role: 'server', flowId: 'tls-7', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', protocol: 'TLSv1.2', remote: flow.remote, servername: 'edge.example.com' });
-  events.emit('tlsEstablished', { role: 'client', flowId: 'tls-8', cipher: 'AES256-SHA256', protocol: 'TLSv1.2', remote: flow.remote, servername: 'lb01.euc1.example.com' });
+  events.emit('tlsEstablished', { role: 'server', flowId: 'tls-7', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', protocol: 'TLSv1.2', remote: flow.remote, servername: 'edge.example.com', resumed: false });
+  events.emit('tlsEstablished', { role: 'client', flowId: 'tls-8', cipher: 'AES256-SHA256', protocol: 'TLSv1.2', remote: flow.remote, servername: 'lb01.euc1.example.com', resumed: false });
   events.emit('tlsFailure', { role: 'client', reason: 'name-mismatch', remote: flow.remote, detail: 'lb01 presented lb09', servername: 'lb01.euc1.example.com' });
   events.emit('framingError', { flow, error: new SipParseError('SIPS_ERR_PARSE_START_LINE', 'garbage') });
   events.emit('connectionRejected', { reason: 'max-per-address', transport: 'tls', remote: flow.remote });
