@@ -29,6 +29,8 @@ import { createSrtpPolicy } from './sdp/srtp-policy.js';
 import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
 import { RevocationChecker, type RevocationEvent } from './tls/revocation.js';
 import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
+import { ClientSessionCache } from './tls/session-cache.js';
+import { SessionResumption } from './tls/session-resumption.js';
 import { loadTrustAnchors, REGION_ROOTS_EV, type TrustAnchors, type TrustSpec, type VendorRootName } from './tls/trust-store.js';
 import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
@@ -61,6 +63,12 @@ export interface SipStackDeps {
   readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
   /** The media anchor (rtpengine) for `media: anchor` calls; the stack closes it at stop. */
   readonly media?: MediaAnchor;
+  /**
+   * The session ticket secret (at least 32 bytes) when `tls.sessionTickets.keyFile` is not set: the
+   * primary hands one to all its workers so a ticket from any worker resumes on every other. Absent:
+   * a random secret for this process. A configured keyFile wins.
+   */
+  readonly ticketSecret?: Buffer;
 }
 
 /** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
@@ -144,6 +152,22 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     const passphrase = deps.secrets.passphrases[i];
     return { names: id.names ?? [config.edge.name], certFile: id.cert, keyFile: id.key, ...(passphrase !== undefined ? { passphrase } : {}), default: i === 0 };
   }), policy);
+  const st = config.tls.sessionTickets;
+  const resumption = identities === null ? null : new SessionResumption({
+    enabled: st.enabled,
+    ...(st.keyFile !== undefined ? { keyFile: st.keyFile } : {}),
+    ...(deps.ticketSecret !== undefined ? { secret: deps.ticketSecret } : {}),
+    rotationSeconds: st.rotationSeconds,
+    lifetimeSeconds: st.lifetimeSeconds,
+    policy,
+    onEvent: (e) => {
+      if (e.kind === 'rotated') log('info', 'TLS session ticket key rotated', { event: 'tls-ticket-key-rotated', period: e.period, source: e.source, nextInMs: e.nextInMs });
+      else log('warn', 'TLS session ticket secret not reloaded; the old one stays', { event: 'tls-ticket-secret', detail: e.detail });
+    },
+  });
+  const serverOptions = (set: IdentitySet): tls.TlsOptions => (resumption === null ? buildServerOptions(set, policy) : resumption.serverOptions(buildServerOptions(set, policy)));
+  // Client side: sessions to lb hosts, offered only to the name they were verified for.
+  const sessions = config.tls.clientSessionCache ? new ClientSessionCache() : null;
 
   // Routing: resolver, health (probes start last), router, and the trust each TLS peer name gets.
   const resolver = createResolver({ clock, overrides: config.dns.overrides });
@@ -173,18 +197,23 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     tls: tlsListeners.map(streamListen),
     // Issue 11 #6: the source is screened at accept, before TLS, with the SIP-level access rules.
     isKnownSource: (side, remote, local, t) => router.admit({ transport: t, address: remote.address, port: remote.port, localAddress: local.address, localPort: local.port }, side) === null,
-    ...(identities !== null ? { tlsServerOptions: buildServerOptions(identities, policy) } : {}),
+    ...(identities !== null ? { tlsServerOptions: serverOptions(identities) } : {}),
+    checkResumedSession: (s) => (SessionResumption.sessionAllowed(s, policy) ? null : `resumed session ${s.getProtocol() ?? ''} ${s.getCipher().name} is not in the policy (S-TLS-1/3)`),
     handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
     connectOptions: (t) => {
       const name = t.servername ?? t.address;
       const peer = trust.get(name.toLowerCase());
       if (peer === undefined) throw new Error(`no TLS trust configured for ${name}`);
-      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.address };
+      const session = sessions?.offer(name, t.port, policy)?.session;
+      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.address, ...(session !== undefined ? { session } : {}) };
     },
     verifyPeer: (socket, t) => verify(socket, t),
     classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
     clock,
-    ...(deps.onTlsServer ? { onTlsServer: deps.onTlsServer } : {}),
+    onTlsServer: (server) => {
+      resumption?.attach(server);
+      deps.onTlsServer?.(server);
+    },
     ...(deps.onTlsClientSocket ? { onTlsClientSocket: deps.onTlsClientSocket } : {}),
     limits: {
       maxConnections: limits.maxConnections,
@@ -203,14 +232,20 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     const name = t.servername ?? t.address;
     const peer = trust.get(name.toLowerCase());
     if (peer === undefined) return { ok: false, reason: 'untrusted-root', detail: `no trust configured for ${name}` } as VerifyResult;
+    const cached = socket.isSessionReused() ? sessions?.get(name, t.port) : undefined;
     const r = await verifyPeer(socket, {
       host: name,
+      ...(cached !== undefined ? { resumedChain: cached.chain } : {}),
       anchors: peer.anchors,
       policy,
       extraNames: peer.extraNames,
       revocation,
       onSoftRevocation: (d) => log('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
     });
+    // Only a fully verified session is kept (re-judged on its cached chain when resumed).
+    const session = r.ok ? socket.getSession() : undefined;
+    if (r.ok && session !== undefined) sessions?.store({ host: name, port: t.port, session, chain: r.chain, protocol: r.protocol, cipher: r.cipher });
+    else if (!r.ok) sessions?.drop(name, t.port);
     if (r.ok && r.deprecatedCipher && policy.deprecatedCiphers === 'warn') {
       log('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
     }
@@ -337,6 +372,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   };
 
   const stopStack = async (): Promise<void> => {
+    resumption?.stop();
     transactions.close();
     await transport.stop();
     await media?.close();
@@ -348,6 +384,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     throw e;
   }
   for (const n of router.notes()) log('warn', n.message, { trunk: n.trunk });
+  resumption?.start();
   health.start();
 
   return {
@@ -362,7 +399,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     resolver,
     media,
     anchored: [...config.trunks.filter((t) => t.media === 'anchor').map((t) => `trunk:${t.name}`), ...config.peers.filter((p) => p.media === 'anchor').map((p) => `peer:${p.name}`)],
-    watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles],
+    watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles, ...(st.keyFile !== undefined ? [st.keyFile] : [])],
     loadedCertificates() {
       if (identities === null) return [];
       return identities.identities.flatMap((id) => [id.leaf, ...id.chain.filter((c) => c !== id.leaf)].map((c) => ({
@@ -380,10 +417,12 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
         errors.push(e as Error);
       }
       if (identities === null) return { reloaded: 0, errors };
+      const ticketErr = resumption?.reload() ?? null;
+      if (ticketErr !== null) errors.push(ticketErr);
       const r = identities.reload(policy);
       // The SNI callback already picks the new identities; the server's own default context (served
       // to clients that send no SNI) must be replaced too.
-      if (r.reloaded > 0) transport.setTlsServerOptions(buildServerOptions(identities, policy));
+      if (r.reloaded > 0) transport.setTlsServerOptions(serverOptions(identities));
       return { reloaded: r.reloaded, errors: [...errors, ...r.errors] };
     },
     async drain(timeoutMs) {

@@ -111,6 +111,7 @@ function resolvePaths(c: EdgeConfig, base: string): void {
   c.tls.crlFiles = c.tls.crlFiles.map(abs);
   if (c.edge.routeKeys?.file !== undefined) c.edge.routeKeys.file = abs(c.edge.routeKeys.file);
   if (c.tls.keyLogFile !== undefined) c.tls.keyLogFile = abs(c.tls.keyLogFile);
+  if (c.tls.sessionTickets.keyFile !== undefined) c.tls.sessionTickets.keyFile = abs(c.tls.sessionTickets.keyFile);
   c.regionsFile = c.regionsFile === undefined ? resolve(PACKAGE_ROOT, 'config/regions.yaml') : abs(c.regionsFile);
   for (const t of c.trunks) if (t.trust?.files) t.trust.files = t.trust.files.map(abs);
   for (const p of c.peers) if (p.trustFiles) p.trustFiles = p.trustFiles.map(abs);

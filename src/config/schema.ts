@@ -34,6 +34,13 @@ const identity = obj('a certificate the TLS listeners present', {
   names: optional(list('SNI names this identity serves (default: the names in the certificate)', str('host name'))),
 });
 
+const sessionTickets = obj('TLS 1.2 session tickets (RFC 5077) on the listeners; keys derived per rotation period from a secret with HKDF, so instances sharing the secret resume each other\'s sessions', {
+  enabled: withDefault(bool('issue and accept session tickets'), true),
+  keyFile: optional(str('file holding the shared secret (at least 32 bytes, e.g. `openssl rand -base64 48`); re-read on reload. None: a random secret per process')),
+  rotationSeconds: withDefault(int('ticket key rotation period; a ticket of the previous period gets a full handshake (values of a few seconds are for tests)', 1, 86_400), 3600),
+  lifetimeSeconds: withDefault(int('ticket lifetime hint and session ID cache timeout (Node sessionTimeout)', 1, 86_400), 3600),
+});
+
 const tls = obj('TLS policy (S-TLS, S-VAL)', {
   deprecatedCiphers: withDefault(oneOf('the two ciphers slated for deprecation (S-TLS-4): allow, allow and log once per connection (warn), or refuse (deny)', ['allow', 'warn', 'deny'] as const), 'warn'),
   handshakeTimeoutMs: withDefault(int('TLS handshake limit on both sides (S-TLS-6)', 50, 10_000), 500),
@@ -43,6 +50,8 @@ const tls = obj('TLS policy (S-TLS, S-VAL)', {
   crlFiles: withDefault(list('CRL files (PEM or DER) loaded at start and on reload', str('path')), []),
   crlFetchTimeoutMs: withDefault(int('total deadline of one CRL distribution point fetch (S-VAL-5); handshakes waiting on it share the fetch, then soft allows and hard refuses', 100, 10_000), 2000),
   keyLogFile: optional(str('write TLS session keys in SSLKEYLOGFILE format (lab debugging only; logged as a warning)')),
+  sessionTickets: defaulted(sessionTickets),
+  clientSessionCache: withDefault(bool('resume TLS sessions to lb hosts: one session per (host name, port), at most 1,000, only after full verification, offered only to the name it was verified for'), true),
 });
 
 const timers = obj('RFC 3261 timers, milliseconds', {

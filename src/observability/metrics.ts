@@ -66,7 +66,7 @@ export class EdgeMetrics {
   readonly localReplies: Counter<'method' | 'status' | 'code'>;
   readonly targetOutcomes: Counter<'trunk' | 'target' | 'status'>;
   readonly dropped: Counter<'reason'>;
-  readonly tlsHandshakes: Counter<'role' | 'result' | 'reason' | 'cipher'>;
+  readonly tlsHandshakes: Counter<'role' | 'result' | 'reason' | 'cipher' | 'resumed'>;
   readonly deprecatedCiphers: Counter<'role' | 'cipher'>;
   readonly connectionsActive: Gauge<'transport' | 'direction'>;
   readonly connectionsClosed: Counter<'transport' | 'reason'>;
@@ -109,7 +109,7 @@ export class EdgeMetrics {
       name: 'sips_edge_timers_scheduled', help: 'Transaction timers scheduled now', registers,
       collect() { this.set(self.timers()); },
     });
-    this.tlsHandshakes = new Counter({ name: 'sips_edge_tls_handshakes_total', help: 'TLS handshakes by role (server = accepted, client = to upstream), result, failure reason and negotiated cipher', labelNames: ['role', 'result', 'reason', 'cipher'], registers });
+    this.tlsHandshakes = new Counter({ name: 'sips_edge_tls_handshakes_total', help: 'TLS handshakes by role (server = accepted, client = to upstream), result, failure reason, negotiated cipher and whether the session was resumed (ticket or session ID; failures count as not resumed)', labelNames: ['role', 'result', 'reason', 'cipher', 'resumed'], registers });
     this.deprecatedCiphers = new Counter({ name: 'sips_edge_tls_deprecated_cipher_total', help: 'TLS connections that negotiated a cipher slated for deprecation (S-TLS-4)', labelNames: ['role', 'cipher'], registers });
     this.connectionsActive = new Gauge({ name: 'sips_edge_connections_active', help: 'Open stream connections (TCP and TLS flows), by transport and direction', labelNames: ['transport', 'direction'], registers });
     this.connectionsClosed = new Counter({ name: 'sips_edge_connections_closed_total', help: 'Closed stream connections by transport and close reason', labelNames: ['transport', 'reason'], registers });

@@ -24,7 +24,7 @@ export interface ObservedTransportEvents {
   flowOpened: ObservedFlow;
   flowClosed: { readonly flow: ObservedFlow; readonly reason: string; readonly error: Error | null };
   tlsFailure: { readonly role: 'server' | 'client'; readonly reason: string; readonly remote: Remote; readonly detail: string; readonly servername: string | null };
-  tlsEstablished: { readonly role: 'server' | 'client'; readonly flowId: string; readonly cipher: string; readonly protocol: string; readonly remote: Remote; readonly servername: string | null };
+  tlsEstablished: { readonly role: 'server' | 'client'; readonly flowId: string; readonly cipher: string; readonly protocol: string; readonly remote: Remote; readonly servername: string | null; readonly resumed?: boolean };
   framingError: { readonly flow: ObservedFlow; readonly error: { readonly code: string; readonly message: string } };
   connectionRejected: { readonly reason: string; readonly transport: 'tcp' | 'tls'; readonly remote: Remote; readonly listener?: string; readonly side?: Side | null };
   datagramDropped: { readonly reason: string; readonly remote: Remote; readonly size: number };
@@ -94,13 +94,13 @@ export function attachTransportEvents(events: TransportEventSource, sinks: Trans
       else log.info(fields, `flow ${f.id} closed: ${e.reason}`);
     },
     tlsFailure(e) {
-      m.tlsHandshakes.inc({ role: e.role, result: 'failed', reason: m.guards.tlsReason.label(e.reason), cipher: 'none' });
+      m.tlsHandshakes.inc({ role: e.role, result: 'failed', reason: m.guards.tlsReason.label(e.reason), cipher: 'none', resumed: 'false' });
       tlsLog.warn({ event: 'tls-failure', role: e.role, reason: e.reason, remote: hostPort(e.remote), servername: e.servername, detail: e.detail }, `TLS ${e.role} handshake failed: ${e.reason}`);
     },
     tlsEstablished(e) {
       const cipher = m.guards.cipher.label(e.cipher);
-      m.tlsHandshakes.inc({ role: e.role, result: 'ok', reason: 'none', cipher });
-      const fields = { event: 'tls-established', role: e.role, flow: e.flowId, protocol: e.protocol, cipher: e.cipher, remote: hostPort(e.remote), servername: e.servername };
+      m.tlsHandshakes.inc({ role: e.role, result: 'ok', reason: 'none', cipher, resumed: e.resumed === true ? 'true' : 'false' });
+      const fields = { event: 'tls-established', role: e.role, flow: e.flowId, protocol: e.protocol, cipher: e.cipher, remote: hostPort(e.remote), servername: e.servername, resumed: e.resumed === true };
       if (deprecated.has(e.cipher)) {
         m.deprecatedCiphers.inc({ role: e.role, cipher });
         tlsLog.warn({ ...fields, code: 'S-TLS-4' }, `TLS ${e.role} negotiated ${e.cipher}, a cipher slated for deprecation`);

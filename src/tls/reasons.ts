@@ -46,6 +46,7 @@ export const TLS_ERRORS = {
   SIPS_ERR_TLS_CRL_PARSE: { status: null, meaning: 'a CRL file or download is not a CRL' },
   SIPS_ERR_TLS_DER: { status: null, meaning: 'malformed DER inside a certificate or CRL' },
   SIPS_ERR_TLS_NOT_A_CA: { status: null, meaning: 'a certificate used as an issuer is not a CA' },
+  SIPS_ERR_TLS_TICKET_SECRET: { status: null, meaning: 'the session ticket secret (`tls.sessionTickets.keyFile`) cannot be read or is shorter than 32 bytes; a reload keeps the old one' },
 } as const satisfies ErrorSection;
 
 export type TlsFailureReason = keyof typeof TLS_FAILURE_CODES;

@@ -141,6 +141,13 @@ export interface PeerExpectation {
   readonly now?: () => Date;
   /** Called when soft revocation lets a peer through without a CRL. */
   readonly onSoftRevocation?: (detail: string) => void;
+  /**
+   * The chain verified on the full handshake of the session being resumed (session-cache.ts). A
+   * resumed TLS 1.2 handshake carries no certificate, so a resumed socket is judged on this chain:
+   * anchors, dates, name and CRL are checked again, OpenSSL's stored verdict too. Without it a
+   * resumed socket is refused.
+   */
+  readonly resumedChain?: readonly X509Certificate[];
 }
 
 export interface PeerVerified {
@@ -152,6 +159,8 @@ export interface PeerVerified {
   readonly matchedName: string;
   readonly chain: readonly X509Certificate[];
   readonly revocation: RevocationStatus['status'];
+  /** The session was resumed (judged on the cached chain). */
+  readonly resumed: boolean;
 }
 
 export type VerifyResult = PeerVerified | TlsFailure;
@@ -179,7 +188,10 @@ export async function verifyPeer(socket: tls.TLSSocket, x: PeerExpectation): Pro
   if (eph && 'name' in eph && eph.type === 'ECDH' && eph.name !== 'secp384r1') {
     return tlsFailure('curve', `negotiated ${String(eph.name)} (S-TLS-5)`);
   }
-  const chainResult = verifyChain(peerChain(socket), x.anchors.certs, x.now?.() ?? new Date());
+  const resumed = socket.isSessionReused();
+  if (resumed && x.resumedChain === undefined) return tlsFailure('untrusted-root', 'session resumed without a verified chain cached for this name');
+  const presented = resumed && x.resumedChain !== undefined ? x.resumedChain : peerChain(socket);
+  const chainResult = verifyChain(presented, x.anchors.certs, x.now?.() ?? new Date());
   if (!chainResult.ok) return chainResult;
   // OpenSSL's own verdict against the same anchors (ca option): a second opinion on what our walk
   // does not look at (key usage, path length, signature algorithms).
@@ -208,7 +220,7 @@ export async function verifyPeer(socket: tls.TLSSocket, x: PeerExpectation): Pro
       x.onSoftRevocation?.(rev.detail);
     }
   }
-  return { ok: true, protocol, cipher, deprecatedCipher: isDeprecatedCipher(cipher), matchedName: id.matched, chain: chainResult.chain, revocation: rev.status };
+  return { ok: true, protocol, cipher, deprecatedCipher: isDeprecatedCipher(cipher), matchedName: id.matched, chain: chainResult.chain, revocation: rev.status, resumed };
 }
 
 export interface ConnectTlsInput extends PeerExpectation {
@@ -225,8 +237,8 @@ export type ConnectResult = { readonly ok: true; readonly socket: tls.TLSSocket;
 
 /**
  * Opens a policy connection to a trunk peer: TCP within connectTimeoutMs, then the handshake within
- * policy.handshakeTimeoutMs (S-TLS-6), then verifyPeer. No session resumption is offered (a resumed
- * TLS 1.2 session does not carry the peer's intermediates, which verifyPeer walks). On any failure the socket is destroyed and the reason returned.
+ * policy.handshakeTimeoutMs (S-TLS-6), then verifyPeer. No session resumption is offered (doctor and
+ * tools want the full handshake and the chain the peer sends). On any failure the socket is destroyed and the reason returned.
  */
 export async function connectTls(input: ConnectTlsInput): Promise<ConnectResult> {
   const opts = buildClientOptions({ host: input.host, trust: input.anchors, policy: input.policy, ...(input.port !== undefined ? { port: input.port } : {}) });

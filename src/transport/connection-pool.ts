@@ -183,7 +183,7 @@ export class ConnectionPool {
       if (this.entries.get(key) === entry) this.entries.set(key, { state: 'open', flow });
       this.keyOfFlow.set(flow.id, key);
       if (details) {
-        ctx.events.emit('tlsEstablished', { role: 'client', flowId: flow.id, cipher: details.cipher, protocol: details.protocol, remote: flow.info.remote, servername: details.servername });
+        ctx.events.emit('tlsEstablished', { role: 'client', flowId: flow.id, cipher: details.cipher, protocol: details.protocol, remote: flow.info.remote, servername: details.servername, resumed: (socket as tls.TLSSocket).isSessionReused() });
       }
       // Queued sends go out in the order they were made, each in one write.
       for (const q of queue.splice(0)) {

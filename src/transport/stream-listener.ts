@@ -31,6 +31,8 @@ export interface StreamListenerContext {
   adopt(socket: net.Socket, init: AdoptInit): Flow;
   /** Called once per TLS server created (key logging for lab debugging). */
   onTlsServer?(server: tls.Server): void;
+  /** A resumed session: null = keep it, else the reason it is refused (policy re-check). */
+  checkResumedSession?(socket: tls.TLSSocket): string | null;
   /**
    * At accept, before any TLS: is the source a vendor address (outside) or a peer's source
    * (inside)? Absent = every source is known.
@@ -189,6 +191,9 @@ export class StreamListener {
       socket.destroy();
       return;
     }
+    const resumed = socket.isSessionReused();
+    const refused = resumed ? this.ctx.checkResumedSession?.(socket) ?? null : null;
+    if (refused !== null) return this.fail(raw, 'no-shared-cipher', refused, socket);
     this.pending.delete(raw);
     p.timer.cancel();
     const servername = typeof socket.servername === 'string' ? socket.servername : null;
@@ -196,7 +201,7 @@ export class StreamListener {
     socket.once('close', p.release);
     socket.setNoDelay(true);
     const flow = this.ctx.adopt(socket, { transport: 'tls', local: p.local, remote: p.remote, tls: details });
-    this.ctx.events.emit('tlsEstablished', { role: 'server', flowId: flow.id, cipher: details.cipher, protocol: details.protocol, remote: p.remote, servername });
+    this.ctx.events.emit('tlsEstablished', { role: 'server', flowId: flow.id, cipher: details.cipher, protocol: details.protocol, remote: p.remote, servername, resumed });
   }
 
   private onTlsClientError(err: Error, socket: tls.TLSSocket): void {

@@ -28,6 +28,8 @@ export interface TlsEstablishedEvent {
   readonly protocol: string;
   readonly remote: Endpoint;
   readonly servername: string | null;
+  /** An abbreviated handshake (session ticket or ID, RFC 5077 / RFC 5246 §7.3). */
+  readonly resumed: boolean;
 }
 
 export interface FramingErrorEvent {

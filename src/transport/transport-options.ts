@@ -96,6 +96,8 @@ export interface TransportOptions {
   /** Seams for TLS key logging (lab debugging): every TLS server, and every client socket before its handshake. */
   readonly onTlsServer?: (server: tls.Server) => void;
   readonly onTlsClientSocket?: (socket: tls.TLSSocket) => void;
+  /** A resumed server-side session: null = keep it, else why it is refused (the connection is dropped as a TLS failure). */
+  readonly checkResumedSession?: (socket: tls.TLSSocket) => string | null;
   /** Prefix for flow ids, e.g. a worker index (architecture: several workers per machine). */
   readonly flowIdPrefix?: string;
   /**

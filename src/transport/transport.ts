@@ -118,6 +118,7 @@ export class Transport {
       classifyTlsError,
       adopt: (socket: net.Socket, init: AdoptInit) => this.adopt(socket, init, 'inbound'),
       ...(options.onTlsServer ? { onTlsServer: options.onTlsServer } : {}),
+      ...(options.checkResumedSession ? { checkResumedSession: options.checkResumedSession } : {}),
       ...(options.isKnownSource ? { isKnownSource: knownSource(options.isKnownSource) } : {}),
     };
     for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx, undefined, slotsFor(at, 'tcp')) });

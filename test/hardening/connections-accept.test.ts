@@ -46,7 +46,7 @@ describe('at accept: strangers refused before TLS (default: unknownSourceConnect
 
     const text = await scrape(e.adminPort);
     assert.equal(metric(text, refused('outside-tls', 'outside', 'tls', 'unknown-source')), 160);
-    assert.equal(metric(text, 'sips_edge_tls_handshakes_total{role="server",result="failed",reason="handshake-timeout",cipher="none"}'), 0, 'no stranger reached the handshake');
+    assert.equal(metric(text, 'sips_edge_tls_handshakes_total{role="server",result="failed",reason="handshake-timeout",cipher="none",resumed="false"}'), 0, 'no stranger reached the handshake');
     const logged = await e.edge.line('a connection-rejected line', (l) => l.event === 'connection-rejected');
     assert.equal(logged['reason'], 'unknown-source');
     assert.equal(logged['listener'], 'outside-tls');

@@ -67,8 +67,8 @@ test('a real TransportEvents fits, and every transport event reaches /metrics', 
   const detach = attachTransportEvents(source, { ...s, deprecatedCiphers: ['ECDHE-RSA-AES256-SHA384', 'AES256-SHA256'] });
   events.emit('flowOpened', flow);
   events.emit('flowOpened', { ...flow, id: 'tcp-1', transport: 'tcp', direction: 'outbound' });
-  events.emit('tlsEstablished', { role: 'server', flowId: 'tls-7', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', protocol: 'TLSv1.2', remote: flow.remote, servername: 'edge.example.com' });
-  events.emit('tlsEstablished', { role: 'client', flowId: 'tls-8', cipher: 'AES256-SHA256', protocol: 'TLSv1.2', remote: flow.remote, servername: 'lb01.euc1.example.com' });
+  events.emit('tlsEstablished', { role: 'server', flowId: 'tls-7', cipher: 'ECDHE-RSA-AES256-GCM-SHA384', protocol: 'TLSv1.2', remote: flow.remote, servername: 'edge.example.com', resumed: false });
+  events.emit('tlsEstablished', { role: 'client', flowId: 'tls-8', cipher: 'AES256-SHA256', protocol: 'TLSv1.2', remote: flow.remote, servername: 'lb01.euc1.example.com', resumed: false });
   events.emit('tlsFailure', { role: 'client', reason: 'name-mismatch', remote: flow.remote, detail: 'lb01 presented lb09', servername: 'lb01.euc1.example.com' });
   events.emit('framingError', { flow, error: new SipParseError('SIPS_ERR_PARSE_START_LINE', 'garbage') });
   events.emit('connectionRejected', { reason: 'max-per-address', transport: 'tls', remote: flow.remote });
@@ -79,8 +79,8 @@ test('a real TransportEvents fits, and every transport event reaches /metrics', 
   assert.equal(value(text, 'sips_edge_connections_active{transport="tls",direction="inbound"}'), 0);
   assert.equal(value(text, 'sips_edge_connections_active{transport="tcp",direction="outbound"}'), 1);
   assert.equal(value(text, 'sips_edge_connections_closed_total{transport="tls",reason="framing-error"}'), 2);
-  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="server",result="ok",reason="none",cipher="ECDHE-RSA-AES256-GCM-SHA384"}'), 1);
-  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="client",result="failed",reason="name-mismatch",cipher="none"}'), 1);
+  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="server",result="ok",reason="none",cipher="ECDHE-RSA-AES256-GCM-SHA384",resumed="false"}'), 1);
+  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="client",result="failed",reason="name-mismatch",cipher="none",resumed="false"}'), 1);
   assert.equal(value(text, 'sips_edge_tls_deprecated_cipher_total{role="client",cipher="AES256-SHA256"}'), 1);
   assert.equal(value(text, 'sips_edge_framing_errors_total{transport="tls",code="SIPS_ERR_PARSE_START_LINE"}'), 1);
   assert.equal(value(text, 'sips_edge_connections_rejected_total{transport="tls",reason="max-per-address"}'), 1);
@@ -91,5 +91,5 @@ test('a real TransportEvents fits, and every transport event reaches /metrics', 
   detach();
   events.emit('tlsFailure', { role: 'server', reason: 'handshake-timeout', remote: flow.remote, detail: '', servername: null });
   text = await s.metrics.text();
-  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="server",result="failed",reason="handshake-timeout",cipher="none"}'), null);
+  assert.equal(value(text, 'sips_edge_tls_handshakes_total{role="server",result="failed",reason="handshake-timeout",cipher="none",resumed="false"}'), null);
 });

@@ -1,0 +1,82 @@
+/**
+ * Full vs resumed TLS 1.2 handshakes per second against the edge's listener settings
+ * (buildServerOptions + SessionResumption: HKDF ticket keys, session ID cache), same run:
+ * `openssl s_time -new` and `-reuse` side by side, and an in-process node:tls client loop
+ * (full: no session offered; resumed: the first connection's ticket offered every time).
+ *   node .test-build/bench/tls-resume.js [--seconds 5]
+ */
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { DEFAULT_TLS_POLICY } from '../src/tls/policy.js';
+import { buildServerOptions, loadServerIdentity } from '../src/tls/secure-context.js';
+import { SessionResumption } from '../src/tls/session-resumption.js';
+import { guardTlsServer } from '../src/tls/verify.js';
+import { CLIENT_OPTIONS, environment, labForBench } from './tls-common.js';
+
+const seconds = (() => {
+  const i = process.argv.indexOf('--seconds');
+  return i > 0 ? Number(process.argv[i + 1]) : 5;
+})();
+
+function sTime(port: number, mode: '-new' | '-reuse'): Promise<{ connectionsPerSec: number | null; raw: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('openssl', ['s_time', '-connect', `127.0.0.1:${port}`, mode, '-time', String(seconds), '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => {
+      // "1342 connections in 4 real seconds, ..." (wall clock; the "user sec" figure is the client's CPU)
+      const n = /(\d+) connections in ([\d.]+) real seconds/.exec(out);
+      resolve({ connectionsPerSec: n ? Math.round(Number(n[1]) / Number(n[2])) : null, raw: out.split('\n').filter((l) => /connections/.test(l)).join(' | ') });
+    });
+  });
+}
+
+async function nodeLoop(port: number, resume: boolean): Promise<{ handshakesPerSec: number; resumed: number; done: number }> {
+  let session: Buffer | undefined;
+  let done = 0;
+  let resumed = 0;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const s = tls.connect({ ...CLIENT_OPTIONS, port, ...(resume && session ? { session } : {}) }, () => {
+      done++;
+      if (s.isSessionReused()) resumed++;
+      if (resume && !session) session = s.getSession();
+      s.destroy();
+      resolve();
+    });
+    s.on('error', () => { s.destroy(); resolve(); });
+  });
+  const t0 = performance.now();
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) await one();
+  return { handshakesPerSec: Math.round(done / ((performance.now() - t0) / 1000)), resumed, done };
+}
+
+async function main(): Promise<void> {
+  const lab = labForBench();
+  const id = loadServerIdentity({ names: [lab.pki.edge.host], certFile: lab.pki.edge.chain, keyFile: lab.pki.edge.key }, DEFAULT_TLS_POLICY);
+  const resumption = new SessionResumption({ enabled: true, rotationSeconds: 86_400, lifetimeSeconds: 3600, policy: DEFAULT_TLS_POLICY });
+  const server = tls.createServer(resumption.serverOptions(buildServerOptions([id], DEFAULT_TLS_POLICY)), (s) => { s.on('error', () => {}); s.end(); });
+  guardTlsServer(server);
+  resumption.attach(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', 1024, r));
+  const port = (server.address() as AddressInfo).port;
+  const sNew = await sTime(port, '-new');
+  const sReuse = await sTime(port, '-reuse');
+  const full = await nodeLoop(port, false);
+  const res = await nodeLoop(port, true);
+  server.close();
+  lab.cleanup();
+  const ratio = (a: number | null, b: number | null) => (a && b ? Math.round((b / a) * 100) / 100 : null);
+  console.log(JSON.stringify({
+    bench: 'tls-resume',
+    seconds,
+    env: environment(),
+    opensslSTime: { full: sNew.connectionsPerSec, resumed: sReuse.connectionsPerSec, ratio: ratio(sNew.connectionsPerSec, sReuse.connectionsPerSec), rawFull: sNew.raw, rawResumed: sReuse.raw },
+    nodeClient: { full: full.handshakesPerSec, resumed: res.handshakesPerSec, resumedCount: res.resumed, of: res.done, ratio: ratio(full.handshakesPerSec, res.handshakesPerSec) },
+    target: 'resumed >= 4x full',
+  }, null, 2));
+}
+
+void main();
