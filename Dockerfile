@@ -19,6 +19,11 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY certs/*.pem certs/README.md ./certs/
+# rtpengine for the lab's media rows (issue 14): userspace forwarding only (--table=-1), no kernel
+# module in a container. A production edge talks to rtpengine over its ng port (media.rtpengine),
+# usually a daemon of its own on the same host (network_mode: host) rather than in this image.
+RUN apt-get update && apt-get install -y --no-install-recommends rtpengine-daemon \
+ && rm -rf /var/lib/apt/lists/*
 # The image runs the same dist/ the tests run; the edge never needs root (ports >= 1024).
 RUN useradd --system --uid 10061 --home /opt/sips-edge sips \
  && mkdir -p /var/lib/sips-edge && chown sips /var/lib/sips-edge
