@@ -132,11 +132,13 @@ export class StandInLb {
     return {
       invite,
       respond: (status) => {
+        // RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route set.
+        const rr: [string, string][] = status > 100 && status < 300 ? invite.values('record-route').map((v) => ['Record-Route', v]) : [];
         if (status >= 200 && status < 300) {
           const sdp = makeAnswer(invite.body.toString('latin1'), { user: 'lb', address: '127.0.0.1' }).sdp;
-          send(buildResponse(invite, status, { toTag, headers: [['Contact', `<sip:lb@${this.name}:${this.port};transport=tls>`]], body: Buffer.from(sdp), contentType: 'application/sdp' }));
+          send(buildResponse(invite, status, { toTag, headers: [...rr, ['Contact', `<sip:lb@${this.name}:${this.port};transport=tls>`]], body: Buffer.from(sdp), contentType: 'application/sdp' }));
         } else {
-          send(buildResponse(invite, status, { toTag }));
+          send(buildResponse(invite, status, { toTag, headers: rr }));
         }
         this.notify();
       },
