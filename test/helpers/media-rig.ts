@@ -12,7 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BDict } from '../../src/media/bencode.js';
 import { NgClient } from '../../src/media/ng-client.js';
+import dgram from 'node:dgram';
+import { makeOffer } from '../../src/lab/lab-sdp.js';
+import { LabUa, type CallResult, type Hop } from '../../src/lab/lab-ua.js';
 import { SimulatedRegion } from '../../src/lab/vendor-region.js';
+import { parseMessage } from '../../src/message/parse-message.js';
 import { generateLabPki, type LabPki } from '../../src/tls/lab-pki.js';
 import { resolveTlsPolicy } from '../../src/tls/policy.js';
 import { EdgeProcess } from './edge-process.js';
@@ -196,4 +200,47 @@ media:
 admin: { enabled: true, address: 127.0.0.1, port: 0 }
 logging: { level: info }
 `;
+}
+
+/**
+ * A carrier UA over UDP (the lab's LabUa) for calls that must stay up while the test does something
+ * (SIPp cannot wait for the test): RTP/AVP offers, BYE once `whileUp` is done.
+ */
+export class UdpCarrier {
+  private readonly ua: LabUa;
+
+  private constructor(private readonly socket: dgram.Socket, private readonly port: number) {
+    this.ua = new LabUa({ sentBy: `127.0.0.1:${port}`, viaTransport: 'UDP', agent: 'carrier', t1Ms: 500 });
+    socket.on('message', (data, rinfo) => {
+      const r = parseMessage(data, { framing: 'udp' });
+      if (r.ok) this.ua.receive(r.value, this.hop(rinfo.port));
+    });
+  }
+
+  static async start(): Promise<UdpCarrier> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    socket.on('error', () => undefined);
+    return new UdpCarrier(socket, socket.address().port);
+  }
+
+  private hop(port: number): Hop {
+    return { reliable: false, label: `carrier -> 127.0.0.1:${port}`, send: (data) => this.socket.send(data, port, '127.0.0.1') };
+  }
+
+  call(edgePort: number, number: string, whileUp?: (answer: string) => Promise<void>): Promise<CallResult> {
+    return this.ua.call({
+      hop: this.hop(edgePort),
+      requestUri: `sip:${number}@127.0.0.1:${edgePort}`,
+      from: `sip:301@127.0.0.1:${this.port}`,
+      to: `sip:${number}@127.0.0.1`,
+      sdp: makeOffer({ user: 'carrier', address: '127.0.0.1', srtp: false }),
+      ...(whileUp !== undefined ? { whileUp } : {}),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.ua.close();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
 }
