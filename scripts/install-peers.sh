@@ -2,7 +2,7 @@
 # Installs the real SIP/TLS peers and the media relay (rtpengine) the integration tests talk to, from Debian's packages.
 # Idempotent: skips apt when everything is already there.
 set -euo pipefail
-pkgs=(sip-tester kamailio kamailio-tls-modules sslscan sngrep openssl rtpengine-daemon baresip tshark)
+pkgs=(sip-tester kamailio kamailio-tls-modules sslscan sngrep openssl rtpengine-daemon baresip-core tshark)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
