@@ -228,13 +228,14 @@ export class UdpCarrier {
     return { reliable: false, label: `carrier -> 127.0.0.1:${port}`, send: (data) => this.socket.send(data, port, '127.0.0.1') };
   }
 
-  call(edgePort: number, number: string, whileUp?: (answer: string) => Promise<void>): Promise<CallResult> {
+  /** A call with `sdp` (by default a lab RTP/AVP offer); BYE once `whileUp` is done. */
+  call(edgePort: number, number: string, whileUp?: (answer: string) => Promise<void>, sdp?: string): Promise<CallResult> {
     return this.ua.call({
       hop: this.hop(edgePort),
       requestUri: `sip:${number}@127.0.0.1:${edgePort}`,
       from: `sip:301@127.0.0.1:${this.port}`,
       to: `sip:${number}@127.0.0.1`,
-      sdp: makeOffer({ user: 'carrier', address: '127.0.0.1', srtp: false }),
+      sdp: sdp ?? makeOffer({ user: 'carrier', address: '127.0.0.1', srtp: false }),
       ...(whileUp !== undefined ? { whileUp } : {}),
     });
   }

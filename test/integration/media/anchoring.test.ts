@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SipMessage } from '../../../src/message/message.js';
 import { labFiles } from '../../helpers/lab-region.js';
-import { LB03, MediaRig, PASSTHROUGH_ADDRESS } from '../../helpers/media-rig.js';
+import { openCarrierMedia } from '../../../src/lab/media/rtp-carrier.js';
+import { openVendorMedia } from '../../../src/lab/media/srtp-vendor.js';
+import { LB03, MediaRig, PASSTHROUGH_ADDRESS, UdpCarrier } from '../../helpers/media-rig.js';
 import type { SippResult } from '../../helpers/sipp.js';
 
 const TEST_TIMEOUT = 30_000;
@@ -129,6 +131,46 @@ describe('media anchoring through rtpengine (carrier: media anchor, srtp none)',
     assert.equal(reply['status'], 488);
     assert.match(String(reply['peer']), /^127\.0\.0\.3:/, 'sent by the passthrough peer, not the anchored carrier');
     assert.equal(rig.lb01.invites.length + rig.lb02.invites.length, before, 'no lb saw it');
+  });
+
+  it('media flows: 50 RTP packets from the carrier reach the lb as SRTP that authenticates with the key rtpengine wrote in the offer, and 50 back', { timeout: TEST_TIMEOUT }, async () => {
+    rig.reset();
+    const carrierMedia = await openCarrierMedia({ user: 'carrier' });
+    const vendorMedia = await openVendorMedia({ user: 'lb01' });
+    const ua = await UdpCarrier.start();
+    let vendorAnswer: string | null = null;
+    rig.lb01.script = {
+      onInvite: (c) => {
+        vendorAnswer = vendorMedia.answer(body(c.invite));
+        if (vendorAnswer === null) return c.respond(488);
+        c.respond(180);
+        c.respond(200, vendorAnswer);
+      },
+    };
+    try {
+      const call = await ua.call(rig.edge.port('inside', 'udp'), '4969123456789', async (answer) => {
+        assert.ok(carrierMedia.accept(answer), `the carrier refused the edge's answer: ${carrierMedia.refusal}`);
+        // Both directions start once the carrier has the 200: rtpengine has both SDPs by then.
+        vendorMedia.start({ packets: 50 });
+        carrierMedia.start({ packets: 50 });
+        await Promise.all([carrierMedia.done(), vendorMedia.done()]);
+        const v = await vendorMedia.waitFor((s) => s.payloadOk >= 45);
+        const c = await carrierMedia.waitFor((s) => s.payloadOk >= 45);
+        assert.equal(v.authFailed, 0);
+        assert.equal(v.authenticated, v.payloadOk, 'every payload the lb accepted was SRTP under the offered key');
+        assert.equal(c.authFailed, 0);
+        assert.equal(c.authenticated, 0, 'the carrier gets plain RTP');
+      }, carrierMedia.offer());
+      assert.equal(call.final?.status, 200, call.error ?? '');
+      assert.ok(vendorAnswer !== null, `the lb refused rtpengine's offer: ${vendorMedia.refusal}`);
+      assert.match(vendorAnswer ?? '', /a=crypto:\d+ AES_CM_128_HMAC_SHA1_(80|32) inline:/);
+      assert.equal(call.byeStatus, 200);
+      await rig.gone(call.callId);
+    } finally {
+      await ua.stop();
+      await carrierMedia.close();
+      await vendorMedia.close();
+    }
   });
 
   it('failover: lb01 answers 503, lb02 gets its own rtpengine offer and the call completes', { timeout: TEST_TIMEOUT }, async () => {
