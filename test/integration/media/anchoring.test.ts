@@ -60,6 +60,9 @@ describe('media anchoring through rtpengine (carrier: media anchor, srtp none)',
     assert.ok((await rig.metric('sips_edge_media_anchored_calls_total', 'instance="rtp1"')) >= 1);
     await rig.gone(callId);
     assert.ok(!(await rig.calls()).includes(callId));
+    // The SDES key rtpengine generated toward the vendor is in no edge log line.
+    const key = lines(offer, 'a=crypto:')[0]!.split('inline:')[1]!.split('|')[0]!;
+    assert.ok(!rig.edge.logs.some((l) => JSON.stringify(l).includes(key)) && !rig.edge.stderr.includes(key), 'an SDES key is in the edge log');
   });
 
   it('inbound: lb03 offers SRTP over TLS; the carrier is offered RTP/AVP; the answer toward lb03 is SRTP with one a=crypto of an offered tag', { timeout: TEST_TIMEOUT }, async () => {
@@ -121,6 +124,7 @@ describe('media anchoring through rtpengine (carrier: media anchor, srtp none)',
     assert.equal(rig.lb01.invites.length, before + 1);
     assert.equal(rig.lb02.count(rig.lb02.invites, callId), 0, 'a 486 is final: no failover');
     await rig.gone(callId);
+    assert.ok(!(await rig.calls()).includes(callId));
   });
 
   it('a clear-RTP offer from the passthrough peer toward the vendor still gets 488 SIPS_ERR_PROXY_SRTP_REQUIRED', { timeout: TEST_TIMEOUT }, async () => {
