@@ -27,8 +27,8 @@ export interface LbScript {
 
 export interface LbCall {
   readonly invite: SipMessage;
-  /** Sends a response to the INVITE (2xx with an SDES answer to the offer). */
-  respond(status: number): void;
+  /** Sends a response to the INVITE (2xx with `sdp`, by default an SDES answer to the offer). */
+  respond(status: number, sdp?: string): void;
   /** 200 to the CANCEL. */
   okCancel(): void;
   /** Destroys the connection the INVITE came on and closes the listener. */
@@ -131,12 +131,14 @@ export class StandInLb {
   private call(invite: SipMessage, send: (r: SipMessage) => void, socket: net.Socket, toTag: string): LbCall {
     return {
       invite,
-      respond: (status) => {
+      respond: (status, answer) => {
+        // RFC 3261 §12.1.1: a dialog-creating response copies the Record-Route set.
+        const rr: [string, string][] = status > 100 && status < 300 ? invite.values('record-route').map((v) => ['Record-Route', v]) : [];
         if (status >= 200 && status < 300) {
-          const sdp = makeAnswer(invite.body.toString('latin1'), { user: 'lb', address: '127.0.0.1' }).sdp;
-          send(buildResponse(invite, status, { toTag, headers: [['Contact', `<sip:lb@${this.name}:${this.port};transport=tls>`]], body: Buffer.from(sdp), contentType: 'application/sdp' }));
+          const sdp = answer ?? makeAnswer(invite.body.toString('latin1'), { user: 'lb', address: '127.0.0.1' }).sdp;
+          send(buildResponse(invite, status, { toTag, headers: [...rr, ['Contact', `<sip:lb@${this.name}:${this.port};transport=tls>`]], body: Buffer.from(sdp), contentType: 'application/sdp' }));
         } else {
-          send(buildResponse(invite, status, { toTag }));
+          send(buildResponse(invite, status, { toTag, headers: rr }));
         }
         this.notify();
       },
