@@ -67,9 +67,13 @@ export async function freeUdpPort(): Promise<number> {
 export class RtpengineDaemon {
   private stderr = '';
   private readonly exited: Promise<void>;
+  /** If the lab process dies without stop(), the daemon must not outlive it (by PID, synchronously). */
+  private readonly onProcessExit = (): void => void this.child.kill('SIGKILL');
 
   private constructor(private readonly child: ChildProcess, readonly ngPort: number, readonly args: readonly string[]) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    process.once('exit', this.onProcessExit);
+    void this.exited.then(() => process.off('exit', this.onProcessExit));
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => {
       if (this.stderr.length < 200_000) this.stderr += d;
