@@ -1,4 +1,5 @@
 /** The lab's report: one row per call, expected vs actual, printed as a plain-text table. */
+import { mediaCell, type MediaRow } from './media/media-report.js';
 
 export interface ReportRow {
   readonly id: string;
@@ -19,6 +20,13 @@ export interface ReportRow {
   readonly pass: boolean;
   /** Request-URI the region saw, warnings, errors. */
   readonly detail: string;
+  /** The carrier rows: packets per direction (media-report.ts); absent for calls without real media. */
+  readonly media?: readonly MediaRow[];
+}
+
+/** `inside->vendor 50/50/50/50, vendor->inside 50/50/-/50` (sent/received/authenticated/payload ok). */
+export function mediaColumn(r: ReportRow): string {
+  return r.media === undefined ? '-' : r.media.map((m) => `${m.flow} ${mediaCell(m)}`).join(', ');
 }
 
 const COLUMNS: readonly [string, (r: ReportRow) => string][] = [
@@ -30,6 +38,7 @@ const COLUMNS: readonly [string, (r: ReportRow) => string][] = [
   ['name validation', (r) => r.nameValidation],
   ['SRTP', (r) => r.srtp],
   ['SIP outcome', (r) => r.outcome],
+  ['media sent/recv/auth/ok', mediaColumn],
   ['expected', (r) => r.expected],
   ['', (r) => (r.pass ? 'PASS' : 'FAIL')],
 ];

@@ -15,9 +15,11 @@ import type { HealthChange, HealthMonitor } from '../routing/health.js';
 import { DEFAULT_LAB_REGIONS, generateLabPki } from '../tls/lab-pki.js';
 import { resolveTlsPolicy } from '../tls/policy.js';
 import type { TransportEvents } from '../transport/transport-events.js';
+import { CarrierSimulator } from './carrier-sim.js';
 import { PbxSimulator } from './pbx-sim.js';
-import { formatReport, type ReportRow } from './report.js';
-import { LAB_REGION, runScenario, SCENARIOS } from './scenarios.js';
+import { freeUdpPort, RTPENGINE_BINARY, RTPENGINE_HINT, RtpengineDaemon } from './rtpengine-daemon.js';
+import { formatReport, mediaColumn, type ReportRow } from './report.js';
+import { LAB_REGION, MEDIA_SCENARIOS, runScenario, SCENARIOS } from './scenarios.js';
 import { SimulatedRegion } from './vendor-region.js';
 
 /**
@@ -67,6 +69,8 @@ export interface LabOptions {
   readonly progress: (line: string) => void;
   /** Edge info logs too, not only warnings and errors. */
   readonly verbose?: boolean;
+  /** The rtpengine binary (default /usr/bin/rtpengine; tests point it elsewhere to run without). */
+  readonly rtpengineBinary?: string;
 }
 
 export interface Addresses {
@@ -77,6 +81,9 @@ export interface Addresses {
   readonly admin: { readonly address: string; readonly port: number } | null;
   readonly region: readonly { readonly name: string; readonly port: number }[];
   readonly pbx: { readonly address: string; readonly port: number };
+  /** Null when the lab runs without rtpengine. */
+  readonly carrier: { readonly address: string; readonly port: number } | null;
+  readonly rtpengine: { readonly ngPort: number; readonly pid: number | undefined } | null;
 }
 
 export interface RunningLab {
@@ -139,6 +146,21 @@ function configuredHostPorts(config: EdgeConfig): Map<string, number> {
   return out;
 }
 
+/** The inside peer the carrier simulator plays (config/sips-edge.yaml). */
+export const CARRIER_PEER = 'carrier';
+
+/**
+ * Without rtpengine: the anchored peers, their inbound rules and `media` leave the config, so it
+ * validates (media: anchor needs media.rtpengine) and the other rows run.
+ */
+export function withoutMedia(config: EdgeConfig): void {
+  const gone = new Set(config.peers.filter((p) => p.media === 'anchor').map((p) => p.name));
+  config.peers = config.peers.filter((p) => !gone.has(p.name));
+  config.routing = { ...config.routing, inbound: config.routing.inbound.filter((r) => !gone.has(r.peer)) };
+  config.trunks = config.trunks.map((t) => (t.media === 'anchor' ? { ...t, media: 'passthrough' as const } : t));
+  config.media = undefined;
+}
+
 export async function startLab(o: LabOptions): Promise<RunningLab> {
   const say = o.progress;
   ensureLabPki(o.labDir, say);
@@ -175,10 +197,38 @@ export async function startLab(o: LabOptions): Promise<RunningLab> {
     stops.push(() => pbx.stop());
     say(`PBX simulator: udp 127.0.0.1:${pbx.port} (peer ${pbxPeer.name})`);
 
+    // Issue 14: the carrier rows need the lab's own rtpengine; without it they are left out.
+    const carrierPeer = config.peers.find((p) => p.name === CARRIER_PEER);
+    const ngInstance = config.media?.rtpengine.instances[0];
+    let rtpengine: RtpengineDaemon | null = null;
+    let carrier: CarrierSimulator | null = null;
+    if (carrierPeer !== undefined && ngInstance !== undefined) {
+      const binary = o.rtpengineBinary ?? RTPENGINE_BINARY;
+      if (!RtpengineDaemon.installed(binary)) say(`${RTPENGINE_HINT}; ${binary} is missing, the carrier rows are left out`);
+      else {
+        try {
+          rtpengine = await RtpengineDaemon.start({ ngPort: o.ephemeral ? await freeUdpPort() : ngInstance.port, binary });
+          const started = rtpengine;
+          stops.push(() => started.stop());
+          say(`rtpengine: pid ${rtpengine.pid ?? '?'}, ng 127.0.0.1:${rtpengine.ngPort}, media inside 127.0.0.1 outside 127.0.0.2`);
+        } catch (e) {
+          say(`${RTPENGINE_HINT}; it did not start (${e instanceof Error ? e.message.split('\n')[0] : String(e)}), the carrier rows are left out`);
+        }
+      }
+    }
+    if (rtpengine !== null && carrierPeer !== undefined) {
+      carrier = await CarrierSimulator.start(carrierPeer.host, o.ephemeral ? 0 : carrierPeer.port, config.timers.T1);
+      const started = carrier;
+      stops.push(() => started.stop());
+      say(`carrier simulator: udp ${carrier.address}:${carrier.port} RTP only (peer ${carrierPeer.name})`);
+      const ngPort = rtpengine.ngPort;
+      config.media = { ...config.media!, rtpengine: { ...config.media!.rtpengine, instances: config.media!.rtpengine.instances.map((i, n) => (n === 0 ? { ...i, port: ngPort } : i)) } };
+    } else withoutMedia(config);
+
     // Point the config at what is really bound.
     const bound = new Map(region.hosts.map((h) => [h.name, h.port]));
     config.trunks = config.trunks.map((t) => (t.hosts ? { ...t, hosts: t.hosts.map((h) => ({ ...h, port: bound.get(h.host.toLowerCase()) ?? h.port ?? t.port })) } : t));
-    config.peers = config.peers.map((p) => (p === pbxPeer ? { ...p, port: pbx.port } : p));
+    config.peers = config.peers.map((p) => (p === pbxPeer ? { ...p, port: pbx.port } : carrier !== null && p.name === CARRIER_PEER ? { ...p, port: carrier.port } : p));
     if (o.ephemeral) {
       config.listen = config.listen.map((l) => ({ ...l, port: 0 }));
       config.admin = { ...config.admin, port: 0 };
@@ -208,6 +258,8 @@ export async function startLab(o: LabOptions): Promise<RunningLab> {
       admin: admin === null ? null : { address: admin.address, port: admin.port },
       region: region.hosts,
       pbx: { address: pbx.address, port: pbx.port },
+      carrier: carrier === null ? null : { address: carrier.address, port: carrier.port },
+      rtpengine: rtpengine === null ? null : { ngPort: rtpengine.ngPort, pid: rtpengine.pid },
     };
     for (const l of ls) say(`edge ${l.side} ${l.transport} ${l.address}:${l.port}${l === outside ? ` (${config.edge.name})` : ''}`);
     if (admin !== null) say(`admin http://${admin.address}:${admin.port}/metrics /healthz /readyz`);
@@ -218,10 +270,11 @@ export async function startLab(o: LabOptions): Promise<RunningLab> {
       edge,
       async runCalls() {
         const rows: ReportRow[] = [];
-        const ctx = { region, pbx, edgeInside: addresses.edgeInside, edgeOutside: addresses.edgeOutside, edgeVerified };
-        for (const s of SCENARIOS) {
+        const ctx = { region, pbx, carrier, edgeInside: addresses.edgeInside, edgeOutside: addresses.edgeOutside, edgeVerified };
+        for (const s of [...SCENARIOS, ...(carrier === null ? [] : MEDIA_SCENARIOS)]) {
           const row = await runScenario(s, ctx);
-          say(`call #${row.id} ${row.direction} ${row.mode} ${row.srtpOffered ? 'SRTP' : 'no SRTP'}: ${row.outcome}${row.lbHost ? ` via ${row.lbHost}` : ''}${row.detail ? ` [${row.detail}]` : ''} ${row.pass ? 'ok' : 'UNEXPECTED'}`);
+          const media = row.media === undefined ? '' : ` media ${mediaColumn(row)}`;
+          say(`call #${row.id} ${row.direction} ${row.mode} ${s.carrier === true ? 'carrier' : row.srtpOffered ? 'SRTP' : 'no SRTP'}: ${row.outcome}${row.lbHost ? ` via ${row.lbHost}` : ''}${media}${row.detail ? ` [${row.detail}]` : ''} ${row.pass ? 'ok' : 'UNEXPECTED'}`);
           rows.push(row);
         }
         return rows;

@@ -8,6 +8,10 @@
  * a mode (S-URI-3..5: TGRP = tgrp + trunk-context user params and this proxy's own name as host;
  * DNIS = number @ this proxy's name; FQDN = number @ <fqdn>.<byoc domain>), else 404; SRTP in the
  * offer (S-MEDIA-1), else 488 + Warning; OPTIONS 200. A good call: 180, 200 with an SRTP answer.
+ *
+ * Calls to the numbers in `mediaNumbers` (and inbound calls placed with `media: true`) carry real
+ * SRTP media (openVendorMedia, src/lab/media/): the answer's key is the region's own, the key it
+ * decrypts with is the one in the offer the edge (rtpengine) wrote. Other calls keep placeholder SDP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +25,9 @@ import type { TlsPolicy } from '../tls/policy.js';
 import { RevocationChecker } from '../tls/revocation.js';
 import { loadTrustAnchors } from '../tls/trust-store.js';
 import { connectTls, guardTlsServer } from '../tls/verify.js';
+import type { CallMedia } from './media/call-media.js';
+import { answerWhenHeard, mediaExchange } from './media/exchange.js';
+import { openVendorMedia } from './media/srtp-vendor.js';
 import { makeAnswer, makeOffer } from './lab-sdp.js';
 import { LabUa, type CallResult, type Hop, type InviteDecision } from './lab-ua.js';
 
@@ -57,6 +64,9 @@ export interface InboundCall {
   readonly result: CallResult | null;
   readonly callId: string | null;
   readonly offer: string;
+  /** `media: true`: the call's SRTP media and why the 2xx answer was not usable (null: it was). */
+  readonly media: CallMedia | null;
+  readonly mediaError: string | null;
 }
 
 export interface RegionHostFiles {
@@ -140,6 +150,11 @@ export function judgeRequestUri(text: string, self: string, spec: RegionSpec): {
 
 export class SimulatedRegion {
   readonly invites = new Map<string, LbInvite>();
+  /** Called numbers the region answers with real SRTP media. */
+  readonly mediaNumbers = new Set<string>();
+  /** The media of the calls it answered with real SRTP, by Call-ID. */
+  readonly media = new Map<string, CallMedia>();
+  private readonly opened: CallMedia[] = [];
   private constructor(private readonly o: RegionOptions, private readonly lbs: readonly LbHost[]) {}
 
   get hosts(): readonly { readonly name: string; readonly port: number }[] {
@@ -189,7 +204,13 @@ export class SimulatedRegion {
     return region;
   }
 
-  private onInvite(lb: LbHost, req: SipMessage, hop: Hop): InviteDecision {
+  private async openMedia(lb: LbHost): Promise<CallMedia> {
+    const m = await openVendorMedia({ user: lb.name.split('.')[0] ?? 'lb', address: this.o.address });
+    this.opened.push(m);
+    return m;
+  }
+
+  private async onInvite(lb: LbHost, req: SipMessage, hop: Hop): Promise<InviteDecision> {
     const socket = socketOf.get(hop);
     const record = (status: number, mode: LbInvite['mode'], warning: string | null, answered: string | null): void => {
       this.invites.set(req.callId(), {
@@ -217,6 +238,28 @@ export class SimulatedRegion {
       record(488, uri.mode, warning, null);
       return { status: 488, warning };
     }
+    const number = (() => {
+      try {
+        const u = parseUri(req.requestUriText);
+        return u instanceof SipUri ? u.userNumber ?? '' : '';
+      } catch {
+        return '';
+      }
+    })();
+    if (this.mediaNumbers.has(number)) {
+      const media = await this.openMedia(lb);
+      const sdp = media.answer(req.body.toString('latin1'));
+      if (sdp === null) {
+        const warning = `offer not usable for SRTP media: ${media.refusal ?? '?'}`;
+        record(488, uri.mode, warning, null);
+        return { status: 488, warning };
+      }
+      const chosen = /^a=crypto:(\d+ \S+)/m.exec(sdp)?.[1] ?? null;
+      record(200, uri.mode, null, chosen);
+      this.media.set(req.callId(), media);
+      answerWhenHeard(media);
+      return { status: 200, sdp };
+    }
     const answer = makeAnswer(req.body.toString('latin1'), { user: lb.name.split('.')[0] ?? 'lb', address: this.o.address });
     record(200, uri.mode, null, answer.chosen.join(', '));
     return { status: 200, sdp: answer.sdp };
@@ -227,10 +270,12 @@ export class SimulatedRegion {
    * validated against the lab roots and its name (RFC 5922, via the edge's own verifyPeer), then
    * INVITE -> ACK -> BYE.
    */
-  async callEdge(opts: { readonly via: string; readonly edge: { readonly name: string; readonly address: string; readonly port: number }; readonly number: string; readonly caller: string; readonly srtp: boolean }): Promise<InboundCall> {
+  async callEdge(opts: { readonly via: string; readonly edge: { readonly name: string; readonly address: string; readonly port: number }; readonly number: string; readonly caller: string; readonly srtp: boolean; readonly media?: boolean }): Promise<InboundCall> {
     const lb = this.lbs.find((l) => l.name === opts.via) ?? this.lbs[0];
     if (lb === undefined) throw new Error('the region has no hosts');
-    const offer = makeOffer({ user: lb.name.split('.')[0] ?? 'lb', address: this.o.address, srtp: opts.srtp });
+    const media = opts.media === true ? await this.openMedia(lb) : null;
+    const offer = media !== null ? media.offer() : makeOffer({ user: lb.name.split('.')[0] ?? 'lb', address: this.o.address, srtp: opts.srtp });
+    let mediaError: string | null = null;
     const policy = { ...this.o.policy, revocation: 'soft' as const };
     const conn = await connectTls({
       host: opts.edge.name,
@@ -240,7 +285,7 @@ export class SimulatedRegion {
       policy,
       revocation: new RevocationChecker({ mode: 'soft', crlFiles: this.o.edgeTrust.crlFiles }),
     });
-    if (!conn.ok) return { host: lb.name, tls: { ok: false, reason: conn.reason, detail: conn.detail }, result: null, callId: null, offer };
+    if (!conn.ok) return { host: lb.name, tls: { ok: false, reason: conn.reason, detail: conn.detail }, result: null, callId: null, offer, media, mediaError };
     const socket = conn.socket;
     lb.sockets.add(socket);
     socket.once('close', () => lb.sockets.delete(socket));
@@ -251,12 +296,14 @@ export class SimulatedRegion {
       from: `sip:${opts.caller}@${lb.name}`,
       to: `sip:${opts.number}@${opts.edge.name}`,
       sdp: offer,
+      ...(media === null ? {} : { whileUp: async (answer: string) => void (mediaError = await mediaExchange(media, answer)) }),
     });
     socket.end();
-    return { host: lb.name, tls: { ok: true, cipher: conn.peer.cipher, matchedName: conn.peer.matchedName, revocation: conn.peer.revocation }, result, callId: result.callId, offer };
+    return { host: lb.name, tls: { ok: true, cipher: conn.peer.cipher, matchedName: conn.peer.matchedName, revocation: conn.peer.revocation }, result, callId: result.callId, offer, media, mediaError };
   }
 
   async stop(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((m) => m.close().catch(() => undefined)));
     for (const lb of this.lbs) {
       lb.ua.close();
       for (const s of lb.sockets) s.destroy();

@@ -80,6 +80,14 @@ describe('the lab runs the edge of `start` (issue 11, operability)', () => {
     assert.ok(samples('sips_edge_requests_total').length > 0, metrics);
   });
 
+  it('the carrier rows ran through the lab\'s rtpengine: both media calls ok, anchored calls and instance up in /metrics', () => {
+    assert.match(stdout, /^call #9 outbound TGRP carrier: 200 OK .* media inside->vendor 50\/\d+\/\d+\/\d+, vendor->inside 50\/\d+\/-\/\d+ .*ok$/m, stdout);
+    assert.match(stdout, /^call #10 inbound - carrier: 200 OK, reached carrier, BYE 200 .* media inside->vendor 50\/\d+\/\d+\/\d+, vendor->inside 50\/\d+\/-\/\d+ .*ok$/m, stdout);
+    const anchored = samples('sips_edge_media_anchored_calls_total').find((l) => l.includes('instance="lab-rtpengine"'));
+    assert.ok(anchored !== undefined && Number(anchored.split(' ').at(-1)) >= 2, metrics);
+    assert.ok(samples('sips_edge_media_instance_up').some((l) => l.includes('instance="lab-rtpengine"') && l.endsWith(' 1')), metrics);
+  });
+
   it('tls.keyLogFile of the lab config is honoured: key log lines are written, and the warning is printed', () => {
     const lines = readFileSync(keyLog, 'utf8').split('\n').filter((l) => l !== '');
     assert.ok(lines.length > 0, 'key log lines written');

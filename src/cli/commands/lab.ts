@@ -12,8 +12,10 @@ export const labHelp = `Usage: sips-edge lab [--once] [--out DIR] [--ports fixed
 
 Runs the lab on loopback: a simulated vendor region (lb01..lb04.voice.euc1.pure.cloud as TLS SIP
 servers enforcing the trunk policy, the Request-URI forms and SRTP), the edge itself with the lab
-config, and a PBX simulator. Places calls in TGRP, DNIS and FQDN mode, with and without SRTP, and
-from the region to the PBX, then prints a report (expected vs actual).
+config, a PBX simulator, and (when /usr/bin/rtpengine is installed) its own rtpengine with a carrier
+simulator that speaks RTP only. Places calls in TGRP, DNIS and FQDN mode, with and without SRTP,
+from the region to the PBX, and carrier RTP <-> vendor SRTP calls with real media both ways, then
+prints a report (expected vs actual).
 
   --once             exit after the report (exit 1 if any call differs from its expected outcome)
   --out DIR          lab PKI directory, generated when missing (default $SIPS_EDGE_LAB_DIR or ./.lab)
@@ -24,6 +26,9 @@ from the region to the PBX, then prints a report (expected vs actual).
                      are mapped to the lab PKI directory)
   --report-json FILE also write the report rows as JSON
   --verbose          print the edge's info logs too
+
+$SIPS_EDGE_LAB_RTPENGINE names another rtpengine binary (default /usr/bin/rtpengine). Without one
+the lab says how to install it and runs without the carrier peer and its media rows.
 
 Without --once the lab keeps running with the admin endpoints up, so a PBX can be pointed at the
 edge's inside listener; Ctrl-C stops everything.`;
@@ -69,7 +74,7 @@ export async function labCommand(argv: readonly string[], io: { out(t: string): 
 
   let lab;
   try {
-    lab = await startLab({ startEdge: labEdgeStarter(configFile), labDir, configFile, env: process.env, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true });
+    lab = await startLab({ startEdge: labEdgeStarter(configFile), labDir, configFile, env: process.env, ephemeral: ports === 'ephemeral', progress: (l) => io.out(l), verbose: flags.verbose === true, ...(process.env['SIPS_EDGE_LAB_RTPENGINE'] ? { rtpengineBinary: process.env['SIPS_EDGE_LAB_RTPENGINE'] } : {}) });
   } catch (e) {
     if (e instanceof ConfigLoadError) {
       io.err(e.message);
