@@ -111,3 +111,36 @@ export const DEFAULT_LIMITS = {
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/**
+ * edge.workers: `limits.*` are per edge. The global budgets below are divided among the workers
+ * (each gets ceil(value / N); 0 stays 0); every other limit is per message, per connection, per
+ * socket or per source and applies in each worker as it is: a UDP source's 4-tuple and a TCP or
+ * TLS connection always land on one worker. The table with the reason per key: docs/workers.md.
+ */
+export const DIVIDED_AMONG_WORKERS = [
+  'maxConnections',
+  // One address's connections come from many source ports, which the kernel spreads over the
+  // workers: each worker bounds its share, together they bound the address.
+  'maxConnectionsPerAddress',
+  'maxTransactions',
+  'maxPendingRequests',
+  'maxPendingPerTrunk',
+  'strangersRequestRate',
+  'strangersRequestBurst',
+  'overloadResponseRate',
+  'overloadResponseBurst',
+  'maxConnectionsPerListener',
+  'maxOutsideConnections',
+  'maxInsideConnections',
+  'reservedConnections',
+  'unknownSourceConnectionsPerListener',
+] as const satisfies readonly (keyof Limits)[];
+
+/** One worker's share of the edge's limits (DIVIDED_AMONG_WORKERS). */
+export function limitsPerWorker<L extends Limits>(limits: L, workers: number): L {
+  if (workers <= 1) return limits;
+  const out = { ...limits };
+  for (const k of DIVIDED_AMONG_WORKERS) out[k] = Math.ceil(limits[k] / workers);
+  return out;
+}
