@@ -247,3 +247,24 @@ export class EdgeMetrics {
 export function createMetrics(opts: MetricsOptions = {}): EdgeMetrics {
   return new EdgeMetrics(opts);
 }
+
+/**
+ * The primary's own metrics (edge.workers > 1): how many workers, how many are listening, and
+ * restarts. Served together with the workers' aggregate; no process metrics of its own (those
+ * come from the workers, where the SIP work is).
+ */
+export class PrimaryMetrics {
+  readonly registry = new Registry();
+  readonly restarts: Counter;
+
+  constructor(workers: number, listening: () => number) {
+    const registers = [this.registry];
+    new Gauge({ name: 'sips_edge_workers', help: 'Worker processes configured (edge.workers)', registers }).set(workers);
+    new Gauge({ name: 'sips_edge_workers_listening', help: 'Worker processes running with every listener bound', registers, collect() { this.set(listening()); } });
+    this.restarts = new Counter({ name: 'sips_edge_worker_restarts_total', help: 'Workers restarted by the primary after they died', registers });
+  }
+
+  json(): Promise<MetricJson[]> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
