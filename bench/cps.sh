@@ -6,6 +6,7 @@
 #   WHICH="sips-edge" (or "kamailio", or "kamailio sips-edge", the default)
 #   EDGE_NODE_FLAGS="--max-semi-space-size=64" (node flags for sips-edge), EXTRA_YAML="timers: { T1: 50 }"
 #   (appended to sips-edge's config, for experiments only)
+#   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
@@ -23,6 +24,7 @@ export PATH="$ROOT/node_modules/.bin:$PATH"
 cat >"$WORK/sips-edge.yaml" <<YAML
 edge:
   name: edge.lab.invalid
+  workers: ${EDGE_WORKERS:-1}
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }

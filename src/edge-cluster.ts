@@ -128,6 +128,9 @@ export async function runEdgeWorker(config: EdgeConfig, opts: EdgeRuntimeOptions
     }
   };
   process.on('message', onMessage);
+  // A SIGHUP passed on while this worker still starts must not end it (the default action).
+  const earlyHup = (): void => undefined;
+  process.on('SIGHUP', earlyHup);
   // The primary gone (killed): nobody restarts, serves /metrics or forwards signals; stop.
   const onDisconnect = (): void => { process.kill(process.pid, 'SIGINT'); };
   process.once('disconnect', onDisconnect);
@@ -146,8 +149,12 @@ export async function runEdgeWorker(config: EdgeConfig, opts: EdgeRuntimeOptions
       log.info({ event: 'worker-listening', pid: process.pid, listeners: o.stack.listeners, handoffPort: o.stack.handoff?.port ?? null }, 'worker listening');
       send({ t: 'listening', listeners: o.stack.listeners, handoffPort: o.stack.handoff?.port ?? 0 });
     },
-    onRunning: (c) => { reload = c.reload; },
+    onRunning: (c) => {
+      reload = c.reload;
+      process.off('SIGHUP', earlyHup);
+    },
   }, log);
+  process.off('SIGHUP', earlyHup);
   process.off('message', onMessage);
   process.off('disconnect', onDisconnect);
   if (process.connected) process.disconnect();
@@ -178,6 +185,9 @@ const DRAIN_MARGIN_MS = 5_000;
 export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOptions): Promise<number> {
   const n = workerCount(config);
   const log = createLogger({ level: config.logging.level, base: { worker: 0 } });
+  // A SIGHUP while the workers start must not end the primary (the default action).
+  const earlyHup = (): void => undefined;
+  process.on('SIGHUP', earlyHup);
   const ticketSecret = randomBytes(32).toString('hex');
   const routeKey = config.edge.routeKeys === undefined ? randomBytes(24).toString('base64url') : undefined;
   if (routeKey !== undefined) {
@@ -320,6 +330,7 @@ export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOption
   onAllListening = null;
   onStartFailure = null;
   if (startResult !== null) {
+    process.off('SIGHUP', earlyHup);
     stopping = true;
     log.error({ event: 'start-failed', code: null, error: startResult }, 'start failed');
     await new Promise<void>((resolve) => {
@@ -408,6 +419,7 @@ export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOption
     };
     const onInt = (): void => stop('SIGINT', DRAIN_MARGIN_MS * 2);
     process.on('SIGHUP', onHup);
+    process.off('SIGHUP', earlyHup);
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });

@@ -177,8 +177,8 @@ test('workers: 2 — SIGHUP reaches every worker (each logs reloaded), SIGTERM d
   const far = await freeUdpPort();
   const edge = await startEdge(far);
   edge.proc.kill('SIGHUP');
-  const w1 = await edge.line('reloaded by worker 1', (l) => l.event === 'reloaded' && l['worker'] === 1);
-  const w2 = await edge.line('reloaded by worker 2', (l) => l.event === 'reloaded' && l['worker'] === 2);
+  const w1 = await edge.line('reloaded by worker 1', (l) => l.event === 'reloaded' && l['worker'] === 1, 15_000);
+  const w2 = await edge.line('reloaded by worker 2', (l) => l.event === 'reloaded' && l['worker'] === 2, 15_000);
   assert.equal(w1['trigger'], 'SIGHUP');
   assert.equal(w2['trigger'], 'SIGHUP');
   // The process is still up after the reload.
