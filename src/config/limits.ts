@@ -37,6 +37,7 @@ export const DEFAULT_LIMITS = {
    * 6.3 KB of heap per call with its client side and no native Buffers — the bytes are kept as
    * latin1 strings, which a full GC compacts and returns — measured by bench/call-flow.ts), so
    * 500,000 (two per call: about 7,800 calls/s held for 32 s) stays near 1.6 GB, under Node's 4 GB heap.
+   * Per edge: with edge.workers each worker holds its share (DIVIDED_AMONG_WORKERS).
    */
   maxTransactions: 500_000,
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
@@ -53,6 +54,7 @@ export const DEFAULT_LIMITS = {
    * sources are not counted). Far above a PBX's or an lb host's real call rate (tens to hundreds
    * of calls/s), below the edge's capacity on 2 cores (3,500-5,750 calls/s, bench/cps.sh, which
    * raises it): one runaway or looping source cannot take the CPU every other source needs.
+   * Per source, so not divided with edge.workers: a source sending from many ports may reach every worker.
    */
   knownSourceRequestRate: 2_000,
   /** Burst above that rate (a PBX restart re-sends OPTIONS and queued calls at once). */
