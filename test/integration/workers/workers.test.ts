@@ -99,7 +99,7 @@ test('workers: 2 — one listening line, calls spread over both workers, every c
   assert.equal(await metric(edge, 'sips_edge_worker_handoff_failures_total'), 0);
 });
 
-test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmissions passed on, CANCEL after 180 — every call as expected', async () => {
+test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmissions passed on, INVITE sent twice absorbed, CANCEL after 180 — every call as expected', async () => {
   const far = await freeUdpPort();
   const edge = await startEdge(far);
   const calls = 30;
@@ -115,6 +115,15 @@ test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmission
   const retrans = Number(twoHundreds.split(/\s+/).filter((c) => c !== '')[4]);
   assert.ok(retrans >= 1, `retransmitted 200s reached the PBX through the edge (${twoHundreds.trim()})`);
 
+  // The PBX sends each INVITE twice and the far end answers 200 twice: the copy reaches the worker holding the
+  // INVITE (same source 4-tuple) and is absorbed, the second 200 is handed over like the first and passed on.
+  uas = runSipp({ scenario: 'uas-answer-twice.xml', port: far, calls, timeoutSeconds: 60 });
+  await udpBound(far);
+  r = await (await uac(edge, 'uac-retransmit.xml', calls, 20)).done;
+  ok(r, 'UAC sending INVITE twice');
+  ok(await uas.done, 'far end answering twice');
+  assert.deepEqual(counts(r), { successful: calls, failed: 0 });
+
   // CANCEL after 180: 200 for the CANCEL, 487 for the INVITE, on whichever worker holds it.
   uas = runSipp({ scenario: 'uas-ring-expect-cancel.xml', port: far, calls, timeoutSeconds: 60 });
   await udpBound(far);
@@ -125,8 +134,8 @@ test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmission
 
   const handed = await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="response"}');
   assert.ok(handed > 0, `responses handed over (${handed})`);
-  // One INVITE transaction per call of both runs, summed over the workers, however many copies crossed.
-  assert.equal(await metric(edge, 'sips_edge_requests_total', '{method="INVITE",direction="outbound"}'), 2 * calls);
+  // One INVITE transaction per call of the three runs, summed over the workers, however many copies crossed.
+  assert.equal(await metric(edge, 'sips_edge_requests_total', '{method="INVITE",direction="outbound"}'), 3 * calls);
 });
 
 test('workers: 2, one worker SIGKILLed while its calls are up: the primary restarts it in its slot, every call ends, calls after the restart complete on both workers', async () => {
