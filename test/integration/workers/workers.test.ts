@@ -47,8 +47,10 @@ function counts(r: SippResult): { successful: number; failed: number } {
   return { successful: num('Successful call'), failed: num('Failed call') };
 }
 
-function ok(r: SippResult, who: string): void {
-  assert.equal(r.code, 0, `${who} failed (exit ${r.code}):\n${r.stdout.slice(-2500)}\n${r.traces.slice(-4000)}`);
+function ok(r: SippResult, who: string, peer?: SippResult): void {
+  // The peer's traces too: a call the far end aborted shows only there.
+  const other = peer === undefined ? '' : `\n--- the other side (exit ${peer.code}):\n${peer.traces.slice(0, 6000)}`;
+  assert.equal(r.code, 0, `${who} failed (exit ${r.code}):\n${r.stdout.slice(-2500)}\n${r.traces.slice(-4000)}${other}`);
 }
 
 /** A UAC run with one socket per call (`-t un`): each call its own source port. */
@@ -80,8 +82,9 @@ test('workers: 2 — one listening line, calls spread over both workers, every c
   const uas = runSipp({ scenario: 'uas-answer-expect-bye.xml', port: far, calls, timeoutSeconds: 60 });
   await udpBound(far);
   const r = await (await uac(edge, 'uac-call-caller-bye.xml', calls, 20)).done;
-  ok(r, 'UAC');
-  ok(await uas.done, 'far end');
+  const farEnd = await uas.done;
+  ok(r, 'UAC', farEnd);
+  ok(farEnd, 'far end');
   assert.deepEqual(counts(r), { successful: calls, failed: 0 });
 
   await edge.line('the last BYE transaction', () => edge.events('transaction').filter((l) => l['method'] === 'BYE').length === calls);
@@ -108,8 +111,9 @@ test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmission
   let uas = runSipp({ scenario: 'uas-answer-expect-bye.xml', port: far, calls, timeoutSeconds: 60 });
   await udpBound(far);
   let r = await (await uac(edge, 'uac-call-late-ack.xml', calls, 20)).done;
-  ok(r, 'UAC slow to ACK');
-  ok(await uas.done, 'far end retransmitting 200');
+  let far1 = await uas.done;
+  ok(r, 'UAC slow to ACK', far1);
+  ok(far1, 'far end retransmitting 200');
   assert.deepEqual(counts(r), { successful: calls, failed: 0 });
   const twoHundreds = r.stdout.split('\n').find((l) => /^\s+200 <-+\s+E-RTD1/.test(l)) ?? '';
   const retrans = Number(twoHundreds.split(/\s+/).filter((c) => c !== '')[4]);
@@ -120,8 +124,9 @@ test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmission
   uas = runSipp({ scenario: 'uas-answer-twice.xml', port: far, calls, timeoutSeconds: 60 });
   await udpBound(far);
   r = await (await uac(edge, 'uac-retransmit.xml', calls, 20)).done;
-  ok(r, 'UAC sending INVITE twice');
-  ok(await uas.done, 'far end answering twice');
+  far1 = await uas.done;
+  ok(r, 'UAC sending INVITE twice', far1);
+  ok(far1, 'far end answering twice');
   assert.deepEqual(counts(r), { successful: calls, failed: 0 });
 
   // CANCEL after 180: 200 for the CANCEL, 487 for the INVITE, on whichever worker holds it.
