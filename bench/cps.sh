@@ -9,6 +9,8 @@
 # For sips-edge it also prints per step the edge's event-loop delay (sips_edge_event_loop_delay_seconds,
 # scraped at the start and end of each step) beside INVITE->200 p99 and the CPU of SIPp, upstream and
 # edge, and adds edge_eld_p50_ms / edge_eld_p99_ms / edge_eld_max_ms to each line of steps.jsonl.
+#   (appended to sips-edge's config, for experiments only)
+#   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
@@ -28,6 +30,7 @@ edge:
   name: edge.lab.invalid
   # The harness sends SIGTERM after its last step; nothing is left to drain (and --cpu-prof is written at exit).
   drainTimeoutSeconds: 2
+  workers: ${EDGE_WORKERS:-1}
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }

@@ -15,14 +15,15 @@ import type { SipMessage } from './message/message.js';
 import { hostPort } from './message/host-port.js';
 import { LogRateLimiter } from './observability/log-rate.js';
 import { Admission } from './proxy/admission.js';
-import { branchOnly } from './proxy/branch.js';
+import { branchOnly, setBranchWorker, workerOfBranch } from './proxy/branch.js';
 import type { ProxyObserver } from './proxy/deps.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import { ProxyCore } from './proxy/proxy-core.js';
+import { routeUriOf } from './proxy/record-route.js';
 import { loadRouteSigner } from './proxy/route-keys.js';
 import { SrtpGate } from './proxy/srtp-gate.js';
 import { viaValue } from './proxy/via.js';
-import { createHealthMonitor, type HealthChange, type HealthMonitor, type ProbeHost, type ProbeResult } from './routing/health.js';
+import { createHealthMonitor, type HealthChange, type HealthMonitor, type HostRef, type ProbeHost, type ProbeResult } from './routing/health.js';
 import { createResolver, type Resolver } from './routing/resolver.js';
 import { createRouter, type EdgeRouter } from './routing/router.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
@@ -36,8 +37,9 @@ import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js
 import { TransactionLayer } from './transaction/transaction-layer.js';
 import { createSipReceiver } from './transport/sip-receiver.js';
 import { Transport } from './transport/transport.js';
-import type { Endpoint, PeerAddress } from './transport/types.js';
 import type { MediaAnchor } from './media/types.js';
+import type { Endpoint, PeerAddress, ReceivedMessage } from './transport/types.js';
+import { flowIdPrefix, WorkerHandoff, workerOfFlow } from './transport/worker-handoff.js';
 
 export const AGENT = 'sips-edge';
 
@@ -69,6 +71,18 @@ export interface SipStackDeps {
    * a random secret for this process. A configured keyFile wins.
    */
   readonly ticketSecret?: Buffer;
+  /** One of several worker processes (edge.workers > 1); absent: the single process of today. */
+  readonly worker?: WorkerRole;
+}
+
+/** What a worker process of a multi-worker edge is (docs/workers.md). */
+export interface WorkerRole {
+  /** 1..N: in branches (`z9hG4bKse<slot>.`) and flow ids (`w<slot>-tls-3`). */
+  readonly slot: number;
+  /** Runs the OPTIONS probes for the edge (worker 1); the others apply its health changes. */
+  readonly prober: boolean;
+  /** A follower's passive health verdicts go to the prober instead of its own monitor. */
+  readonly onPassiveHealth?: (ref: HostRef, ok: boolean, reason: string | undefined) => void;
 }
 
 /** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
@@ -105,6 +119,8 @@ export interface SipStack {
   readonly media: MediaAnchor | null;
   /** The trunks and peers whose calls are anchored (for /readyz). */
   readonly anchored: readonly string[];
+  /** Several workers: the private socket that passes messages to the worker that owns them. */
+  readonly handoff: WorkerHandoff | null;
   /** The files a reload reads: identities' certificates and keys, CRL files. */
   readonly watchedFiles: readonly string[];
   /** Every certificate the edge presents (leaf and chain), for the expiry metric and doctor. */
@@ -126,6 +142,8 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const clock = deps.clock ?? systemClock;
   const log: LogFn = deps.log ?? (() => undefined);
   const limits = config.limits;
+  const worker = deps.worker;
+  if (worker !== undefined) setBranchWorker(worker.slot);
 
   // TLS material: policy, our identities (server side), the CRL checker (replaced on reload).
   const policy: TlsPolicy = resolveTlsPolicy({
@@ -174,11 +192,14 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const health = createHealthMonitor({
     clock,
     resolver,
-    probe: async (host) => {
-      const r = await probeOptions(host);
-      deps.onProbe?.(host, r);
-      return r;
-    },
+    // Several workers: one probe schedule for the edge (worker 1); followers apply its changes.
+    ...(worker === undefined || worker.prober ? {
+      probe: async (host: ProbeHost) => {
+        const r = await probeOptions(host);
+        deps.onProbe?.(host, r);
+        return r;
+      },
+    } : {}),
     ...(deps.onHealthChange ? { onChange: deps.onHealthChange } : {}),
   });
   const router = createRouter(config, { resolver, health, clock });
@@ -226,6 +247,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
       ...streamLimits(limits),
     },
     messageLimits,
+    ...(worker !== undefined ? { flowIdPrefix: flowIdPrefix(worker.slot), reusePort: true } : {}),
   });
 
   const verify = async (socket: tls.TLSSocket, t: PeerAddress): Promise<VerifyResult | { ok: true }> => {
@@ -254,6 +276,11 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
 
   /** Six sends per call: no async layers here, one promise from the transport. */
   const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
+    // A flow of another worker (the answer to a request it handed over): that worker writes it.
+    if (handoff !== null && dest.flowId !== undefined) {
+      const owner = workerOfFlow(dest.flowId);
+      if (owner !== null && owner !== handoff.self && handoff.passFlowSend(owner, dest.flowId, data)) return Promise.resolve(null);
+    }
     const flow = dest.flowId !== undefined ? transport.getFlow(dest.flowId) : undefined;
     const sent = flow !== undefined ? transport.send(flow.id, data) : transport.send(dest, data);
     const capture = deps.capture;
@@ -270,7 +297,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   if (routeSigner.generated) {
     log('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
   }
-  const observer = passiveHealth(deps.observer ?? {}, health);
+  const observer = passiveHealth(deps.observer ?? {}, worker?.onPassiveHealth !== undefined ? forwardedHealth(health, worker.onPassiveHealth) : health);
   // Issue 11 item 8: per-source token buckets before any transaction state (proxy/admission.ts).
   const admission = new Admission({
     limits,
@@ -319,7 +346,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   // Receive: §18.2 in the transport layer, whole stamped messages up to the transaction layer.
   // Outsiders set the pace of the malformed-message lines: at most 10 a minute per code.
   const malformedLog = new LogRateLimiter();
-  const receive = createSipReceiver({
+  const receiverOptions = {
     messageLimits,
     agent: AGENT,
     deliver: (msg, source) => transactions.receive(msg, source),
@@ -333,8 +360,25 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
       if (skipped >= 0) log('warn', 'malformed SIP message', { code: error.code, reason: error.message, peer: hostPort(m.remote), transport: m.transport, ...(skipped > 0 ? { skipped } : {}) });
     },
     // A bug reached by some message: logged, the message dropped, the process kept (never a crash).
-    onDeliverError: (e, msg) => log('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() }),
+    onDeliverError: (e: unknown, msg: SipMessage) => log('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() }),
+  } satisfies Parameters<typeof createSipReceiver>[0];
+  // Several workers: what another worker owns is handed to it before any stamping (docs/workers.md).
+  const handoff: WorkerHandoff | null = worker === undefined ? null : new WorkerHandoff({
+    self: worker.slot,
+    clock,
+    receiveBufferBytes: limits.udpReceiveBufferBytes,
+    deliver: (m) => receiveHanded(m),
+    sendOnFlow: (id, data) => {
+      transport.send(id, data).catch(() => { handoff!.failed++; });
+    },
   });
+  const insidePorts = new Set(listeners.filter((l) => l.side === 'inside').map((l) => `${l.transport}:${l.port}`));
+  const receive = createSipReceiver(handoff === null ? receiverOptions : {
+    ...receiverOptions,
+    divert: (msg, m) => divertToOwner(handoff, msg, m, insidePorts),
+  });
+  // Handed messages are never handed on (a stale slot map cannot make them circle).
+  const receiveHanded = handoff === null ? receive : createSipReceiver(receiverOptions);
   const capture = deps.capture;
   transport.onMessage(capture === undefined ? receive : (m) => {
     capture('in', m.transport, m.local, m.remote, m.data);
@@ -376,7 +420,16 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     transactions.close();
     await transport.stop();
     await media?.close();
+    await handoff?.close();
   };
+  if (handoff !== null) {
+    try {
+      await handoff.start();
+    } catch (e) {
+      await stopStack();
+      throw e;
+    }
+  }
   try {
     await router.start();
   } catch (e) {
@@ -399,6 +452,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     resolver,
     media,
     anchored: [...config.trunks.filter((t) => t.media === 'anchor').map((t) => `trunk:${t.name}`), ...config.peers.filter((p) => p.media === 'anchor').map((p) => `peer:${p.name}`)],
+    handoff,
     watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles, ...(st.keyFile !== undefined ? [st.keyFile] : [])],
     loadedCertificates() {
       if (identities === null) return [];
@@ -458,6 +512,33 @@ function passiveHealth(observer: ProxyObserver, health: HealthMonitor): ProxyObs
       else if (verdict === 'success') health.reportSuccess({ trunk: e.trunk, host: e.target });
     },
   };
+}
+
+/** A follower worker's passive verdicts: sent to the prober, which alone decides (docs/workers.md). */
+function forwardedHealth(health: HealthMonitor, forward: (ref: HostRef, ok: boolean, reason: string | undefined) => void): HealthMonitor {
+  return { ...health, reportFailure: (ref, reason) => forward(ref, false, reason), reportSuccess: (ref) => forward(ref, true, undefined) };
+}
+
+/**
+ * Several workers (docs/workers.md): (a) a response whose top Via branch names another worker
+ * goes to the worker holding the client transaction; (b) a request arriving on an inside listener
+ * whose edge Route names the vendor flow (`f=w<slot>-...`) of another worker goes to that worker,
+ * which forwards it on the connection the vendor opened. Everything else is processed here.
+ */
+function divertToOwner(handoff: WorkerHandoff, msg: SipMessage, m: ReceivedMessage, insidePorts: ReadonlySet<string>): boolean {
+  if (!msg.isRequest) {
+    const owner = workerOfBranch(msg.via().branch);
+    return owner !== null && owner !== 0 && owner !== handoff.self && handoff.passReceived(owner, 'response', m);
+  }
+  if (!insidePorts.has(`${m.transport}:${m.local.port}`)) return false;
+  for (const value of msg.values('route')) {
+    const at = value.indexOf(';f=w');
+    if (at < 0) continue;
+    const f = routeUriOf(value)?.param('f');
+    const owner = typeof f === 'string' ? workerOfFlow(f) : null;
+    return owner !== null && owner !== handoff.self && handoff.passReceived(owner, 'request', m);
+  }
+  return false;
 }
 
 /** TLS trust per server name: each trunk host's anchors and accepted names, inside TLS peers' files. */

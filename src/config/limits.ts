@@ -37,6 +37,7 @@ export const DEFAULT_LIMITS = {
    * 6.3 KB of heap per call with its client side and no native Buffers — the bytes are kept as
    * latin1 strings, which a full GC compacts and returns — measured by bench/call-flow.ts), so
    * 500,000 (two per call: about 7,800 calls/s held for 32 s) stays near 1.6 GB, under Node's 4 GB heap.
+   * Per edge: with edge.workers each worker holds its share (DIVIDED_AMONG_WORKERS).
    */
   maxTransactions: 500_000,
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
@@ -53,6 +54,7 @@ export const DEFAULT_LIMITS = {
    * sources are not counted). Far above a PBX's or an lb host's real call rate (tens to hundreds
    * of calls/s), below the edge's capacity on 2 cores (3,500-5,750 calls/s, bench/cps.sh, which
    * raises it): one runaway or looping source cannot take the CPU every other source needs.
+   * Per source, so not divided with edge.workers: a source sending from many ports may reach every worker.
    */
   knownSourceRequestRate: 2_000,
   /** Burst above that rate (a PBX restart re-sends OPTIONS and queued calls at once). */
@@ -121,3 +123,36 @@ export const DEFAULT_LIMITS = {
 } as const;
 
 export type Limits = { -readonly [K in keyof typeof DEFAULT_LIMITS]: number };
+
+/**
+ * edge.workers: `limits.*` are per edge. The global budgets below are divided among the workers
+ * (each gets ceil(value / N); 0 stays 0); every other limit is per message, per connection, per
+ * socket or per source and applies in each worker as it is: a UDP source's 4-tuple and a TCP or
+ * TLS connection always land on one worker. The table with the reason per key: docs/workers.md.
+ */
+export const DIVIDED_AMONG_WORKERS = [
+  'maxConnections',
+  // One address's connections come from many source ports, which the kernel spreads over the
+  // workers: each worker bounds its share, together they bound the address.
+  'maxConnectionsPerAddress',
+  'maxTransactions',
+  'maxPendingRequests',
+  'maxPendingPerTrunk',
+  'strangersRequestRate',
+  'strangersRequestBurst',
+  'overloadResponseRate',
+  'overloadResponseBurst',
+  'maxConnectionsPerListener',
+  'maxOutsideConnections',
+  'maxInsideConnections',
+  'reservedConnections',
+  'unknownSourceConnectionsPerListener',
+] as const satisfies readonly (keyof Limits)[];
+
+/** One worker's share of the edge's limits (DIVIDED_AMONG_WORKERS). */
+export function limitsPerWorker<L extends Limits>(limits: L, workers: number): L {
+  if (workers <= 1) return limits;
+  const out = { ...limits };
+  for (const k of DIVIDED_AMONG_WORKERS) out[k] = Math.ceil(limits[k] / workers);
+  return out;
+}

@@ -1,5 +1,5 @@
 import { DEFAULT_LIMITS } from './limits.js';
-import { bool, defaulted, int, list, obj, oneOf, optional, record, refine, str, withDefault, type Infer } from './validate.js';
+import { bool, defaulted, int, list, obj, oneOf, optional, record, refine, str, withDefault, type Field, type Infer } from './validate.js';
 
 /**
  * The one config file. Every key has a description (the README reference is generated from these
@@ -14,6 +14,19 @@ const CIDR = /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(\/\d{1,3})?$
 /** S-VAL-3: the vendor validates by host name; a target given as an IP address cannot pass RFC 5922. */
 const hostName = (doc: string) => refine(str(doc, { pattern: HOSTNAME, patternText: 'a DNS host name' }), (v, path, issues) => {
   if (IP_LITERAL.test(v)) issues.push({ path, message: `got ${JSON.stringify(v)}: an IP address cannot be validated against a certificate (S-VAL-3, RFC 5922); use the host name` });
+});
+
+/** `edge.workers`: `auto` (one per core, os.availableParallelism()) or a count. */
+const MAX_WORKERS = 64;
+const workerCount = (doc: string): Field<'auto' | number> => ({
+  kind: `\`auto\` \\| integer 1..${MAX_WORKERS}`,
+  doc,
+  parse(v, path, issues) {
+    if (v === 'auto') return 'auto';
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_WORKERS) return v;
+    issues.push({ path, message: `got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}, expected auto or an integer 1..${MAX_WORKERS}` });
+    return undefined;
+  },
 });
 
 const transport = oneOf('transport', ['udp', 'tcp', 'tls'] as const);
@@ -203,6 +216,8 @@ export const configSchema = obj('sips-edge configuration', {
   edge: obj('this edge', {
     name: hostName('the edge\'s certificate host name: the vendor validates it; written in the outside Record-Route'),
     drainTimeoutSeconds: withDefault(int('SIGTERM: how long existing transactions may finish', 0, 3600), 30),
+    workers: withDefault(workerCount('worker processes, each running the whole SIP stack on shared SO_REUSEPORT listeners (docs/workers.md): auto = one per core; 1 = a single process. Global limits are divided among them'), 1),
+    workerHeapMb: optional(int('V8 old-space heap limit of each worker (--max-old-space-size, MB); default Node\'s own', 64, 65_536)),
     routeKeys: optional(obj('keys signing the edge\'s Record-Route entries (HMAC): the first signs, all verify; instances sharing them route each other\'s dialogs. None: a random key per start (in-dialog requests do not survive a restart)', {
       env: optional(str('environment variable holding keys, comma-separated (at least 16 characters each)')),
       file: optional(str('file with one key per line (at least 16 characters; # comments)')),

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EdgeMetrics } from './metrics.js';
+import type { MetricsSource } from './metrics.js';
 
 export interface ReadinessReport {
   readonly listenersBound: boolean;
@@ -33,7 +33,7 @@ export interface AdminServerOptions {
   readonly address: string;
   /** 0 = any free port; read the bound one from `AdminServer.port`. */
   readonly port: number;
-  readonly metrics: EdgeMetrics;
+  readonly metrics: MetricsSource;
   readonly readiness: Readiness;
 }
 

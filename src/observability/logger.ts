@@ -23,7 +23,7 @@ export interface LoggerOptions {
   /** Force (true) or forbid (false) the pretty format on the default destination. */
   readonly pretty?: boolean;
   /** Extra fields on every line, e.g. `{ edge: 'edge1.example.com' }`. */
-  readonly base?: Readonly<Record<string, string>>;
+  readonly base?: Readonly<Record<string, string | number>>;
 }
 
 /** Field names whose values are secret wherever they appear (TLS private keys, passphrases, key logs). */

@@ -3,11 +3,14 @@
  * labels bounded (no Call-IDs, no addresses: see labels.ts). Core layers never touch this file;
  * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { LoopDelaySampler } from '../clock.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
+
+/** One metric of a registry as prom-client JSON (what a worker sends the primary). */
+export type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
 /** Call setup (INVITE -> 18x / 2xx) spans milliseconds to ringing minutes. */
 const SETUP_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120];
@@ -24,7 +27,26 @@ export interface MetricsOptions {
   readonly eventLoopDelay?: boolean;
   /** Wall clock in ms for certificate expiry (tests). Default Date.now. */
   readonly now?: () => number;
+  /** A worker of several (edge.workers > 1): adds the handoff counters. Default false. */
+  readonly workers?: boolean;
 }
+
+/** What /metrics serves: one process's registry, or the primary's aggregate over its workers. */
+export interface MetricsSource {
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
+/**
+ * The primary's /metrics (edge.workers > 1): every worker's registry JSON (and the primary's own)
+ * merged by prom-client's aggregator, each metric by its `aggregator` (sum unless set: counters,
+ * histograms, connection and transaction gauges add up; upstream_up max, certificate expiry min).
+ */
+export async function aggregatedMetrics(parts: readonly (readonly MetricJson[])[]): Promise<string> {
+  return AggregatorRegistry.aggregate(parts.map((p) => [...p])).metrics();
+}
+
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 export interface ProbeObservation {
   readonly region: string;
@@ -41,6 +63,12 @@ export interface UpstreamChange {
   readonly up: boolean;
 }
 
+/** What a worker's handoff socket counted (transport/worker-handoff.ts), read at scrape time. */
+export interface HandoffCounts {
+  readonly sent: Readonly<Record<string, number>>;
+  readonly failed: number;
+}
+
 export class EdgeMetrics {
   readonly registry = new Registry();
   private readonly now: () => number;
@@ -48,6 +76,7 @@ export class EdgeMetrics {
   private heldTransactions: () => number = () => 0;
   private timers: () => number = () => 0;
   private readonly loopDelay: LoopDelaySampler | undefined;
+  private handoffs: (() => HandoffCounts) | null = null;
   private readonly certificates = new Map<string, { name: string; file: string; notAfter: number }>();
 
   // One guard per free-text label, so one noisy label cannot crowd out another.
@@ -115,13 +144,14 @@ export class EdgeMetrics {
     this.connectionsClosed = new Counter({ name: 'sips_edge_connections_closed_total', help: 'Closed stream connections by transport and close reason', labelNames: ['transport', 'reason'], registers });
     this.connectionsRejected = new Counter({ name: 'sips_edge_connections_rejected_total', help: 'Connections refused at accept by a connection limit', labelNames: ['transport', 'reason'], registers });
     this.framingErrors = new Counter({ name: 'sips_edge_framing_errors_total', help: 'Stream framing errors (the flow is closed), by transport and parse error code', labelNames: ['transport', 'code'], registers });
-    this.upstreamUp = new Gauge({ name: 'sips_edge_upstream_up', help: '1 when the upstream host is considered up by health probes, else 0 (region = trunk name for explicit host lists)', labelNames: ['region', 'host'], registers });
+    // Several workers hold the same (followed) state: aggregated by max, never summed to 2.
+    this.upstreamUp = new Gauge({ name: 'sips_edge_upstream_up', help: '1 when the upstream host is considered up by health probes, else 0 (region = trunk name for explicit host lists)', labelNames: ['region', 'host'], registers, aggregator: 'max' });
     this.probeSeconds = new Histogram({ name: 'sips_edge_upstream_probe_seconds', help: 'OPTIONS probe round-trip time', labelNames: ['region', 'host'], buckets: PROBE_BUCKETS, registers });
     this.probes = new Counter({ name: 'sips_edge_upstream_probes_total', help: 'OPTIONS probes by result', labelNames: ['region', 'host', 'result'], registers });
     this.callSetupSeconds = new Histogram({ name: 'sips_edge_call_setup_seconds', help: 'Time from INVITE arrival to the first 18x (stage=ringing) and to the 2xx (stage=answered)', labelNames: ['stage'], buckets: SETUP_BUCKETS, registers });
     this.sdpChecks = new Counter({ name: 'sips_edge_sdp_checks_total', help: 'SRTP policy checks of SDP (S-MEDIA-1) by message direction, offer/answer, result (ok, refused, audited) and reason', labelNames: ['direction', 'kind', 'result', 'reason'], registers });
     this.certificateExpiry = new Gauge({
-      name: 'sips_edge_certificate_expiry_seconds', help: 'Seconds until each loaded certificate expires (negative: expired)', labelNames: ['name', 'file'], registers,
+      name: 'sips_edge_certificate_expiry_seconds', help: 'Seconds until each loaded certificate expires (negative: expired)', labelNames: ['name', 'file'], registers, aggregator: 'min',
       collect() {
         this.reset();
         const now = self.now();
@@ -150,6 +180,26 @@ export class EdgeMetrics {
         },
       });
     }
+    if (opts.workers === true) {
+      new Counter({
+        name: 'sips_edge_worker_handoffs_total', help: 'Messages a worker handed to the worker that owns them (docs/workers.md): response (top Via branch of another worker), request (in-dialog, Route f= names another worker\'s flow), flow-send (bytes for another worker\'s connection)', labelNames: ['kind'], registers,
+        collect() {
+          const h = self.handoffs?.();
+          if (h === undefined) return;
+          this.reset();
+          for (const [kind, n] of Object.entries(h.sent)) this.inc({ kind }, n);
+        },
+      });
+      new Counter({
+        name: 'sips_edge_worker_handoff_failures_total', help: 'Handoffs not sent (owner not known yet, too large for one loopback datagram, socket error) or refused (not from a worker)', registers,
+        collect() {
+          const h = self.handoffs?.();
+          if (h === undefined) return;
+          this.reset();
+          this.inc(h.failed);
+        },
+      });
+    }
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
   }
 
@@ -162,6 +212,16 @@ export class EdgeMetrics {
   setIdleSources(sources: { readonly transactions: () => number; readonly timers: () => number }): void {
     this.heldTransactions = sources.transactions;
     this.timers = sources.timers;
+  }
+
+  /** A worker's handoff counts (edge.workers > 1); read at scrape time. */
+  setHandoffSource(source: () => HandoffCounts): void {
+    this.handoffs = source;
+  }
+
+  /** This registry as prom-client JSON, for the primary to aggregate (edge.workers > 1). */
+  json(): Promise<MetricJson[]> {
+    return this.registry.getMetricsAsJSON();
   }
 
   /** Records a loaded certificate; the gauge shows seconds until `notAfter` at scrape time. */
@@ -220,4 +280,25 @@ export class EdgeMetrics {
 
 export function createMetrics(opts: MetricsOptions = {}): EdgeMetrics {
   return new EdgeMetrics(opts);
+}
+
+/**
+ * The primary's own metrics (edge.workers > 1): how many workers, how many are listening, and
+ * restarts. Served together with the workers' aggregate; no process metrics of its own (those
+ * come from the workers, where the SIP work is).
+ */
+export class PrimaryMetrics {
+  readonly registry = new Registry();
+  readonly restarts: Counter;
+
+  constructor(workers: number, listening: () => number) {
+    const registers = [this.registry];
+    new Gauge({ name: 'sips_edge_workers', help: 'Worker processes configured (edge.workers)', registers }).set(workers);
+    new Gauge({ name: 'sips_edge_workers_listening', help: 'Worker processes running with every listener bound', registers, collect() { this.set(listening()); } });
+    this.restarts = new Counter({ name: 'sips_edge_worker_restarts_total', help: 'Workers restarted by the primary after they died', registers });
+  }
+
+  json(): Promise<MetricJson[]> {
+    return this.registry.getMetricsAsJSON();
+  }
 }

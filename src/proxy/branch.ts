@@ -9,11 +9,31 @@ import type { SipMessage } from '../message/message.js';
  * unchanged is a loop (482) while one whose Request-URI changed is a spiral (§16.3 step 4). It
  * hashes those header fields as written (From and To whole, tags included), which tells the same
  * request from another just as well and needs no parsing.
- * The worker index leaves room for several workers per machine (architecture seams).
+ * The worker slot (`edge.workers`, 0 for a single process) tells which worker holds the client
+ * transaction, so a response that the kernel hands to another worker is passed to it (docs/workers.md).
  */
 const PREFIX = `${BRANCH_MAGIC_COOKIE}se`;
 let counter = 0;
 const instance = randomBytes(3).toString('hex');
+let thisWorker = 0;
+
+/** Once per process, before the first branch: the worker slot written into every branch. */
+export function setBranchWorker(slot: number): void {
+  thisWorker = slot;
+}
+
+/** The worker slot inside one of our branches (0: a single process or a stateless branch), or null for another element's branch. */
+export function workerOfBranch(branch: string | null | undefined): number | null {
+  if (branch === null || branch === undefined || !branch.startsWith(PREFIX)) return null;
+  let n = 0;
+  for (let i = PREFIX.length; i < branch.length && i < PREFIX.length + 3; i++) {
+    const c = branch.charCodeAt(i);
+    if (c === 0x2e) return i === PREFIX.length ? null : n;
+    if (c < 0x30 || c > 0x39) return null;
+    n = n * 10 + (c - 0x30);
+  }
+  return null;
+}
 
 export function loopHash(request: SipMessage): string {
   // Not a security hash: it only has to tell "the same request again" from "another one" (FNV-1a,
@@ -46,7 +66,7 @@ function mix(h: { a: number; b: number }, s: string): void {
   h.b = b ^ 0xff;
 }
 
-export function newBranch(loop: string, worker = 0): string {
+export function newBranch(loop: string, worker = thisWorker): string {
   counter = (counter + 1) % 0x7fffffff;
   // join: one flat string (the client transaction keeps it for up to 32 s).
   return [PREFIX, worker, '.', loop, '.', instance, counter.toString(36)].join('');

@@ -58,6 +58,11 @@ export interface HealthMonitor {
   retryAfterSeconds(trunk: string): number;
   reportFailure(ref: HostRef, reason: string): void;
   reportSuccess(ref: HostRef): void;
+  /**
+   * Takes a host's state as another monitor decided it (edge.workers: worker 1 probes, the
+   * others follow its changes); `onChange` fires when it differs from what this one held.
+   */
+  apply(ref: HostRef, up: boolean, reason: string | undefined): void;
   /** Starts the probe timers (first round at once). */
   start(): void;
   stop(): void;
@@ -189,6 +194,14 @@ export function createHealthMonitor(opts: HealthOptions): HealthMonitor {
     reportSuccess(ref) {
       const s = state(ref);
       if (s !== undefined && s.t.settings.enabled) record(s.t, s.h, true, undefined);
+    },
+    apply(ref, up, reason) {
+      const s = state(ref);
+      if (s === undefined) return;
+      s.h.failures = 0;
+      s.h.successes = 0;
+      if (!up) s.h.lastReason = reason;
+      if (s.h.up !== up) flip(s.h, up, reason);
     },
     start() {
       running = true;

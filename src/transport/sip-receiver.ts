@@ -30,6 +30,11 @@ export interface SipReceiverOptions {
   readonly onMalformed?: (error: SipParseError, m: ReceivedMessage) => void;
   /** A bug reached by some message in `deliver`: reported, the message dropped, never a crash. */
   readonly onDeliverError?: (error: unknown, msg: SipMessage) => void;
+  /**
+   * Several workers (worker-handoff.ts): true when the parsed message belongs to another worker
+   * and was handed to it as received, before any stamping; it is then not delivered here.
+   */
+  readonly divert?: (msg: SipMessage, m: ReceivedMessage) => boolean;
 }
 
 export function createSipReceiver(o: SipReceiverOptions): MessageHandler {
@@ -51,6 +56,7 @@ export function createSipReceiver(o: SipReceiverOptions): MessageHandler {
       return;
     }
     const msg = r.value;
+    if (o.divert !== undefined && o.divert(msg, m)) return;
     if (msg.isRequest) {
       // RFC 3261 §18.2.1 + RFC 3581 §4: stamp where the request really came from, so every
       // response (ours and forwarded ones) goes back to the address and port it was sent from.

@@ -38,6 +38,8 @@ export interface StreamListenerContext {
    * (inside)? Absent = every source is known.
    */
   isKnownSource?(side: Side | null, remote: Endpoint, local: Endpoint, transport: StreamTransport): boolean;
+  /** SO_REUSEPORT, each worker its own listening socket (TransportOptions.reusePort). */
+  readonly reusePort?: boolean;
 }
 
 interface PendingHandshake {
@@ -118,7 +120,8 @@ export class StreamListener {
       };
       this.server.once('error', onError);
       // ipv6Only: a '::' listener and a '0.0.0.0' listener can both be configured on one port.
-      this.server.listen({ host: at.host, port: at.port, ipv6Only: net.isIPv6(at.host) }, () => {
+      const reuse = this.ctx.reusePort === true ? { reusePort: true, exclusive: true } : {};
+      this.server.listen({ host: at.host, port: at.port, ipv6Only: net.isIPv6(at.host), ...reuse }, () => {
         this.server.off('error', onError);
         // Accept errors (EMFILE) arrive as 'error' on a listening server: keep listening.
         this.server.on('error', () => {});

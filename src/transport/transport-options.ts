@@ -101,6 +101,12 @@ export interface TransportOptions {
   /** Prefix for flow ids, e.g. a worker index (architecture: several workers per machine). */
   readonly flowIdPrefix?: string;
   /**
+   * Bind every listener with SO_REUSEPORT, each process its own socket (`exclusive`: a cluster
+   * worker does not share the primary's handle): the kernel spreads sources over the workers by
+   * their 4-tuple (edge.workers, docs/workers.md). Default false: a port is ours alone.
+   */
+  readonly reusePort?: boolean;
+  /**
    * At accept on a listener with a `side`, before any TLS: true when the source is a vendor address
    * (outside) or a peer's source (inside). Absent = every source is known.
    */

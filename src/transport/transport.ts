@@ -108,6 +108,7 @@ export class Transport {
       maxDatagramSize: l.maxDatagramSize,
       receiveBufferBytes: l.udpReceiveBufferBytes,
       maxMessageSize: messageLimits.maxMessageSize,
+      reusePort: options.reusePort === true,
       deliver: (m) => this.handler(m),
     });
     const listenerCtx = {
@@ -120,6 +121,7 @@ export class Transport {
       ...(options.onTlsServer ? { onTlsServer: options.onTlsServer } : {}),
       ...(options.checkResumedSession ? { checkResumedSession: options.checkResumedSession } : {}),
       ...(options.isKnownSource ? { isKnownSource: knownSource(options.isKnownSource) } : {}),
+      ...(options.reusePort === true ? { reusePort: true } : {}),
     };
     for (const at of options.tcp ?? []) this.listeners.push({ at, l: new StreamListener('tcp', listenerCtx, undefined, slotsFor(at, 'tcp')) });
     for (const at of options.tls ?? []) this.listeners.push({ at, l: new StreamListener('tls', listenerCtx, options.tlsServerOptions, slotsFor(at, 'tls')) });

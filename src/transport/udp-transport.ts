@@ -22,6 +22,8 @@ export interface UdpContext {
   readonly receiveBufferBytes: number;
   /** Larger datagrams received are dropped unread (MessageLimits.maxMessageSize). */
   readonly maxMessageSize: number;
+  /** SO_REUSEPORT, each worker its own socket (TransportOptions.reusePort). */
+  readonly reusePort: boolean;
   deliver(message: ReceivedMessage): void;
 }
 
@@ -42,14 +44,15 @@ export class UdpTransport {
 
   listen(at: ListenAddress): Promise<Endpoint> {
     const ipv6 = net.isIPv6(at.host);
-    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6, lookup: literalLookup });
+    const reuse = this.ctx.reusePort;
+    const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6, lookup: literalLookup, ...(reuse ? { reusePort: true } : {}) });
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
         reject(new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'bind-failed', `udp listen on ${at.host}:${at.port}: ${errorDetail(err)}`, { cause: err }));
       };
       socket.once('error', onError);
-      socket.bind({ address: at.host, port: at.port }, () => {
+      socket.bind({ address: at.host, port: at.port, ...(reuse ? { exclusive: true } : {}) }, () => {
         socket.off('error', onError);
         // Bursts arrive faster than one event-loop turn at a GC pause: a larger receive buffer
         // turns drops (and the caller's retransmissions) into queueing. The kernel caps it at
