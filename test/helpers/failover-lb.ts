@@ -43,6 +43,7 @@ export class StandInLb {
   private readonly sockets = new Set<net.Socket>();
   private waiters: { pred: () => boolean; resolve: () => void }[] = [];
   script: LbScript = ANSWER;
+  private recordRoute = false;
 
   private constructor(readonly name: string, private readonly server: net.Server) {}
 
@@ -50,8 +51,12 @@ export class StandInLb {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** `plain`: a TCP listener that never answers TLS (a TCP-only host on the TLS port). */
-  static async start(name: string, pki: LabPki, o: { plain?: boolean } = {}): Promise<StandInLb> {
+  /**
+   * `plain`: a TCP listener that never answers TLS (a TCP-only host on the TLS port).
+   * `recordRoute`: copy the INVITE's Record-Route into 18x/2xx (RFC 3261 §12.1.1), so the caller
+   * learns the edge's route set (in-dialog tests).
+   */
+  static async start(name: string, pki: LabPki, o: { plain?: boolean; recordRoute?: boolean } = {}): Promise<StandInLb> {
     let lb: StandInLb | null = null;
     const onSocket = (s: net.Socket): void => lb?.attach(s);
     let server: net.Server;
@@ -66,6 +71,7 @@ export class StandInLb {
       server.on('tlsClientError', (_e, s) => s.destroy());
     }
     lb = new StandInLb(name, server);
+    lb.recordRoute = o.recordRoute === true;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return lb;
   }
