@@ -2,8 +2,9 @@
 // Runs every micro-benchmark under .test-build/bench/ one after the other; each prints JSON.
 // The SIPp call-rate sweep against Kamailio is separate: bench/cps.sh (see README); so is
 // bench/rtpengine-ng.ts, which starts a real rtpengine (node .test-build/bench/rtpengine-ng.js).
+// scale runs the built edge (dist/cli/main.js) as its own process: build with tsconfig.json first.
 import { spawnSync } from 'node:child_process';
-const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'transaction', 'tls-handshake', 'tls-memory'];
+const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'transaction', 'tls-handshake', 'tls-memory', 'scale'];
 const only = process.argv.slice(2);
 for (const b of benches.filter((x) => only.length === 0 || only.includes(x))) {
   const r = spawnSync(process.execPath, ['--expose-gc', `.test-build/bench/${b}.js`], { stdio: 'inherit' });

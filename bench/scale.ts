@@ -1,0 +1,335 @@
+/**
+ * Issue 13: what each `edge.workers` count costs and gives. For workers = 1 and workers = auto the edge
+ * runs as its own process (dist/cli/main.js start) and this measures, same run:
+ *  1. new TLS 1.2 handshakes/s on the outside TLS listener (ECDHE-RSA-AES256-GCM-SHA384, secp384r1, no
+ *     session offered) and resumed handshakes/s (the ticket of an earlier connection offered), from this
+ *     process at a fixed concurrency, with this process's CPU and the edge's (primary + workers, /proc);
+ *  2. RSS (primary + workers) per 1,000 idle TLS connections held open;
+ *  3. RSS per 1,000 calls in progress: SIPp UAC (UDP, `-t un`) -> inside UDP -> insecure UDP trunk -> SIPp UAS.
+ * The machine's cores are shared by the client, SIPp and the edge: read the CPU figures with the rates.
+ *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import tls from 'node:tls';
+import { conditions } from './lib.js';
+import { CLIENT_OPTIONS, environment, labForBench } from './tls-common.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const SECONDS = arg('seconds', 8);
+const CONCURRENCY = arg('concurrency', 24);
+const CONNECTIONS = arg('connections', 1000);
+const CALLS = arg('calls', 1000);
+const RATE = arg('rate', 250);
+const HOLD = arg('hold', 15);
+const MiB = 1048576;
+const TICK = 100; // USER_HZ of /proc/<pid>/stat on Linux
+const round = (x: number, d = 2): number => Number(x.toFixed(d));
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Edge {
+  readonly proc: ChildProcess;
+  readonly pids: number[];
+  readonly tlsPort: number;
+  readonly udpPort: number;
+  readonly admin: string;
+  readonly exited: Promise<unknown>;
+}
+
+function config(workers: string, far: number, chain: string, key: string): string {
+  return `edge:
+  name: edge.test.sips-edge.test
+  workers: ${workers}
+  drainTimeoutSeconds: 0
+listen:
+  - { name: outside-tls, side: outside, transport: tls, address: 127.0.0.1, port: 0 }
+  - { side: inside, transport: udp, address: 127.0.0.1, port: 0 }
+tls:
+  handshakeTimeoutMs: 10000
+  identities:
+    - { cert: '${chain}', key: '${key}' }
+timers: { T1: 500, T2: 4000, T4: 5000, timerC: 181000 }
+trunks:
+  - name: far
+    hosts:
+      - { host: far1.lab.test, port: ${far}, priority: 0 }
+    transport: udp
+    insecure: true
+    mode: dnis
+    strategy: priority
+    health: { enabled: false }
+peers:
+  - name: pbx
+    host: 127.0.0.1
+    port: 5090
+    sources: [127.0.0.1/32]
+    trunk: far
+routing:
+  defaultTrunk: far
+  vendorSources: [127.0.0.0/8]
+dns:
+  overrides:
+    far1.lab.test: [127.0.0.1]
+srtp:
+  policy: strict
+limits:
+  maxConnections: 20000
+  maxConnectionsPerAddress: 20000
+  maxConnectionsPerListener: 20000
+  maxOutsideConnections: 20000
+  firstMessageTimeoutSeconds: 3600
+admin:
+  enabled: true
+  address: 127.0.0.1
+  port: 0
+`;
+}
+
+async function startEdge(dir: string, workers: string, far: number, chain: string, key: string): Promise<Edge> {
+  const file = join(dir, `edge-${workers}.yaml`);
+  writeFileSync(file, config(workers, far, chain, key));
+  const proc = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((r) => proc.once('exit', r));
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('edge not listening within 20 s')), 20_000);
+    void exited.then(() => reject(new Error(`edge exited before listening: ${stderr}`)));
+    // Every log line is read (the stream must drain); only the listening line is kept.
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      if (!l.includes('"listening"')) return;
+      const j = JSON.parse(l) as Record<string, unknown>;
+      if (j['event'] === 'listening') { clearTimeout(timer); resolve(j); }
+    });
+  });
+  const listeners = line['listeners'] as { side: string; transport: string; port: number }[];
+  const port = (side: string, t: string): number => listeners.find((x) => x.side === side && x.transport === t)!.port;
+  const admin = line['admin'] as { address: string; port: number };
+  const workerPids = Object.values((line['pids'] ?? {}) as Record<string, number | null>).filter((p): p is number => typeof p === 'number');
+  return {
+    proc, exited, pids: [proc.pid!, ...workerPids.filter((p) => p !== proc.pid)],
+    tlsPort: port('outside', 'tls'), udpPort: port('inside', 'udp'), admin: `http://${admin.address}:${admin.port}`,
+  };
+}
+
+/** utime + stime of every edge process, seconds. */
+function edgeCpu(e: Edge): number {
+  let ticks = 0;
+  for (const pid of e.pids) {
+    // Fields after the ")" of comm: state is field 3, utime 14, stime 15.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    ticks += Number(rest[11]) + Number(rest[12]);
+  }
+  return ticks / TICK;
+}
+
+function edgeRss(e: Edge): number {
+  let kb = 0;
+  for (const pid of e.pids) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return kb * 1024;
+}
+
+/** Sum over the series of `name` whose labels contain every one of `labels` (the primary merges the workers'). */
+async function metric(e: Edge, name: string, ...labels: string[]): Promise<number> {
+  const text = await (await fetch(`${e.admin}/metrics`)).text();
+  return text.split('\n')
+    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && labels.every((x) => l.includes(x)))
+    .reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Rate { handshakesPerSec: number; done: number; failed: number; firstError: string; resumed: number; clientCpuSec: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number; cipher: string; group: string }
+
+/** `resume`: offer the ticket of the first connection on every later one. */
+async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Rate> {
+  let session: Buffer | undefined;
+  if (resume) {
+    session = await new Promise<Buffer>((resolve, reject) => {
+      const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort });
+      s.once('session', (b: Buffer) => { resolve(b); s.destroy(); });
+      s.on('error', reject);
+    });
+  }
+  let done = 0;
+  let failed = 0;
+  let firstError = '';
+  let resumed = 0;
+  let cipher = '';
+  let group = '';
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort, ...(session ? { session } : {}) }, () => {
+      done++;
+      if (s.isSessionReused()) resumed++;
+      cipher = s.getCipher().name;
+      const k = s.getEphemeralKeyInfo();
+      group = k && 'name' in k ? String(k.name) : group;
+      s.destroy();
+      resolve();
+    });
+    s.on('error', (err) => { failed++; firstError ||= err.message; s.destroy(); resolve(); });
+  });
+  const end = Date.now() + seconds * 1000;
+  const lane = async (): Promise<void> => { while (Date.now() < end) await one(); };
+  const c0 = process.cpuUsage();
+  const e0 = edgeCpu(e);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const secs = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const edgeCpuSec = edgeCpu(e) - e0;
+  return {
+    handshakesPerSec: Math.round(done / secs), done, failed, firstError, resumed,
+    clientCpuSec: round((c.user + c.system) / 1e6), edgeCpuSec: round(edgeCpuSec),
+    edgeCpuPerHandshakeMs: round((edgeCpuSec * 1000) / Math.max(1, done), 3), cipher, group,
+  };
+}
+
+async function idleConnections(e: Edge): Promise<{ beforeMiB: number; afterMiB: number; held: number; mibPer1000: number; connectionsActive: number }> {
+  const open = async (n: number): Promise<tls.TLSSocket[]> => {
+    const held: tls.TLSSocket[] = [];
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, n - i) }, () => new Promise<void>((resolve) => {
+        const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort }, () => resolve());
+        s.on('error', () => resolve());
+        held.push(s);
+      })));
+    }
+    return held;
+  };
+  // Warm-up: 100 connections opened and released, so OpenSSL tables and the allocator are primed.
+  for (const s of await open(100)) s.destroy();
+  await sleep(1500);
+  const before = edgeRss(e);
+  const held = await open(CONNECTIONS);
+  await sleep(1500);
+  const after = edgeRss(e);
+  const connectionsActive = await metric(e, 'sips_edge_connections_active');
+  const alive = held.filter((s) => !s.destroyed).length;
+  for (const s of held) s.destroy();
+  return { beforeMiB: round(before / MiB), afterMiB: round(after / MiB), held: alive, mibPer1000: round(((after - before) / MiB) * (1000 / Math.max(1, alive))), connectionsActive };
+}
+
+function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
+  const proc = spawn('sipp', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); if (stdout.length > 200_000) stdout = stdout.slice(-100_000); });
+  proc.stderr!.on('data', () => {});
+  return { proc, done: new Promise((r) => proc.once('exit', (code) => r({ code, stdout }))) };
+}
+
+/** SIPp's last cumulative count for `label` ("Successful call", "Failed call"). */
+function sippCount(stdout: string, label: string): number | null {
+  const cells = (stdout.split('\n').filter((l) => l.includes(label)).at(-1) ?? '').split('|').map((c) => c.trim());
+  const n = Number(cells[2]);
+  return Number.isFinite(n) ? n : null;
+}
+
+async function callsInProgress(e: Edge, far: number, dir: string): Promise<Record<string, unknown>> {
+  // The project's held-call scenario, its hold stretched so every call is up at once.
+  const scenario = join(dir, 'uac-hold.xml');
+  writeFileSync(scenario, readFileSync('test/fixtures/sipp/uac-call-hold-bye.xml', 'utf8').replace('<pause milliseconds="5000"/>', `<pause milliseconds="${HOLD * 1000}"/>`));
+  const timeout = Math.ceil(CALLS / RATE + HOLD + 30);
+  const common = ['-i', '127.0.0.1', '-m', String(CALLS), '-s', '4969123456789', '-timeout', `${timeout}s`, '-timeout_error', '-nostdin'];
+  const uas = sipp(['-sf', join(process.cwd(), 'test/fixtures/sipp/uas-answer-expect-bye.xml'), '-p', String(far), ...common], dir);
+  await sleep(500);
+  const before = edgeRss(e);
+  const uacPort = await freeUdpPort();
+  const t0 = Date.now();
+  const uac = sipp([`127.0.0.1:${e.udpPort}`, '-sf', scenario, '-p', String(uacPort), '-r', String(RATE), '-l', String(CALLS + 10),
+    '-t', 'un', '-max_socket', String(CALLS + 50), ...common], dir);
+  // Plateau: every INVITE answered (200 passed outbound on the edge) and no BYE yet; bounded by the ramp + hold.
+  let answered = 0;
+  let byes = 0;
+  let peakRss = before;
+  let plateauAt: number | null = null;
+  const deadline = t0 + (CALLS / RATE + HOLD - 1) * 1000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    answered = await metric(e, 'sips_edge_call_setup_seconds_count', 'stage="answered"');
+    byes = await metric(e, 'sips_edge_requests_total', 'method="BYE"');
+    peakRss = Math.max(peakRss, edgeRss(e));
+    if (answered >= CALLS && byes === 0 && plateauAt === null) plateauAt = Date.now();
+    if (plateauAt !== null && Date.now() - plateauAt > 1500) break;
+  }
+  const rssAtPlateau = edgeRss(e);
+  const transactionsActive = await metric(e, 'sips_edge_transactions_active');
+  const u = await uac.done;
+  const s = await uas.done;
+  return {
+    beforeMiB: round(before / MiB), plateauMiB: round(rssAtPlateau / MiB), peakMiB: round(peakRss / MiB),
+    mibPer1000: round(((rssAtPlateau - before) / MiB) * (1000 / CALLS)),
+    callSetupCountAtPlateau: answered, byesAtPlateau: byes, transactionsActiveAtPlateau: transactionsActive,
+    plateauReachedAfterSec: plateauAt === null ? null : round((plateauAt - t0) / 1000, 1),
+    uac: { exit: u.code, successful: sippCount(u.stdout, 'Successful call'), failed: sippCount(u.stdout, 'Failed call') },
+    uas: { exit: s.code, successful: sippCount(s.stdout, 'Successful call'), failed: sippCount(s.stdout, 'Failed call') },
+  };
+}
+
+async function stopEdge(e: Edge): Promise<void> {
+  for (const pid of e.pids.slice(1)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  e.proc.kill('SIGKILL');
+  await e.exited;
+}
+
+async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: string): Promise<Record<string, unknown>> {
+  const far = await freeUdpPort();
+  const e = await startEdge(dir, workers, far, lab.pki.edge.chain, lab.pki.edge.key);
+  try {
+    await handshakes(e, false, 1); // warm-up
+    const full = await handshakes(e, false, SECONDS);
+    const resumed = await handshakes(e, true, SECONDS);
+    const idle = await idleConnections(e);
+    await sleep(1000);
+    const calls = await callsInProgress(e, far, dir);
+    return {
+      workers, processes: e.pids.length, loadavgAtStart: loadavg().map((x) => round(x)),
+      full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec),
+      idleTlsConnections: idle, callsInProgress: calls, loadavgAtEnd: loadavg().map((x) => round(x)),
+    };
+  } finally {
+    await stopEdge(e);
+  }
+}
+
+async function main(): Promise<void> {
+  const lab = labForBench();
+  const dir = mkdtempSync(join(tmpdir(), 'sips-edge-scale-'));
+  const out: Record<string, unknown>[] = [];
+  try {
+    out.push(await run('1', lab, dir));
+    out.push(await run('auto', lab, dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    lab.cleanup();
+  }
+  type Run = { full: Rate; resumed: Rate; resumedOverFull: number };
+  const [one, auto] = out as unknown as [Run, Run];
+  console.log(JSON.stringify({
+    bench: 'scale',
+    scenario: `edge as its own process, workers 1 vs auto (${availableParallelism()}); TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384/secp384r1 handshakes from this process, ${CONCURRENCY} in flight, ${SECONDS} s each (full: no session offered; resumed: the first connection's ticket offered); ${CONNECTIONS} idle TLS connections; ${CALLS} SIPp UDP calls at ${RATE}/s held ${HOLD} s through an insecure UDP trunk; RSS = sum of VmRSS of primary + workers; client, SIPp and edge share the cores`,
+    ...conditions(), ...environment(), loadavg: loadavg().map((x) => round(x)),
+    runs: out,
+    ratios: {
+      fullAutoOverOne: round(auto.full.handshakesPerSec / one.full.handshakesPerSec),
+      resumedAutoOverOne: round(auto.resumed.handshakesPerSec / one.resumed.handshakesPerSec),
+      resumedOverFull: { one: one.resumedOverFull, auto: auto.resumedOverFull },
+    },
+  }, null, 2));
+}
+
+await main();
