@@ -118,6 +118,11 @@ async function mediaPart(): Promise<Record<string, unknown>> {
       rtpengine: {
         cpuShareOfOneCore: +(rtpCpu / wall).toFixed(4),
         cpuPer100CallsOfOneCore: +((rtpCpu / wall) * (100 / CALLS)).toFixed(4),
+        // The generator may run late on a loaded machine: rtpengine's CPU scaled to the target
+        // rate (100 calls x 2 directions x 50 pps = 10,000 packets/s), from CPU per packet relayed.
+        achievedPacketsPerSecond: Math.round((sum(c, 'sent') + sum(v, 'sent')) / wall),
+        cpuMicrosecondsPerPacket: +((rtpCpu * 1e6) / Math.max(1, sum(c, 'sent') + sum(v, 'sent'))).toFixed(2),
+        cpuPer100CallsAt50ppsOfOneCore: +(((rtpCpu / Math.max(1, sum(c, 'sent') + sum(v, 'sent'))) * 100 * 2 * PPS)).toFixed(4),
         idleCpuShareWithCallsUp: +idleCpuShare.toFixed(4),
         cpuSecondsBeforeCalls: +idleCpu0.toFixed(2),
       },
@@ -153,6 +158,10 @@ interface Step {
   readonly inviteTo200Ms: ReturnType<typeof quantiles>;
   readonly edgeCpuShare: number;
   readonly loadavg1: number;
+  /** edge log lines at warn or above during the step, counted by event (why a step failed) */
+  readonly edgeWarnings: Record<string, number>;
+  /** SIPp's last error lines when it did not exit 0 */
+  readonly sippErrors?: string;
 }
 
 /** One SIPp UAC step, bounded by -timeout; INVITE->200 per call from -trace_rtt (rtt csv). */
@@ -165,6 +174,7 @@ async function sippStep(rig: MediaRig, scenario: string, from: string, cps: numb
     '-timeout', `${STEP_SECONDS + 20}s`, '-timeout_error', '-nostdin', '-trace_rtt', '-rtt_freq', '1', '-trace_err',
   ];
   const edgePid = rig.edge.proc.pid!;
+  const log0 = rig.edge.logs.length;
   const e0 = cpuSeconds(edgePid);
   const w0 = performance.now();
   const p = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -175,6 +185,13 @@ async function sippStep(rig: MediaRig, scenario: string, from: string, cps: numb
   const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
   clearTimeout(bound);
   const edgeCpuShare = (cpuSeconds(edgePid) - e0) / ((performance.now() - w0) / 1000);
+  const edgeWarnings: Record<string, number> = {};
+  for (const l of rig.edge.logs.slice(log0)) if (l.level >= 40) edgeWarnings[l.event ?? l.msg] = (edgeWarnings[l.event ?? l.msg] ?? 0) + 1;
+  let sippErrors = '';
+  if (code !== 0) {
+    for (const f of readdirSync(dir)) if (f.endsWith('_errors.log')) sippErrors += readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).slice(-4).join(' | ');
+    sippErrors += ` | ${out.split('\n').filter((l) => /error|timeout|abort/i.test(l)).slice(-3).join(' | ')}`;
+  }
   const rtt: number[] = [];
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('_rtt.csv')) continue;
@@ -192,6 +209,7 @@ async function sippStep(rig: MediaRig, scenario: string, from: string, cps: numb
   return {
     cps, calls, successful: count('Successful call'), failed: count('Failed call'), exit: code,
     inviteTo200Ms: quantiles(rtt), edgeCpuShare: +edgeCpuShare.toFixed(3), loadavg1: +loadavg()[0]!.toFixed(2),
+    edgeWarnings, ...(code !== 0 ? { sippErrors: sippErrors.slice(0, 600) } : {}),
   };
 }
 
