@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every micro-benchmark under .test-build/bench/ one after the other; each prints JSON.
 // The SIPp call-rate sweep against Kamailio is separate: bench/cps.sh (see README); so is
-// bench/rtpengine-ng.ts, which starts a real rtpengine (node .test-build/bench/rtpengine-ng.js).
+// bench/rtpengine-ng.ts and bench/anchor.ts, which start a real rtpengine (node .test-build/bench/rtpengine-ng.js,
+// node .test-build/bench/anchor.js).
 // scale runs the built edge (dist/cli/main.js) as its own process: build with tsconfig.json first.
 import { spawnSync } from 'node:child_process';
 const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'transaction', 'tls-handshake', 'tls-memory', 'scale'];
