@@ -9,13 +9,11 @@
  * offerer has the answer then, and so has the relay); placing a call, the scenario offers, accepts
  * the 2xx answer and exchanges packets between ACK and BYE (mediaExchange).
  */
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
-import { parseMessage } from '../message/parse-message.js';
 import type { SipMessage } from '../message/message.js';
 import type { CallMedia } from './media/call-media.js';
 import { answerWhenHeard, mediaExchange } from './media/exchange.js';
 import { openCarrierMedia } from './media/rtp-carrier.js';
+import { UdpEndpoint } from './udp-endpoint.js';
 import { LabUa, type CallResult, type Hop, type InviteDecision } from './lab-ua.js';
 
 export interface CarrierReceived {
@@ -34,47 +32,29 @@ export class CarrierSimulator {
   private readonly ua: LabUa;
   private readonly opened: CallMedia[] = [];
 
-  private constructor(private readonly socket: dgram.Socket, readonly address: string, readonly port: number, t1Ms: number) {
+  readonly address: string;
+  readonly port: number;
+
+  private constructor(private readonly udp: UdpEndpoint, t1Ms: number) {
+    this.address = udp.address;
+    this.port = udp.port;
     this.ua = new LabUa({
-      sentBy: `${address}:${port}`,
+      sentBy: `${udp.address}:${udp.port}`,
       viaTransport: 'UDP',
       agent: 'carrier',
       t1Ms,
       onInvite: (req) => this.onInvite(req),
       onBye: (callId) => this.byes.add(callId),
     });
-    socket.on('message', (data, rinfo) => {
-      const r = parseMessage(data, { framing: 'udp' });
-      if (!r.ok) return;
-      const msg = r.value;
-      this.ua.receive(msg, msg.isRequest ? this.responseHop(msg, rinfo) : this.hopTo(rinfo.address, rinfo.port));
-    });
+    udp.attach(this.ua);
   }
 
   static async start(address: string, port: number, t1Ms: number): Promise<CarrierSimulator> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.on('error', () => undefined);
-    const a = socket.address() as AddressInfo;
-    return new CarrierSimulator(socket, a.address, a.port, t1Ms);
+    return new CarrierSimulator(await UdpEndpoint.bind('carrier', address, port), t1Ms);
   }
 
   hopTo(address: string, port: number): Hop {
-    return { reliable: false, label: `carrier -> ${address}:${port}`, send: (data) => this.socket.send(data, port, address) };
-  }
-
-  /** RFC 3261 §18.2.2 + RFC 3581 §4: responses go to received/rport, else the sent-by. */
-  private responseHop(req: SipMessage, rinfo: dgram.RemoteInfo): Hop {
-    const via = req.via();
-    const host = via.received ?? via.host;
-    const port = typeof via.rport === 'number' ? via.rport : via.rport === null ? rinfo.port : via.port ?? 5060;
-    return this.hopTo(host.replace(/^\[|\]$/g, ''), port);
+    return this.udp.hopTo(address, port);
   }
 
   private async openMedia(): Promise<CallMedia> {
@@ -117,6 +97,6 @@ export class CarrierSimulator {
   async stop(): Promise<void> {
     this.ua.close();
     await Promise.all(this.opened.splice(0).map((m) => m.close().catch(() => undefined)));
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await this.udp.close();
   }
 }

@@ -3,12 +3,10 @@
  * listener and answers the calls the edge brings in from the vendor. It answers an SRTP offer with
  * SRTP (one offered crypto line, fresh key) and a plain offer with plain RTP, like an ordinary PBX.
  */
-import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
-import { parseMessage } from '../message/parse-message.js';
 import type { SipMessage } from '../message/message.js';
 import { checkOffer } from '../sdp/srtp-policy.js';
 import { makeAnswer, makeOffer } from './lab-sdp.js';
+import { UdpEndpoint } from './udp-endpoint.js';
 import { LabUa, type CallResult, type Hop, type InviteDecision } from './lab-ua.js';
 
 export interface PbxReceived {
@@ -25,47 +23,29 @@ export class PbxSimulator {
   readonly byes = new Set<string>();
   private readonly ua: LabUa;
 
-  private constructor(private readonly socket: dgram.Socket, readonly address: string, readonly port: number, t1Ms: number) {
+  readonly address: string;
+  readonly port: number;
+
+  private constructor(private readonly udp: UdpEndpoint, t1Ms: number) {
+    this.address = udp.address;
+    this.port = udp.port;
     this.ua = new LabUa({
-      sentBy: `${address}:${port}`,
+      sentBy: `${udp.address}:${udp.port}`,
       viaTransport: 'UDP',
       agent: 'pbx',
       t1Ms,
       onInvite: (req) => this.onInvite(req),
       onBye: (callId) => this.byes.add(callId),
     });
-    socket.on('message', (data, rinfo) => {
-      const r = parseMessage(data, { framing: 'udp' });
-      if (!r.ok) return;
-      const msg = r.value;
-      this.ua.receive(msg, msg.isRequest ? this.responseHop(msg, rinfo) : this.hopTo(rinfo.address, rinfo.port));
-    });
+    udp.attach(this.ua);
   }
 
   static async start(address: string, port: number, t1Ms: number): Promise<PbxSimulator> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.on('error', () => undefined);
-    const a = socket.address() as AddressInfo;
-    return new PbxSimulator(socket, a.address, a.port, t1Ms);
+    return new PbxSimulator(await UdpEndpoint.bind('pbx', address, port), t1Ms);
   }
 
   hopTo(address: string, port: number): Hop {
-    return { reliable: false, label: `pbx -> ${address}:${port}`, send: (data) => this.socket.send(data, port, address) };
-  }
-
-  /** RFC 3261 §18.2.2 + RFC 3581 §4: responses go to received/rport, else the sent-by. */
-  private responseHop(req: SipMessage, rinfo: dgram.RemoteInfo): Hop {
-    const via = req.via();
-    const host = via.received ?? via.host;
-    const port = typeof via.rport === 'number' ? via.rport : via.rport === null ? rinfo.port : via.port ?? 5060;
-    return this.hopTo(host.replace(/^\[|\]$/g, ''), port);
+    return this.udp.hopTo(address, port);
   }
 
   private onInvite(req: SipMessage): InviteDecision {
@@ -97,6 +77,6 @@ export class PbxSimulator {
 
   async stop(): Promise<void> {
     this.ua.close();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    await this.udp.close();
   }
 }

@@ -131,7 +131,8 @@ export class ProxyCore {
       return this.reply(tx, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`);
     }
 
-    const insidePeer = leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer;
+    // Without rtpengine configured nothing is anchored: no peer lookup per request.
+    const insidePeer = this.deps.media == null ? undefined : leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer;
     const plan = this.deps.media == null ? null : this.deps.router.mediaPlan(insidePeer, decision.trunk);
     let media: AnchoredMedia | undefined;
     if (plan === null) {
