@@ -102,6 +102,8 @@ export function createCallRig(clock: Clock): CallRig {
     onAck: (ack, src) => core!.onAck(ack, src),
     onStrayResponse: (res, src) => core!.onStrayResponse(res, src),
     onServerTxTerminated: (tx) => core!.onServerTxTerminated(tx),
+    // As the edge (sip-stack.ts); COMPACT_LINGERING=0 measures the drivers lingering instead.
+    compactLingering: process.env.COMPACT_LINGERING !== '0',
   });
   core = new ProxyCore({
     identity, router, transactions, clock, timers: DEFAULT_TIMERS, sendStateless: send,

@@ -319,6 +319,8 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     onStrayResponse: (res, source) => proxy.onStrayResponse(res, source),
     onServerTxTerminated: (tx) => proxy.onServerTxTerminated(tx),
     admitNew: (req, source) => admission.admit(req, source),
+    // RFC 6026's 32 s of lingering state as one record per transaction (docs/latency.md).
+    compactLingering: true,
   });
   const srtp = config.srtp;
   const media: MediaAnchor | null = deps.media ?? null;

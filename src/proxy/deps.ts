@@ -17,6 +17,11 @@ export interface ProxyTransactions {
   findInviteFor(cancel: SipMessage, source: PeerAddress): ServerTransaction | null;
   /** Server transactions alive now (overload protection). */
   readonly activeServerTransactions: number;
+  /**
+   * The 2xx of `client` went out through `server` unedited: the transaction layer relays its
+   * retransmissions itself from now on and the context is no longer needed (TransactionLayer.relay2xx).
+   */
+  relay2xx?(client: ClientTransaction, server: ServerTransaction): boolean;
 }
 
 /** What the proxy reports (event shapes: src/diagnostics.ts); observability turns these into logs and metrics. */

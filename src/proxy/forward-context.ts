@@ -287,6 +287,9 @@ export class ForwardContext implements TimerTarget {
       if (this.isInvite) this.deps.observer.callSetup?.({ stage: 'answered', ms: this.deps.clock.now() - this.startedAt, route: this.decision.via });
       this.sendFinal(res, null, b.label);
       this.cancelOthers(b);
+      // RFC 6026 §8.4: retransmissions of this 2xx go on unedited, so the transaction layer
+      // relays them and this context (and both drivers) need not live the 32 s (docs/latency.md).
+      if (this.isInvite && this.options.media === undefined) this.deps.transactions.relay2xx?.(b.tx, this.serverTx);
       return;
     }
     this.consider({ status, response: res, code: null, detail: `${status} from ${b.label}` });

@@ -107,6 +107,15 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
     this.finish();
   }
 
+  /**
+   * The layer took over its lingering state as a record (TransactionLayer.relay2xx): no timers,
+   * no more input, no TU callbacks; the driver is garbage once the TU lets go of it.
+   */
+  retire(): void {
+    this.done = true;
+    this.timers.cancelAll();
+  }
+
   private input(input: ClientInput<T>): void {
     if (this.done) return;
     const step = this.machine.transition(this.current, input);

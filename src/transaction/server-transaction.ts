@@ -53,6 +53,12 @@ export interface ServerDriverDeps {
   readonly clock: Clock;
   readonly onAck: (ack: SipMessage, source: PeerAddress, tx: ServerTransaction) => void;
   readonly onTerminated: (tx: ServerTransaction) => void;
+  /**
+   * Asked when the transaction enters its lingering state (Timer L in Accepted, Timer J in a
+   * non-INVITE Completed) for `ms`: true = the layer keeps a record for it instead
+   * (lingering.ts); the driver starts no timer and is left to whoever still holds it.
+   */
+  readonly linger?: (tx: ServerTransactionDriver<{ readonly name: ServerTransactionState }, string>, ms: number) => boolean;
 }
 
 
@@ -115,6 +121,11 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     return this.last?.status ?? 0;
   }
 
+  /** The final response's bytes as latin1 once sent (it is compacted then), else null. */
+  finalText(): string | null {
+    return this.last !== null && this.last.status >= 200 ? this.last.packedText() : null;
+  }
+
   get terminationCause(): ServerTerminationCause | null {
     return this.cause;
   }
@@ -174,6 +185,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
           }
           break;
         case 'start-timer':
+          if ((a.timer === 'L' || a.timer === 'J') && this.deps.linger?.(this, a.ms) === true) break;
           this.timers.start(a.timer, a.ms);
           break;
         case 'cancel-timer':

@@ -1,10 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
 import { ClientTransactionDriver, type ClientDriverDeps, type ClientTransaction } from './client-transaction.js';
-import { timingsOf, type TxTiming } from './fsm.js';
+import { sendOrReport, timingsOf, type TxTiming } from './fsm.js';
 import { inviteClientMachine } from './invite-client.js';
 import { inviteServerMachine } from './invite-server.js';
-import { clientKey, responseKey, serverKeys } from './matching.js';
+import { LingerKind, LingeringInviteView, LingerQueue, LingerRecord } from './lingering.js';
+import { branchOfKey, clientKey, responseKey, serverKeys } from './matching.js';
 import { nonInviteClientMachine } from './non-invite-client.js';
 import { nonInviteServerMachine } from './non-invite-server.js';
 import { responseDestination } from './response-destination.js';
@@ -32,6 +33,15 @@ export interface TransactionLayerOptions {
    * = refused, nothing is allocated (the caller answered or dropped it). Admission / rate limits.
    */
   admitNew?(request: SipMessage, source: PeerAddress): boolean;
+  /**
+   * RFC 6026 lingering as records (lingering.ts), not as drivers: once a server transaction has
+   * sent its final response (INVITE 2xx: Accepted; non-INVITE: Completed) the layer keeps one
+   * record that absorbs or answers retransmissions, and `onServerTxTerminated` is called then
+   * (the TU can do nothing more with it); an INVITE client transaction handed to `relay2xx` the
+   * same. Off (the default), transactions linger as their drivers, Figure by Figure; the edge
+   * turns it on (sip-stack.ts). RFC 2543 INVITEs (no branch) always linger as drivers.
+   */
+  readonly compactLingering?: boolean;
 }
 
 export interface TransactionCounts {
@@ -62,8 +72,10 @@ export class TransactionLayer {
   private readonly clock: Clock;
   private readonly timers: TimerConfig;
   private readonly opts: TransactionLayerOptions;
-  private readonly clients = new Map<string, AnyClient>();
-  private readonly servers = new Map<string, AnyServer>();
+  private readonly clients = new Map<string, AnyClient | LingerRecord>();
+  private readonly servers = new Map<string, AnyServer | LingerRecord>();
+  /** compactLingering: one FIFO of records per linger duration (64*T1; T4 never lingers here). */
+  private readonly lingerQueues = new Map<number, LingerQueue>();
   /** RFC 2543 INVITE server transactions by Request-URI, From tag, Call-ID, CSeq number, top Via. */
   private readonly legacyAck = new Map<string, AnyServer>();
   private counts = { inviteClient: 0, nonInviteClient: 0, inviteServer: 0, nonInviteServer: 0 };
@@ -83,6 +95,7 @@ export class TransactionLayer {
       clock: this.clock,
       onAck: (ack, src, tx) => this.opts.onAck(ack, src, tx),
       onTerminated: (tx) => this.serverEnded(tx),
+      ...(options.compactLingering === true ? { linger: (tx: AnyServer, ms: number) => this.lingerServer(tx, ms) } : {}),
     };
     const onTerminated = (tx: ClientTransaction): void => this.clientEnded(tx);
     this.clientDeps = {
@@ -120,7 +133,33 @@ export class TransactionLayer {
 
   /** §9.2: the INVITE server transaction a CANCEL cancels, if it still exists. */
   findInvite(cancel: SipMessage): ServerTransaction | undefined {
-    return this.servers.get(serverKeys(cancel, 'INVITE').key);
+    const key = serverKeys(cancel, 'INVITE').key;
+    const tx = this.servers.get(key);
+    if (!(tx instanceof LingerRecord)) return tx;
+    return tx.kind === LingerKind.InviteServerAccepted ? new LingeringInviteView(tx, branchOfKey(key)) : undefined;
+  }
+
+  /**
+   * The TU forwarded `client`'s 2xx through `server` (§16.7) and needs neither again: each 2xx
+   * retransmission `client` still gets (RFC 6026 §8.4, Timer M) goes without its top Via to
+   * `server`'s response destination, by the layer alone; both linger as records. False (nothing
+   * changed; the TU keeps getting retransmissions) when compactLingering is off or either is not
+   * in that state. The TU must not call it when it edits the 2xx (media anchoring) or must not
+   * forward it (an answer it refused or abandoned).
+   */
+  relay2xx(client: ClientTransaction, server: ServerTransaction): boolean {
+    if (this.opts.compactLingering !== true || client.kind !== 'invite-client' || client.state !== 'Accepted') return false;
+    const serverRecord = this.servers.get((server as AnyServer).key);
+    if (!(serverRecord instanceof LingerRecord) || serverRecord.kind !== LingerKind.InviteServerAccepted) return false;
+    const key = clientKey(client.branch, client.method);
+    const driver = this.clients.get(key);
+    if (driver !== client || driver instanceof LingerRecord) return false;
+    driver.retire();
+    const record = new LingerRecord(key, LingerKind.InviteClientAccepted, 200, null, null);
+    record.relay = serverRecord;
+    this.clients.set(key, record);
+    this.lingerQueue(64 * this.timers.T1).push(record);
+    return true;
   }
 
   /**
@@ -136,9 +175,17 @@ export class TransactionLayer {
     return this.counts.inviteServer + this.counts.nonInviteServer;
   }
 
-  /** The client transaction for a branch and method, if any. */
+  /** The client transaction for a branch and method, if any (not one lingering as a record). */
   findClient(branch: string, method: string): ClientTransaction | undefined {
-    return this.clients.get(clientKey(branch, method));
+    const tx = this.clients.get(clientKey(branch, method));
+    return tx instanceof LingerRecord ? undefined : tx;
+  }
+
+  /** Transactions lingering as records now (compactLingering; included in `size` and the counts). */
+  get lingeringRecords(): number {
+    let n = 0;
+    for (const q of this.lingerQueues.values()) n += q.size;
+    return n;
   }
 
   /** Active transactions by kind, for metrics. */
@@ -152,15 +199,39 @@ export class TransactionLayer {
 
   /** Terminates every transaction (shutdown); no TU callbacks but onTerminated/onServerTxTerminated. */
   close(): void {
-    for (const tx of [...this.clients.values()]) tx.terminate();
-    for (const tx of [...this.servers.values()]) tx.terminate();
+    for (const q of this.lingerQueues.values()) q.clear();
+    for (const [key, tx] of [...this.clients]) {
+      if (tx instanceof LingerRecord) this.dropRecord(this.clients, key, tx);
+      else tx.terminate();
+    }
+    for (const [key, tx] of [...this.servers]) {
+      if (tx instanceof LingerRecord) this.dropRecord(this.servers, key, tx);
+      else tx.terminate();
+    }
   }
 
   private receiveResponse(response: SipMessage, source: PeerAddress): void {
     const key = responseKey(response);
     const tx = key === null ? undefined : this.clients.get(key);
     if (tx === undefined) this.opts.onStrayResponse(response, source);
+    else if (tx instanceof LingerRecord) this.lingeringResponse(tx, response, source);
     else tx.receiveResponse(response);
+  }
+
+  /**
+   * RFC 6026 §8.4 for a record: a 2xx retransmission goes on as the TU sent the first (its own
+   * Via off, to the server transaction's destination; §16.7 step 3); anything else is absorbed.
+   * When the server record has expired, it is stray (as after Timer M).
+   */
+  private lingeringResponse(record: LingerRecord, response: SipMessage, source: PeerAddress): void {
+    if (response.status < 200 || response.status >= 300) return;
+    const relay = record.relay;
+    if (relay === null || relay.dest === null || this.servers.get(relay.key) !== relay) {
+      this.opts.onStrayResponse(response, source);
+      return;
+    }
+    response.shift('via');
+    sendOrReport(this.transport, response.serialize(), relay.dest, () => undefined);
   }
 
   private receiveRequest(request: SipMessage, source: PeerAddress): void {
@@ -172,7 +243,8 @@ export class TransactionLayer {
     const existing = this.servers.get(keys.key);
     if (existing !== undefined) {
       // §17.2.3: a retransmission; the transaction absorbs it and resends its last response.
-      existing.receiveRequest();
+      if (!(existing instanceof LingerRecord)) existing.receiveRequest();
+      else if (existing.final !== null && existing.dest !== null) sendOrReport(this.transport, Buffer.from(existing.final, 'latin1'), existing.dest, () => undefined);
       return;
     }
     if (this.opts.admitNew !== undefined && !this.opts.admitNew(request, source)) return;
@@ -192,11 +264,18 @@ export class TransactionLayer {
   private receiveAck(ack: SipMessage, source: PeerAddress, key: string, rfc3261: boolean): void {
     let tx: AnyServer | undefined;
     if (rfc3261) {
-      tx = this.servers.get(key);
+      const found = this.servers.get(key);
+      // RFC 6026 §8.5: an ACK matching an Accepted INVITE goes to the TU; a record has no TU.
+      if (found instanceof LingerRecord) {
+        if (found.kind === LingerKind.InviteServerAccepted) this.opts.onAck(ack, source, null);
+        return;
+      }
+      tx = found;
     } else {
       // §17.2.3: an RFC 2543 ACK matches if "the To tag of the ACK matches the To tag of the
       // response sent by the server transaction".
       const candidate = this.legacyAck.get(key);
+      // (legacy INVITEs never become records: lingerServer)
       const sentTag = candidate?.lastResponse?.to().tag ?? null;
       if (candidate !== undefined && sentTag !== null && sentTag === safeToTag(ack)) tx = candidate;
     }
@@ -206,6 +285,40 @@ export class TransactionLayer {
     }
     // Completed: absorbed (-> Confirmed); Accepted: passed to the TU through deps.onAck.
     tx.receiveAck(ack, source);
+  }
+
+  /** compactLingering: `tx` sent its final response and lingers `ms`; true = as a record. */
+  private lingerServer(tx: AnyServer, ms: number): boolean {
+    if (tx.legacyAckKey !== null || this.servers.get(tx.key) !== tx) return false;
+    let record: LingerRecord;
+    if (tx.kind === 'invite-server') {
+      record = new LingerRecord(tx.key, LingerKind.InviteServerAccepted, tx.lastStatus, tx.responseDest, null);
+    } else {
+      const final = tx.finalText();
+      if (final === null) return false;
+      record = new LingerRecord(tx.key, LingerKind.NonInviteServerCompleted, tx.lastStatus, tx.responseDest, final);
+    }
+    this.servers.set(tx.key, record);
+    this.lingerQueue(ms).push(record);
+    this.opts.onServerTxTerminated?.(tx);
+    return true;
+  }
+
+  private lingerQueue(ms: number): LingerQueue {
+    let q = this.lingerQueues.get(ms);
+    if (q === undefined) {
+      q = new LingerQueue(this.clock, ms, (r) => this.dropRecord(r.isServer ? this.servers : this.clients, r.key, r));
+      this.lingerQueues.set(ms, q);
+    }
+    return q;
+  }
+
+  private dropRecord(table: Map<string, unknown>, key: string, record: LingerRecord): void {
+    if (table.get(key) !== record) return;
+    table.delete(key);
+    if (record.kind === LingerKind.InviteServerAccepted) this.counts.inviteServer--;
+    else if (record.kind === LingerKind.NonInviteServerCompleted) this.counts.nonInviteServer--;
+    else this.counts.inviteClient--;
   }
 
   private clientEnded(tx: ClientTransaction): void {

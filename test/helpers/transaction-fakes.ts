@@ -89,7 +89,7 @@ export interface Harness {
   readonly ended: ServerTransaction[];
 }
 
-export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequest'>> = {}): Harness {
+export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequest' | 'compactLingering'>> = {}): Harness {
   const clock = new VirtualClock();
   const transport = new FakeTransport(clock);
   const h: Omit<Harness, 'layer'> = { clock, transport, requests: [], acks: [], strays: [], ended: [] };
@@ -103,6 +103,7 @@ export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequ
     onAck: (ack, source, tx) => h.acks.push({ ack, source, tx }),
     onStrayResponse: (r) => h.strays.push(r),
     onServerTxTerminated: (tx) => h.ended.push(tx),
+    ...(overrides.compactLingering !== undefined ? { compactLingering: overrides.compactLingering } : {}),
   });
   return { ...h, layer };
 }
