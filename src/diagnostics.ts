@@ -82,7 +82,7 @@ export interface DroppedEvent {
 
 export type SourceKind = 'vendor' | 'peer' | 'stranger';
 /** Why admission refused a new request (`trunk-pending`: the proxy's per-trunk limit). */
-export type RefusalReason = 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed' | 'loop-delay';
+export type RefusalReason = 'source-rate' | 'strangers-rate' | 'trunk-pending' | 'malformed' | 'loop-delay' | 'loop-busy';
 export type RefusalResponse = 'sent' | 'suppressed' | 'silent';
 
 /** A new request refused by admission (rate limit, per-trunk pending limit) and what it was answered with. */

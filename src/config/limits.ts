@@ -86,6 +86,16 @@ export const DEFAULT_LIMITS = {
   maxEventLoopDelayMs: 100,
   /** Drills and tests only: added to the measured loop delay, so the shed can be seen without overloading the edge. 0 in service. */
   eventLoopDelayDrillMs: 0,
+  /**
+   * Event-loop utilization (percent of the last 0.5 s the loop was not idle, per process) from which
+   * new INVITEs are shed with the same stateless 503, in proportion to the excess: at 97.5 % of a
+   * limit of 95, every other one; at 100 %, all (0 = off). As a CPU-load call admission control in
+   * other SBCs, it counts whatever keeps the loop busy, a flood included. A saturated loop over UDP shows little
+   * delay (every turn is short) while the kernel's receive buffer fills and the callers start
+   * retransmitting: utilization sees that, delay does not. A new call costs about seven messages
+   * through the edge, its 503 one, so shedding frees the loop for the calls already admitted.
+   */
+  maxEventLoopUtilizationPercent: 95,
   /** Retry-After (s) on rate-limit 503s: the burst passes within seconds, a longer value would idle a whole trunk. */
   rateLimitRetryAfterSeconds: 5,
   /** Accepted connections with no traffic for this long are closed (s). */

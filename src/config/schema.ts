@@ -75,8 +75,13 @@ const timers = obj('RFC 3261 timers, milliseconds', {
   inviteFailover: withDefault(int('an INVITE branch with no response at all (not even 100 Trying) this long is given up and the next host tried; 0: off (only Timer B/C). 4 s: far above a healthy hop\'s 100 Trying (<200 ms, §17.2.1), and four hosts fit in the caller\'s 32 s Timer B', 0, 60_000), 4000),
 });
 
+/** Limits whose range is narrower than any non-negative integer. */
+const LIMIT_RANGES: Partial<Record<keyof typeof DEFAULT_LIMITS, readonly [number, number]>> = { maxEventLoopUtilizationPercent: [0, 100] };
 const limitFields = Object.fromEntries(
-  Object.entries(DEFAULT_LIMITS).map(([k, v]) => [k, withDefault(int(`see config/limits.ts`, 0, 2 ** 31 - 1), v)]),
+  Object.entries(DEFAULT_LIMITS).map(([k, v]) => {
+    const [min, max] = LIMIT_RANGES[k as keyof typeof DEFAULT_LIMITS] ?? [0, 2 ** 31 - 1];
+    return [k, withDefault(int(`see config/limits.ts`, min, max), v)];
+  }),
 ) as { [K in keyof typeof DEFAULT_LIMITS]: ReturnType<typeof int> };
 const limits = obj('operator limits (defaults and reasons in src/config/limits.ts)', limitFields);
 

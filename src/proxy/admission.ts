@@ -19,8 +19,11 @@
  * - Issue 13: while the event loop runs late (`limits.maxEventLoopDelayMs`, the median delay over the
  *   last half second: a lone GC pause does not move it, a loop that keeps falling behind does) new
  *   INVITEs get the same stateless 503 (SIPS_ERR_PROXY_OVERLOAD) before they cost a transaction;
- *   calls already admitted (CANCEL, ACK, in-dialog requests) and other methods go on.
+ *   calls already admitted (CANCEL, ACK, in-dialog requests) and other methods go on. And while the
+ *   loop is busy past `limits.maxEventLoopUtilizationPercent` over the last half second, a share
+ *   of new INVITEs in proportion to the excess gets it (every k-th, by error diffusion: no random).
  */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { LoopDelaySampler } from '../clock.js';
 import type { Limits } from '../config/limits.js';
 import { buildResponse } from '../message/build-response.js';
@@ -65,7 +68,9 @@ export interface AdmissionDeps {
   readonly limits: Pick<Limits,
     'knownSourceRequestRate' | 'knownSourceRequestBurst' | 'strangerRequestRate' | 'strangerRequestBurst' |
     'strangersRequestRate' | 'strangersRequestBurst' | 'maxTrackedSources' | 'overloadResponseRate' |
-    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds' | 'maxEventLoopDelayMs' | 'eventLoopDelayDrillMs'>;
+    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds' | 'maxEventLoopDelayMs' | 'eventLoopDelayDrillMs' | 'maxEventLoopUtilizationPercent'>;
+  /** Tests: the loop utilization (percent) to act on instead of the process's own. */
+  readonly loopUtilization?: () => number;
   readonly now: () => number;
   /** The side a source arrived on and whether access control admits it; undefined = unknown listener. */
   readonly classify: (source: PeerAddress) => { readonly side: Side; readonly known: boolean } | undefined;
@@ -92,6 +97,21 @@ let loopSampler: LoopDelaySampler | null = null;
 let loopWindowAt = 0;
 let loopDelayMs = 0;
 
+let eluMark: EventLoopUtilization | null = null;
+let eluAt = 0;
+let eluPercent = 0;
+
+/** The share of the last window (LOOP_WINDOW_MS or the time since the last ask) the loop was busy, percent. */
+function recentLoopUtilization(now: number): number {
+  if (eluMark === null || now - eluAt >= LOOP_WINDOW_MS) {
+    const mark = performance.eventLoopUtilization();
+    if (eluMark !== null) eluPercent = performance.eventLoopUtilization(mark, eluMark).utilization * 100;
+    eluMark = mark;
+    eluAt = now;
+  }
+  return eluPercent;
+}
+
 function recentLoopDelay(now: number): number {
   loopSampler ??= new LoopDelaySampler();
   if (now - loopWindowAt >= LOOP_WINDOW_MS) {
@@ -114,6 +134,8 @@ export class Admission {
   private readonly strangers: TokenBucket;
   private readonly responses: TokenBucket;
   private readonly retryAfter: string;
+  /** Error diffusion of the utilization shed: the share of new INVITEs owed a 503 so far. */
+  private shedOwed = 0;
 
   constructor(private readonly deps: AdmissionDeps) {
     const l = deps.limits;
@@ -134,6 +156,19 @@ export class Admission {
     if (maxDelay > 0 && request.method === 'INVITE' && !priority) {
       const delay = recentLoopDelay(now) + this.deps.limits.eventLoopDelayDrillMs;
       if (delay > maxDelay) return this.refuse(request, source, entry, 'loop-delay', now);
+    }
+    const maxBusy = this.deps.limits.maxEventLoopUtilizationPercent;
+    if (maxBusy > 0 && request.method === 'INVITE' && !priority) {
+      const busy = this.deps.loopUtilization?.() ?? recentLoopUtilization(now);
+      if (busy > maxBusy) {
+        this.shedOwed += maxBusy >= 100 ? 1 : Math.min(1, (busy - maxBusy) / (100 - maxBusy));
+        if (this.shedOwed >= 1) {
+          this.shedOwed -= 1;
+          return this.refuse(request, source, entry, 'loop-busy', now);
+        }
+      } else {
+        this.shedOwed = 0;
+      }
     }
     if (!entry.bucket.take(now, priority)) return this.refuse(request, source, entry, 'source-rate', now);
     if (entry.kind === 'stranger' && !this.strangers.take(now)) return this.refuse(request, source, entry, 'strangers-rate', now);
@@ -200,7 +235,9 @@ export class Admission {
   private answer(request: SipMessage, source: PeerAddress, reason: RefusalReason): boolean {
     const warning = reason === 'loop-delay'
       ? warningValue(this.deps.agent, 'SIPS_ERR_PROXY_OVERLOAD', 'event loop delay over limits.maxEventLoopDelayMs')
-      : warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source');
+      : reason === 'loop-busy'
+        ? warningValue(this.deps.agent, 'SIPS_ERR_PROXY_OVERLOAD', 'event loop utilization over limits.maxEventLoopUtilizationPercent')
+        : warningValue(this.deps.agent, 'SIPS_ERR_PROXY_RATE_LIMITED', 'too many new requests from this source');
     let data: Buffer;
     let dest: PeerAddress;
     try {

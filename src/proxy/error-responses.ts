@@ -17,7 +17,7 @@ export const PROXY_ERRORS = {
   SIPS_ERR_PROXY_BAD_EXTENSION: { status: 420, reason: 'Bad Extension', meaning: 'Proxy-Require names an extension (the edge supports none); Unsupported lists them' },
   SIPS_ERR_PROXY_NOT_HERE: { status: 404, reason: 'Not Here', meaning: 'in-dialog request without a Route to this edge' },
   SIPS_ERR_PROXY_NO_TRANSACTION: { status: 481, reason: 'Call/Transaction Does Not Exist', meaning: 'CANCEL for no INVITE transaction here' },
-  SIPS_ERR_PROXY_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: 'more than `limits.maxTransactions` transactions, or (new INVITEs, a stateless 503) the event-loop delay above `limits.maxEventLoopDelayMs`; Retry-After' },
+  SIPS_ERR_PROXY_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: 'more than `limits.maxTransactions` transactions, or (new INVITEs, a stateless 503) the event-loop delay above `limits.maxEventLoopDelayMs` or its utilization above `limits.maxEventLoopUtilizationPercent`; Retry-After' },
   SIPS_ERR_PROXY_RATE_LIMITED: { status: 503, reason: 'Service Unavailable', meaning: 'new transactions from one source (or from all strangers) over their `limits.*RequestRate` token bucket; Retry-After `limits.rateLimitRetryAfterSeconds`; sent statelessly at most `limits.overloadResponseRate`/s, never to UDP strangers' },
   SIPS_ERR_PROXY_TRUNK_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: 'more than `limits.maxPendingPerTrunk` forwarded INVITEs unanswered for this trunk or inside peer; Retry-After' },
   SIPS_ERR_PROXY_DRAINING: { status: 503, reason: 'Service Unavailable', meaning: 'SIGTERM drain: new INVITEs refused; Retry-After' },

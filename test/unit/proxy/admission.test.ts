@@ -16,6 +16,8 @@ test('token bucket: burst, then the rate, never more than the burst after idling
 
 function harness(known: (address: string) => boolean, limits: Partial<Limits> = {}) {
   let now = 0;
+  // The loop utilization admission acts on (percent): set by the tests, never this test process's own.
+  const load = { busy: 0 };
   const sent: { data: string; dest: PeerAddress }[] = [];
   const events: unknown[] = [];
   const a = new Admission({
@@ -25,8 +27,9 @@ function harness(known: (address: string) => boolean, limits: Partial<Limits> = 
     send: async (data, dest) => { sent.push({ data: data.toString(), dest }); },
     observer: { admissionRefused: (e) => events.push(e) },
     agent: 'sips-edge',
+    loopUtilization: () => load.busy,
   });
-  return { a, sent, events, tick: (ms: number) => { now += ms; } };
+  return { a, sent, events, load, tick: (ms: number) => { now += ms; } };
 }
 
 const src = (address: string, transport: PeerAddress['transport'] = 'udp'): PeerAddress => ({ transport, address, port: 40000, localAddress: '127.0.0.1', localPort: 5060 });
@@ -98,4 +101,30 @@ test('issue 13: the loop-delay shed is off at maxEventLoopDelayMs 0, and a healt
   assert.equal(off.a.admit(request({ method: 'INVITE' }), src('10.0.0.1')), true);
   const healthy = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, maxEventLoopDelayMs: 100_000 });
   assert.equal(healthy.a.admit(request({ method: 'INVITE' }), src('10.0.0.1')), true);
+});
+
+test('issue 13: past limits.maxEventLoopUtilizationPercent new INVITEs are shed in proportion to the excess (95 of 90: every other one), with the OVERLOAD 503; CANCEL and in-dialog requests pass', () => {
+  const h = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, overloadResponseRate: 1000, overloadResponseBurst: 1000, maxEventLoopDelayMs: 0, maxEventLoopUtilizationPercent: 90 });
+  const peer = src('10.0.0.1');
+  h.load.busy = 80;
+  const calm = Array.from({ length: 10 }, () => h.a.admit(request({ method: 'INVITE' }), peer));
+  assert.deepEqual(calm, Array(10).fill(true), 'under the limit every INVITE is admitted');
+  h.load.busy = 95;
+  const half = Array.from({ length: 10 }, () => h.a.admit(request({ method: 'INVITE' }), peer));
+  assert.equal(half.filter((x) => !x).length, 5, 'half of them shed');
+  assert.match(h.sent[0]!.data, /^SIP\/2\.0 503 /);
+  assert.match(h.sent[0]!.data, /\r\nWarning: 399 sips-edge "SIPS_ERR_PROXY_OVERLOAD: event loop utilization/);
+  assert.deepEqual(h.events[0], { side: 'inside', source: 'peer', reason: 'loop-busy', response: 'sent' });
+  h.load.busy = 100;
+  const all = Array.from({ length: 5 }, () => h.a.admit(request({ method: 'INVITE' }), peer));
+  assert.deepEqual(all, Array(5).fill(false), 'a saturated loop sheds every new INVITE');
+  assert.equal(h.a.admit(request({ method: 'INVITE', toTag: 'x' }), peer), true, 're-INVITE in a dialog');
+  assert.equal(h.a.admit(request({ method: 'CANCEL' }), peer), true, 'CANCEL');
+  assert.equal(h.a.admit(request({ method: 'BYE', toTag: 'x' }), peer), true, 'BYE');
+});
+
+test('issue 13: the utilization shed is off at maxEventLoopUtilizationPercent 0', () => {
+  const h = harness(() => true, { knownSourceRequestRate: 1000, knownSourceRequestBurst: 1000, maxEventLoopDelayMs: 0, maxEventLoopUtilizationPercent: 0 });
+  h.load.busy = 100;
+  assert.equal(h.a.admit(request({ method: 'INVITE' }), src('10.0.0.1')), true);
 });
