@@ -2,8 +2,8 @@
  * The SIP stack, built in one pass: config -> TLS -> transport -> transactions -> proxy <- routing.
  * `startSipStack` reads the config and the values handed in (secrets, observability seams), binds
  * the listeners, and returns the stack fully wired: no late-bound field, nothing nullable that a
- * message could find missing. With edge-runtime.ts (the process around it) the only modules that
- * import every layer.
+ * message could find missing. With edge-runtime.ts (the process around it) and worker-routing.ts
+ * (which worker a message belongs to) the only modules that import every layer.
  */
 import { randomBytes } from 'node:crypto';
 import type tls from 'node:tls';
@@ -15,11 +15,10 @@ import type { SipMessage } from './message/message.js';
 import { hostPort } from './message/host-port.js';
 import { LogRateLimiter } from './observability/log-rate.js';
 import { Admission } from './proxy/admission.js';
-import { branchOnly, setBranchWorker, workerOfBranch } from './proxy/branch.js';
+import { branchOnly, setBranchWorker } from './proxy/branch.js';
 import type { ProxyObserver } from './proxy/deps.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import { ProxyCore } from './proxy/proxy-core.js';
-import { routeUriOf } from './proxy/record-route.js';
 import { loadRouteSigner } from './proxy/route-keys.js';
 import { SrtpGate } from './proxy/srtp-gate.js';
 import { viaValue } from './proxy/via.js';
@@ -38,8 +37,9 @@ import { TransactionLayer } from './transaction/transaction-layer.js';
 import { createSipReceiver } from './transport/sip-receiver.js';
 import { Transport } from './transport/transport.js';
 import type { MediaAnchor } from './media/types.js';
-import type { Endpoint, PeerAddress, ReceivedMessage } from './transport/types.js';
-import { flowIdPrefix, WorkerHandoff, workerOfFlow } from './transport/worker-handoff.js';
+import type { Endpoint, PeerAddress } from './transport/types.js';
+import { flowIdPrefix, type WorkerHandoff } from './transport/worker-handoff.js';
+import { WorkerRouting } from './worker-routing.js';
 
 export const AGENT = 'sips-edge';
 
@@ -277,10 +277,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   /** Six sends per call: no async layers here, one promise from the transport. */
   const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
     // A flow of another worker (the answer to a request it handed over): that worker writes it.
-    if (handoff !== null && dest.flowId !== undefined) {
-      const owner = workerOfFlow(dest.flowId);
-      if (owner !== null && owner !== handoff.self && handoff.passFlowSend(owner, dest.flowId, data)) return Promise.resolve(null);
-    }
+    if (routing !== null && routing.divertSend(data, dest)) return Promise.resolve(null);
     const flow = dest.flowId !== undefined ? transport.getFlow(dest.flowId) : undefined;
     const sent = flow !== undefined ? transport.send(flow.id, data) : transport.send(dest, data);
     const capture = deps.capture;
@@ -365,22 +362,16 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     onDeliverError: (e: unknown, msg: SipMessage) => log('error', 'internal error handling a message', { error: e instanceof Error ? e.stack ?? e.message : String(e), callId: msg.callId() }),
   } satisfies Parameters<typeof createSipReceiver>[0];
   // Several workers: what another worker owns is handed to it before any stamping (docs/workers.md).
-  const handoff: WorkerHandoff | null = worker === undefined ? null : new WorkerHandoff({
-    self: worker.slot,
+  const routing: WorkerRouting | null = worker === undefined ? null : new WorkerRouting({
+    slot: worker.slot,
     clock,
     receiveBufferBytes: limits.udpReceiveBufferBytes,
-    deliver: (m) => receiveHanded(m),
-    sendOnFlow: (id, data) => {
-      transport.send(id, data).catch(() => { handoff!.failed++; });
-    },
+    insideListeners: listeners.filter((l) => l.side === 'inside'),
+    receiver: receiverOptions,
+    holdsInvite: (cancel) => transactions.findInvite(cancel) !== undefined,
+    writeOnFlow: (id, data) => transport.send(id, data),
   });
-  const insidePorts = new Set(listeners.filter((l) => l.side === 'inside').map((l) => `${l.transport}:${l.port}`));
-  const receive = createSipReceiver(handoff === null ? receiverOptions : {
-    ...receiverOptions,
-    divert: (msg, m) => divertToOwner(handoff, msg, m, insidePorts),
-  });
-  // Handed messages are never handed on (a stale slot map cannot make them circle).
-  const receiveHanded = handoff === null ? receive : createSipReceiver(receiverOptions);
+  const receive = routing?.receive ?? createSipReceiver(receiverOptions);
   const capture = deps.capture;
   transport.onMessage(capture === undefined ? receive : (m) => {
     capture('in', m.transport, m.local, m.remote, m.data);
@@ -422,17 +413,10 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     transactions.close();
     await transport.stop();
     await media?.close();
-    await handoff?.close();
+    await routing?.close();
   };
-  if (handoff !== null) {
-    try {
-      await handoff.start();
-    } catch (e) {
-      await stopStack();
-      throw e;
-    }
-  }
   try {
+    await routing?.start();
     await router.start();
   } catch (e) {
     await stopStack();
@@ -454,7 +438,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     resolver,
     media,
     anchored: [...config.trunks.filter((t) => t.media === 'anchor').map((t) => `trunk:${t.name}`), ...config.peers.filter((p) => p.media === 'anchor').map((p) => `peer:${p.name}`)],
-    handoff,
+    handoff: routing?.handoff ?? null,
     watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles, ...(st.keyFile !== undefined ? [st.keyFile] : [])],
     loadedCertificates() {
       if (identities === null) return [];
@@ -519,28 +503,6 @@ function passiveHealth(observer: ProxyObserver, health: HealthMonitor): ProxyObs
 /** A follower worker's passive verdicts: sent to the prober, which alone decides (docs/workers.md). */
 function forwardedHealth(health: HealthMonitor, forward: (ref: HostRef, ok: boolean, reason: string | undefined) => void): HealthMonitor {
   return { ...health, reportFailure: (ref, reason) => forward(ref, false, reason), reportSuccess: (ref) => forward(ref, true, undefined) };
-}
-
-/**
- * Several workers (docs/workers.md): (a) a response whose top Via branch names another worker
- * goes to the worker holding the client transaction; (b) a request arriving on an inside listener
- * whose edge Route names the vendor flow (`f=w<slot>-...`) of another worker goes to that worker,
- * which forwards it on the connection the vendor opened. Everything else is processed here.
- */
-function divertToOwner(handoff: WorkerHandoff, msg: SipMessage, m: ReceivedMessage, insidePorts: ReadonlySet<string>): boolean {
-  if (!msg.isRequest) {
-    const owner = workerOfBranch(msg.via().branch);
-    return owner !== null && owner !== 0 && owner !== handoff.self && handoff.passReceived(owner, 'response', m);
-  }
-  if (!insidePorts.has(`${m.transport}:${m.local.port}`)) return false;
-  for (const value of msg.values('route')) {
-    const at = value.indexOf(';f=w');
-    if (at < 0) continue;
-    const f = routeUriOf(value)?.param('f');
-    const owner = typeof f === 'string' ? workerOfFlow(f) : null;
-    return owner !== null && owner !== handoff.self && handoff.passReceived(owner, 'request', m);
-  }
-  return false;
 }
 
 /** TLS trust per server name: each trunk host's anchors and accepted names, inside TLS peers' files. */

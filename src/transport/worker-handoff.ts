@@ -5,12 +5,15 @@
  * 127.0.0.1; a message is passed to its owner as a small binary header and the raw bytes (no
  * JSON, no parse): the owner processes it as if it had received it itself.
  *
- *   received (response / request):
+ *   received (response / request / cancel):
  *     0 kind | 1 transport | 2-3 remote port | 4-5 local port | 6 remote address length |
- *     7 local address length | 8 flow id length | addresses, flow id (latin1) | the message
+ *     7 local address length | 8 flow id length | 9 hops | addresses, flow id (latin1) |
+ *     the message
  *   flow-send (write these bytes on my flow):
  *     0 kind | 1 flow id length | flow id (latin1) | the message
  *
+ * `hops` is 0 except for a CANCEL going round the ring (`cancel`): the workers that had it
+ * before the receiver, so it stops once every other worker was asked (cancelRingNext).
  * Only datagrams from the other workers' handoff ports are taken (a local process cannot inject
  * messages with a made-up source address).
  */
@@ -19,14 +22,15 @@ import type { Clock } from '../clock.js';
 import type { Endpoint, FlowInfo, ReceivedMessage, TransportKind } from './types.js';
 import { endpoint } from './types.js';
 
-export type HandoffKind = 'response' | 'request' | 'flow-send';
+export type HandoffKind = 'response' | 'request' | 'cancel' | 'flow-send';
 
-const KIND_CODE: Record<HandoffKind, number> = { response: 1, request: 2, 'flow-send': 3 };
+const KIND_CODE: Record<HandoffKind, number> = { response: 1, request: 2, 'flow-send': 3, cancel: 4 };
+const RECEIVED_KINDS: readonly ('response' | 'request' | 'cancel' | undefined)[] = [undefined, 'response', 'request', undefined, 'cancel'];
 const TRANSPORT_CODE: Record<TransportKind, number> = { udp: 0, tcp: 1, tls: 2 };
 const TRANSPORTS: readonly TransportKind[] = ['udp', 'tcp', 'tls'];
 /** The largest loopback datagram (65,535 - 8 UDP - 20 IP). */
 const MAX_DATAGRAM = 65_507;
-const RECEIVED_HEADER = 9;
+const RECEIVED_HEADER = 10;
 
 /** Flow ids of a worker start `w<slot>-` (TransportOptions.flowIdPrefix). */
 export function flowIdPrefix(slot: number): string {
@@ -46,12 +50,37 @@ export function workerOfFlow(flowId: string): number | null {
   return null;
 }
 
+/**
+ * The CANCEL ring: the worker after `self` in slot order (wrapping round), among the other
+ * reachable workers `peers`, or null when every one of them has been asked. `asked` counts the
+ * workers that had this CANCEL before `self` (0 where it arrived from the network); each worker
+ * is asked at most once, so the ring ends at N-1 handoffs.
+ */
+export function cancelRingNext(self: number, peers: Iterable<number>, asked: number): number | null {
+  let count = 0;
+  let after: number | null = null;
+  let lowest: number | null = null;
+  for (const slot of peers) {
+    if (slot === self) continue;
+    count++;
+    if (slot > self && (after === null || slot < after)) after = slot;
+    if (lowest === null || slot < lowest) lowest = slot;
+  }
+  // The hop count travels in one byte.
+  if (asked + 1 > count || asked + 1 > 255) return null;
+  return after ?? lowest;
+}
+
 export interface WorkerHandoffOptions {
   /** This worker's slot (1..N). */
   readonly self: number;
   readonly clock: Clock;
-  /** A message another worker received for this one: process it as received here. */
-  deliver(message: ReceivedMessage): void;
+  /**
+   * A message another worker received for this one: process it as received here. `hops` > 0: a
+   * CANCEL going round the ring, after that many workers (pass it on with passCancel(m, hops)
+   * when this one does not hold its INVITE either).
+   */
+  deliver(message: ReceivedMessage, hops: number): void;
   /** Another worker's message for one of this worker's flows: write it there. */
   sendOnFlow(flowId: string, data: Buffer): void;
   /** SO_RCVBUF of the handoff socket (bursts of handed responses). */
@@ -60,9 +89,9 @@ export interface WorkerHandoffOptions {
 
 export class WorkerHandoff {
   /** Messages handed to another worker, by kind (sips_edge_worker_handoffs_total). */
-  readonly sent: Record<HandoffKind, number> = { response: 0, request: 0, 'flow-send': 0 };
+  readonly sent: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, 'flow-send': 0 };
   /** Messages taken from other workers, by kind. */
-  readonly received: Record<HandoffKind, number> = { response: 0, request: 0, 'flow-send': 0 };
+  readonly received: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, 'flow-send': 0 };
   /** Handoffs that could not be sent (no such worker yet, too large, socket error) or were refused. */
   failed = 0;
   private readonly socket = dgram.createSocket('udp4');
@@ -117,6 +146,20 @@ export class WorkerHandoff {
 
   /** Hands a message received here to the worker `slot`; false when it cannot (process it here). */
   passReceived(slot: number, kind: 'response' | 'request', m: ReceivedMessage): boolean {
+    return this.pass(slot, kind, m, 0);
+  }
+
+  /**
+   * A CANCEL whose INVITE this worker does not hold, to the next worker of the ring; `asked`: the
+   * workers that had it before this one (0 for one from the network). False when every other
+   * worker has been asked or it cannot be sent: process it here (no transaction: 481).
+   */
+  passCancel(m: ReceivedMessage, asked: number): boolean {
+    const next = cancelRingNext(this.opts.self, this.ports.keys(), asked);
+    return next !== null && this.pass(next, 'cancel', m, asked + 1);
+  }
+
+  private pass(slot: number, kind: 'response' | 'request' | 'cancel', m: ReceivedMessage, hops: number): boolean {
     const port = this.ports.get(slot);
     if (port === undefined) return false;
     const flowId = m.flow?.id ?? '';
@@ -135,6 +178,7 @@ export class WorkerHandoff {
     out[6] = ra.length;
     out[7] = la.length;
     out[8] = flowId.length;
+    out[9] = hops;
     let at = RECEIVED_HEADER;
     at += out.write(ra, at, 'latin1');
     at += out.write(la, at, 'latin1');
@@ -185,7 +229,8 @@ export class WorkerHandoff {
       this.opts.sendOnFlow(msg.toString('latin1', 2, 2 + n), msg.subarray(2 + n));
       return;
     }
-    if ((kind !== KIND_CODE.response && kind !== KIND_CODE.request) || msg.length < RECEIVED_HEADER) return void this.failed++;
+    const received = RECEIVED_KINDS[kind!];
+    if (received === undefined || msg.length < RECEIVED_HEADER) return void this.failed++;
     const transport = TRANSPORTS[msg[1]!];
     const rl = msg[6]!;
     const ll = msg[7]!;
@@ -196,7 +241,7 @@ export class WorkerHandoff {
     const local = endpoint(msg.toString('latin1', RECEIVED_HEADER + rl, RECEIVED_HEADER + rl + ll), msg.readUInt16BE(4));
     const flowId = fl === 0 ? null : msg.toString('latin1', RECEIVED_HEADER + rl + ll, body);
     const now = this.opts.clock.now();
-    this.received[kind === KIND_CODE.response ? 'response' : 'request']++;
+    this.received[received]++;
     this.opts.deliver({
       data: msg.subarray(body),
       // A stream flow of the worker that handed it: answers to it are handed back (flow-send).
@@ -205,7 +250,7 @@ export class WorkerHandoff {
       remote,
       local,
       receivedAt: now,
-    });
+    }, received === 'cancel' ? msg[9]! : 0);
   }
 }
 

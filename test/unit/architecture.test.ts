@@ -23,7 +23,8 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
   ['lab', ['message', 'sdp', 'config', 'tls', 'transport', 'routing']],
   ['doctor', ['config', 'tls', 'routing']],
   ['cli', ['*']],
-  // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-runtime.ts (the process around it).
+  // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-runtime.ts (the process around it),
+  // edge-cluster.ts and worker-routing.ts (edge.workers > 1).
   ['.', ['*']],
 ];
 

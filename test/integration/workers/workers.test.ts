@@ -5,7 +5,13 @@
  * from one port, so its responses all hash to one worker and the other worker's need a handoff.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { after, test } from 'node:test';
+import type { SipMessage } from '../../../src/message/message.js';
+import { parseMessage } from '../../../src/message/parse-message.js';
+import { StreamFramer } from '../../../src/message/stream-framer.js';
 import { udpTrunkConfig } from '../../helpers/edge-configs.js';
 import { EdgeProcess, type LogLine } from '../../helpers/edge-process.js';
 import { freeUdpPort, runSipp, udpBound, type SippResult } from '../../helpers/sipp.js';
@@ -19,8 +25,8 @@ function workersConfig(far: number, extra = ''): string {
     .replace('admin:\n  enabled: false\n', 'admin:\n  enabled: true\n  address: 127.0.0.1\n  port: 0\n');
 }
 
-async function startEdge(far: number): Promise<EdgeProcess> {
-  const e = await EdgeProcess.start(workersConfig(far));
+async function startEdge(far: number, yaml = workersConfig(far)): Promise<EdgeProcess> {
+  const e = await EdgeProcess.start(yaml);
   edges.push(e);
   return e;
 }
@@ -141,6 +147,199 @@ test('workers: 2 under retransmissions and CANCEL: late-ACKed 200 retransmission
   assert.ok(handed > 0, `responses handed over (${handed})`);
   // One INVITE transaction per call of the three runs, summed over the workers, however many copies crossed.
   assert.equal(await metric(edge, 'sips_edge_requests_total', '{method="INVITE",direction="outbound"}'), 3 * calls);
+});
+
+/** One socket of a raw SIP client: UDP (its own source port) or one TCP connection. */
+interface Leg {
+  readonly port: number;
+  send(text: string): void;
+  /** The next message matching `pred` (bounded: a lost answer fails the test, it does not hang it). */
+  next(what: string, pred: (m: SipMessage) => boolean): Promise<SipMessage>;
+  close(): void;
+}
+
+function legOf(port: number, write: (data: Buffer) => void, close: () => void): Leg & { take(m: SipMessage): void } {
+  const got: SipMessage[] = [];
+  let waiters: { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => void }[] = [];
+  return {
+    port,
+    send: (text) => write(Buffer.from(text, 'latin1')),
+    take(m) {
+      const w = waiters.find((x) => x.pred(m));
+      if (w === undefined) return void got.push(m);
+      waiters = waiters.filter((x) => x !== w);
+      w.resolve(m);
+    },
+    async next(what, pred) {
+      const i = got.findIndex(pred);
+      if (i >= 0) return got.splice(i, 1)[0]!;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          new Promise<SipMessage>((resolve) => waiters.push({ pred, resolve })),
+          new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} on port ${port} within 20 s`)), 20_000); }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close,
+  };
+}
+
+async function udpLeg(edgePort: number): Promise<Leg> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const leg = legOf(s.address().port, (d) => s.send(d, edgePort, '127.0.0.1'), () => s.close());
+  s.on('message', (d) => { const r = parseMessage(d, { framing: 'udp' }); if (r.ok) leg.take(r.value); });
+  return leg;
+}
+
+async function tcpLeg(edgePort: number): Promise<Leg> {
+  const s = net.connect({ host: '127.0.0.1', port: edgePort });
+  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  const leg = legOf(s.localPort!, (d) => s.write(d), () => s.destroy());
+  const framer = new StreamFramer({
+    onMessage: (d) => { const r = parseMessage(Buffer.from(d), { framing: 'stream' }); if (r.ok) leg.take(r.value); },
+    onKeepAlive: () => undefined,
+    onError: () => s.destroy(),
+  }, { expectPongs: true });
+  s.on('data', (d: Buffer) => framer.push(d));
+  s.on('error', () => undefined);
+  return leg;
+}
+
+/**
+ * The far end as a raw UDP UAS that rings and waits for the CANCEL: 180 (again for each copy of the
+ * INVITE), then 200 for the CANCEL and 487 for the INVITE, which carries the INVITE's Vias (RFC 3261
+ * §9.2; SIPp's uas-ring-expect-cancel.xml answers with the CANCEL's Via, so its 487 reaches the PBX
+ * with none left, which a strict parser refuses). Resolves `done` after `calls` ACKs.
+ */
+async function ringingFarEnd(port: number, calls: number): Promise<{ done: Promise<void>; close(): void }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(port, '127.0.0.1', () => resolve()); });
+  const invites = new Map<string, { msg: SipMessage; tag: string; resend: NodeJS.Timeout | null }>();
+  let acks = 0;
+  let finished = (): void => undefined;
+  let bound: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    finished = () => { clearTimeout(bound); resolve(); };
+    bound = setTimeout(() => reject(new Error(`the far end got ${acks} of ${calls} ACKs within 60 s`)), 60_000);
+  });
+  const answer = (req: SipMessage, status: string, tag: string, vias = req.values('via'), cseq = req.get('cseq') ?? ''): string => [
+    `SIP/2.0 ${status}`, ...vias.map((v) => `Via: ${v}`), `From: ${req.get('from') ?? ''}`, `To: ${req.get('to') ?? ''};tag=${tag}`,
+    `Call-ID: ${req.callId()}`, `CSeq: ${cseq}`, 'Content-Length: 0', '', ''].join('\r\n');
+  s.on('message', (d, rinfo) => {
+    const r = parseMessage(d, { framing: 'udp' });
+    if (!r.ok || !r.value.isRequest) return;
+    const req = r.value;
+    const send = (text: string): void => s.send(Buffer.from(text, 'latin1'), rinfo.port, rinfo.address);
+    const call = invites.get(req.callId());
+    if (req.method === 'INVITE') {
+      const c = call ?? { msg: req, tag: randomBytes(4).toString('hex'), resend: null };
+      invites.set(req.callId(), c);
+      send(answer(c.msg, '180 Ringing', c.tag));
+    } else if (req.method === 'CANCEL' && call !== undefined) {
+      send(answer(req, '200 OK', call.tag));
+      const terminated = answer(call.msg, '487 Request Terminated', call.tag);
+      send(terminated);
+      // §17.2.1 Timer G: again until the ACK.
+      call.resend ??= setInterval(() => send(terminated), 500);
+    } else if (req.method === 'ACK' && call !== undefined && call.resend !== null) {
+      clearInterval(call.resend);
+      call.resend = null;
+      if (++acks === calls) finished();
+    }
+  });
+  return {
+    done,
+    close: () => {
+      clearTimeout(bound);
+      for (const c of invites.values()) if (c.resend !== null) clearInterval(c.resend);
+      s.close();
+    },
+  };
+}
+
+const SDP = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/SAVP 0 101',
+  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
+
+/**
+ * A PBX that sends the CANCEL from another socket than its INVITE (another UDP source port, or
+ * another TCP connection): the CANCEL carries the INVITE's top Via as sent, branch and sent-by
+ * (RFC 3261 §9.1); the edge's received/rport stamp is its own and the CANCEL gets a stamp of its own.
+ * Resolves with the CANCEL's and the INVITE's final statuses once the 487 is ACKed.
+ */
+async function cancelledFromAnotherSocket(connect: () => Promise<Leg>, transport: 'UDP' | 'TCP', edgePort: number): Promise<[number, number]> {
+  const invite = await connect();
+  const cancel = await connect();
+  try {
+    const id = randomBytes(6).toString('hex');
+    const uri = `sip:4969123456789@127.0.0.1:${edgePort}`;
+    const via = `Via: SIP/2.0/${transport} 127.0.0.1:${invite.port};branch=z9hG4bK${id};rport`;
+    const common = [via, `From: <sip:201@127.0.0.1>;tag=${id}`, `To: <${uri}>`, `Call-ID: ${id}@pbx`, 'Max-Forwards: 70'];
+    const inviteText = [`INVITE ${uri} SIP/2.0`, ...common, 'CSeq: 1 INVITE', `Contact: <sip:201@127.0.0.1:${invite.port}>`,
+      'Content-Type: application/sdp', `Content-Length: ${SDP.length}`, '', SDP].join('\r\n');
+    const isInvite = (m: SipMessage): boolean => !m.isRequest && m.cseq().method === 'INVITE';
+    invite.send(inviteText);
+    // UDP: Timer A as a UAC does it (a datagram lost under load would otherwise hang the call).
+    const again = transport === 'UDP' ? setInterval(() => invite.send(inviteText), 500) : undefined;
+    let provisional: SipMessage;
+    try {
+      provisional = await invite.next('a provisional response to the INVITE', (m) => isInvite(m) && m.status < 200);
+    } finally {
+      clearInterval(again);
+    }
+    // The far end rings and waits for the CANCEL.
+    if (provisional.status !== 180) await invite.next('180 for the INVITE', (m) => isInvite(m) && m.status === 180);
+    const cancelText = [`CANCEL ${uri} SIP/2.0`, ...common, 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n');
+    cancel.send(cancelText);
+    const cancelAgain = transport === 'UDP' ? setInterval(() => cancel.send(cancelText), 500) : undefined;
+    let cancelStatus: number;
+    try {
+      cancelStatus = (await cancel.next('final response to the CANCEL', (m) => !m.isRequest && m.cseq().method === 'CANCEL' && m.status >= 200)).status;
+    } finally {
+      clearInterval(cancelAgain);
+    }
+    const final = await invite.next(`final response to the ${transport} INVITE (its CANCEL got ${cancelStatus})`, (m) => isInvite(m) && m.status >= 200);
+    // §17.1.1.3: the ACK of a non-2xx final response, on the INVITE's socket and branch.
+    invite.send([`ACK ${uri} SIP/2.0`, via, `From: <sip:201@127.0.0.1>;tag=${id}`, `To: ${final.get('to') ?? ''}`, `Call-ID: ${id}@pbx`,
+      'Max-Forwards: 70', 'CSeq: 1 ACK', 'Content-Length: 0', '', ''].join('\r\n'));
+    return [cancelStatus, final.status];
+  } finally {
+    invite.close();
+    cancel.close();
+  }
+}
+
+test('workers: 2 — a CANCEL from another UDP port or TCP connection than its INVITE goes round to the worker holding the INVITE: 200 for every CANCEL, 487 for every INVITE', async () => {
+  const far = await freeUdpPort();
+  const yaml = workersConfig(far).replace('  - { side: inside, transport: udp, address: 127.0.0.1, port: 0 }\n',
+    '  - { side: inside, transport: udp, address: 127.0.0.1, port: 0 }\n  - { side: inside, transport: tcp, address: 127.0.0.1, port: 0 }\n');
+  const edge = await startEdge(far, yaml);
+  // Each call's two sockets (UDP ports, TCP connections) hash to the two workers independently: the
+  // chance that none of 20 calls crosses (every CANCEL lands on its INVITE's worker) is 2^-20 a phase.
+  const calls = 20;
+  const farEnd = await ringingFarEnd(far, 2 * calls);
+  try {
+    const udp = edge.port('inside', 'udp');
+    const overUdp = await Promise.all(Array.from({ length: calls }, () => cancelledFromAnotherSocket(() => udpLeg(udp), 'UDP', udp)));
+    assert.deepEqual(overUdp, Array.from({ length: calls }, () => [200, 487]), 'UDP: 200 for each CANCEL, 487 for each INVITE');
+    const udpCancels = await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="cancel"}');
+    assert.ok(udpCancels > 0, `CANCELs handed to the worker holding their INVITE (${udpCancels})`);
+
+    // TCP: the CANCEL's 200 is for a connection of the worker it arrived on: written there (flow-send).
+    const tcp = edge.port('inside', 'tcp');
+    const overTcp = await Promise.all(Array.from({ length: calls }, () => cancelledFromAnotherSocket(() => tcpLeg(tcp), 'TCP', tcp)));
+    assert.deepEqual(overTcp, Array.from({ length: calls }, () => [200, 487]), 'TCP: 200 for each CANCEL, 487 for each INVITE');
+    assert.ok(await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="cancel"}') > udpCancels, 'TCP CANCELs handed over too');
+    assert.ok(await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="flow-send"}') > 0, 'their 200s written by the worker holding the connection');
+    // Every 487 ACKed back to the far end through the edge (the ACK from the INVITE's socket reaches its worker).
+    await farEnd.done;
+    assert.equal(await metric(edge, 'sips_edge_worker_handoff_failures_total'), 0);
+  } finally {
+    farEnd.close();
+  }
 });
 
 test('workers: 2, one worker SIGKILLed while its calls are up: the primary restarts it in its slot, every call ends, calls after the restart complete on both workers', async () => {

@@ -6,7 +6,10 @@ import { aggregatedMetrics, createMetrics } from '../../../src/observability/met
 import { newBranch, setBranchWorker, workerOfBranch } from '../../../src/proxy/branch.js';
 import type { ReceivedMessage } from '../../../src/transport/types.js';
 import { endpoint } from '../../../src/transport/types.js';
-import { WorkerHandoff, workerOfFlow } from '../../../src/transport/worker-handoff.js';
+import { cancelRingNext, WorkerHandoff, workerOfFlow } from '../../../src/transport/worker-handoff.js';
+import { WorkerRouting } from '../../../src/worker-routing.js';
+import type { SipMessage } from '../../../src/message/message.js';
+import type { PeerAddress } from '../../../src/transport/types.js';
 
 import { systemClock as clock } from '../../../src/clock.js';
 
@@ -54,6 +57,104 @@ test('a handed message arrives at its owner with the same bytes, remote, listene
   stranger.close();
   await a.close();
   await b.close();
+});
+
+test('CANCEL ring: the next slot after self (wrapping), skipping unreachable ones, until every other worker has been asked', () => {
+  // Two workers: one hop each way, then the second processes it.
+  assert.equal(cancelRingNext(1, [2], 0), 2);
+  assert.equal(cancelRingNext(2, [1], 0), 1);
+  assert.equal(cancelRingNext(2, [1], 1), null);
+  // Three: 1 -> 2 -> 3 (stop), 3 -> 1 -> 2 (stop), 2 -> 3 -> 1 (stop).
+  assert.deepEqual([cancelRingNext(1, [2, 3], 0), cancelRingNext(2, [1, 3], 1), cancelRingNext(3, [1, 2], 2)], [2, 3, null]);
+  assert.deepEqual([cancelRingNext(3, [1, 2], 0), cancelRingNext(1, [2, 3], 1), cancelRingNext(2, [3, 1], 2)], [1, 2, null]);
+  assert.deepEqual([cancelRingNext(2, [3, 1], 0), cancelRingNext(3, [1, 2], 1), cancelRingNext(1, [2, 3], 2)], [3, 1, null]);
+  // Slot 2 restarting (not in the map): 1 -> 3, which is the last.
+  assert.equal(cancelRingNext(1, [3], 0), 3);
+  assert.equal(cancelRingNext(3, [1], 1), null);
+  // Alone, or self listed among the peers: no ring.
+  assert.equal(cancelRingNext(1, [], 0), null);
+  assert.equal(cancelRingNext(1, [1, 2], 1), null);
+  // The hop count is one byte.
+  const many = Array.from({ length: 299 }, (_, i) => i + 2);
+  assert.equal(cancelRingNext(1, many, 254), 2);
+  assert.equal(cancelRingNext(1, many, 255), null);
+});
+
+test('a CANCEL handed round three workers keeps its bytes, remote, listener and flow id; the hop count grows by one a worker and ends the ring', async () => {
+  const arrived: { slot: number; m: ReceivedMessage; hops: number }[] = [];
+  let wake = (): void => undefined;
+  const workers = [1, 2, 3].map((slot) => new WorkerHandoff({
+    self: slot,
+    clock,
+    deliver: (m, hops) => { arrived.push({ slot, m, hops }); wake(); },
+    sendOnFlow: () => undefined,
+  }));
+  const ports = await Promise.all(workers.map((w) => w.start()));
+  const map = ports.map((p, i) => [i + 1, p] as const);
+  for (const w of workers) w.setPeers(map);
+  const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (arrived.length >= n) r(); }; wake(); });
+  const data = Buffer.from('CANCEL sip:1@x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKabc\r\n\r\n', 'latin1');
+  const m: ReceivedMessage = {
+    data, transport: 'tcp', remote: endpoint('10.0.0.1', 40123), local: endpoint('127.0.0.1', 5060), receivedAt: 0,
+    flow: { id: 'w3-tcp-9', transport: 'tcp', direction: 'inbound', local: endpoint('127.0.0.1', 5060), remote: endpoint('10.0.0.1', 40123), tls: null, createdAt: 0, lastActivityAt: 0 },
+  };
+  // It arrived on worker 3, which does not hold the INVITE: 3 -> 1 -> 2.
+  assert.equal(workers[2]!.passCancel(m, 0), true);
+  await next(1);
+  assert.deepEqual([arrived[0]!.slot, arrived[0]!.hops], [1, 1]);
+  assert.equal(workers[0]!.passCancel(arrived[0]!.m, arrived[0]!.hops), true);
+  await next(2);
+  const last = arrived[1]!;
+  assert.deepEqual([last.slot, last.hops], [2, 2]);
+  assert.equal(workers[1]!.passCancel(last.m, last.hops), false, 'every other worker has been asked: worker 2 answers it');
+  assert.deepEqual(last.m.data, data);
+  assert.deepEqual([last.m.remote, last.m.local, last.m.transport, last.m.flow?.id], [m.remote, m.local, 'tcp', 'w3-tcp-9']);
+  assert.deepEqual(workers.map((w) => [w.sent.cancel, w.received.cancel]), [[1, 1], [0, 1], [1, 0]]);
+  assert.deepEqual(workers.map((w) => w.failed), [0, 0, 0]);
+  for (const w of workers) await w.close();
+});
+
+test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the ring to it and is delivered there stamped with its real source; one held nowhere is answered by the last worker asked', async () => {
+  const cancel = (branch: string): Buffer => Buffer.from(
+    `CANCEL sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=${branch};rport\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:1@x>\r\n`
+    + 'Call-ID: c1\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  const delivered: { slot: number; msg: SipMessage; source: PeerAddress }[] = [];
+  let wake = (): void => undefined;
+  // The INVITE z9hG4bKheld sits on worker 3 only.
+  const routings = [1, 2, 3].map((slot) => new WorkerRouting({
+    slot,
+    clock,
+    receiveBufferBytes: 65_536,
+    insideListeners: [{ transport: 'udp', port: 5060 }],
+    receiver: {
+      messageLimits: {},
+      agent: 'test',
+      deliver: (msg, source) => { delivered.push({ slot, msg, source }); wake(); },
+      reply: () => undefined,
+      mayAnswerMalformed: () => false,
+    },
+    holdsInvite: (c) => slot === 3 && c.via().branch === 'z9hG4bKheld',
+    writeOnFlow: () => Promise.resolve(),
+  }));
+  const ports = await Promise.all(routings.map(async (r) => { await r.start(); return r.handoff.port; }));
+  for (const r of routings) r.handoff.setPeers(ports.map((p, i) => [i + 1, p] as const));
+  const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (delivered.length >= n) r(); }; wake(); });
+  const from = (data: Buffer): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint('127.0.0.1', 40999), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
+
+  routings[0]!.receive(from(cancel('z9hG4bKheld')));
+  await next(1);
+  assert.equal(delivered[0]!.slot, 3, 'delivered where the INVITE is (1 -> 2 -> 3)');
+  assert.equal(delivered[0]!.source.port, 40999);
+  assert.equal(delivered[0]!.msg.via().rport, 40999, 'Via stamped with the CANCEL\'s own source port (RFC 3581)');
+  routings[1]!.receive(from(cancel('z9hG4bKnowhere')));
+  await next(2);
+  assert.equal(delivered[1]!.slot, 1, 'held nowhere: 2 -> 3 -> 1, which processes it (481)');
+  // Held where it arrived: no handoff.
+  routings[2]!.receive(from(cancel('z9hG4bKheld')));
+  await next(3);
+  assert.equal(delivered[2]!.slot, 3);
+  assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [1, 2, 1]);
+  for (const r of routings) await r.close();
 });
 
 test('limits: global budgets are divided among the workers (ceil, 0 stays 0), per-source and per-connection limits are not', () => {

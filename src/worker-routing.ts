@@ -1,0 +1,124 @@
+/**
+ * Which worker a message belongs to (edge.workers > 1, docs/workers.md), around the handoff
+ * socket (transport/worker-handoff.ts): the receive path that hands what another worker owns to
+ * it before any stamping, the receive path for what other workers hand here, and the send
+ * diversion for another worker's flows. Part of the composition root: it reads the proxy's
+ * branches and Record-Route flow tokens and asks the transaction layer for CANCEL's INVITE.
+ */
+import type { Clock } from './clock.js';
+import type { SipMessage } from './message/message.js';
+import { workerOfBranch } from './proxy/branch.js';
+import { routeUriOf } from './proxy/record-route.js';
+import { createSipReceiver, type SipReceiverOptions } from './transport/sip-receiver.js';
+import type { MessageHandler } from './transport/transport.js';
+import type { PeerAddress, ReceivedMessage, TransportKind } from './transport/types.js';
+import { WorkerHandoff, workerOfFlow } from './transport/worker-handoff.js';
+
+export interface WorkerRoutingOptions {
+  /** This worker's slot (1..N). */
+  readonly slot: number;
+  readonly clock: Clock;
+  readonly receiveBufferBytes: number;
+  /** The inside listeners: in-dialog requests toward a vendor flow arrive there. */
+  readonly insideListeners: readonly { readonly transport: TransportKind; readonly port: number }[];
+  /** The receive path of a single process (parse, stamp, deliver); diversion is added here. */
+  readonly receiver: SipReceiverOptions;
+  /** §9.2: this worker holds the INVITE server transaction the CANCEL cancels. */
+  holdsInvite(cancel: SipMessage): boolean;
+  /** Writes bytes another worker handed over on one of this worker's flows. */
+  writeOnFlow(flowId: string, data: Buffer): Promise<unknown>;
+}
+
+export class WorkerRouting {
+  readonly handoff: WorkerHandoff;
+  /** For the transport: what another worker owns goes to it, the rest is processed here. */
+  readonly receive: MessageHandler;
+  private readonly insidePorts: ReadonlySet<string>;
+  private readonly handed: MessageHandler;
+  private readonly handedCancel: MessageHandler;
+  /** The hop count of the handed CANCEL being parsed now (receive is synchronous). */
+  private hops = 0;
+
+  constructor(private readonly o: WorkerRoutingOptions) {
+    this.insidePorts = new Set(o.insideListeners.map((l) => `${l.transport}:${l.port}`));
+    this.handoff = new WorkerHandoff({
+      self: o.slot,
+      clock: o.clock,
+      receiveBufferBytes: o.receiveBufferBytes,
+      deliver: (m, hops) => this.receiveHanded(m, hops),
+      sendOnFlow: (id, data) => {
+        o.writeOnFlow(id, data).catch(() => { this.handoff.failed++; });
+      },
+    });
+    this.receive = createSipReceiver({ ...o.receiver, divert: (msg, m) => this.divert(msg, m) });
+    // Handed messages are never handed on (a stale slot map cannot make them circle), except a
+    // CANCEL going round the ring, which its hop count ends.
+    this.handed = createSipReceiver(o.receiver);
+    this.handedCancel = createSipReceiver({
+      ...o.receiver,
+      divert: (msg, m) => msg.method === 'CANCEL' && !o.holdsInvite(msg) && this.handoff.passCancel(m, this.hops),
+    });
+  }
+
+  /** Binds the handoff socket (the primary tells the other workers its port). */
+  async start(): Promise<void> {
+    await this.handoff.start();
+  }
+
+  close(): Promise<void> {
+    return this.handoff.close();
+  }
+
+  /**
+   * A send on a flow of another worker (the answer to a request handed over from one of its
+   * stream connections): handed to that worker to write. True when handed.
+   */
+  divertSend(data: Buffer, dest: PeerAddress): boolean {
+    if (dest.flowId === undefined) return false;
+    const owner = workerOfFlow(dest.flowId);
+    return owner !== null && owner !== this.o.slot && this.handoff.passFlowSend(owner, dest.flowId, data);
+  }
+
+  private receiveHanded(m: ReceivedMessage, hops: number): void {
+    if (hops === 0) return this.handed(m);
+    this.hops = hops;
+    try {
+      this.handedCancel(m);
+    } finally {
+      this.hops = 0;
+    }
+  }
+
+  /**
+   * (a) A response whose top Via branch names another worker goes to the worker holding the
+   * client transaction; (b) a request arriving on an inside listener whose edge Route names the
+   * vendor flow (`f=w<slot>-...`) of another worker goes to that worker, which forwards it on the
+   * connection the vendor opened; (c) a CANCEL whose INVITE is not here (sent from another source
+   * port or connection than its INVITE, so the kernel may have picked another worker) goes round
+   * the ring of workers. Everything else is processed here.
+   */
+  private divert(msg: SipMessage, m: ReceivedMessage): boolean {
+    const self = this.o.slot;
+    if (!msg.isRequest) {
+      const owner = workerOfBranch(msg.via().branch);
+      return owner !== null && owner !== 0 && owner !== self && this.handoff.passReceived(owner, 'response', m);
+    }
+    const cancel = msg.method === 'CANCEL';
+    if (cancel && this.o.holdsInvite(msg)) return false;
+    const routed = this.routeOwner(msg, m);
+    // A CANCEL of a re-INVITE toward a vendor flow follows its re-INVITE.
+    if (routed !== undefined) return routed !== null && routed !== self && this.handoff.passReceived(routed, 'request', m);
+    return cancel && this.handoff.passCancel(m, 0);
+  }
+
+  /** The worker an inside request's edge Route names (null: an f= naming none), undefined without one. */
+  private routeOwner(msg: SipMessage, m: ReceivedMessage): number | null | undefined {
+    if (!this.insidePorts.has(`${m.transport}:${m.local.port}`)) return undefined;
+    for (const value of msg.values('route')) {
+      if (value.indexOf(';f=w') < 0) continue;
+      const f = routeUriOf(value)?.param('f');
+      return typeof f === 'string' ? workerOfFlow(f) : null;
+    }
+    return undefined;
+  }
+}
