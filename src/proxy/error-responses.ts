@@ -19,7 +19,7 @@ export const PROXY_ERRORS = {
   SIPS_ERR_PROXY_NO_TRANSACTION: { status: 481, reason: 'Call/Transaction Does Not Exist', meaning: 'CANCEL for no INVITE transaction here' },
   SIPS_ERR_PROXY_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: 'more than `limits.maxTransactions` transactions, or (new INVITEs, a stateless 503) the event-loop delay above `limits.maxEventLoopDelayMs`; Retry-After' },
   SIPS_ERR_PROXY_RATE_LIMITED: { status: 503, reason: 'Service Unavailable', meaning: 'new transactions from one source (or from all strangers) over their `limits.*RequestRate` token bucket; Retry-After `limits.rateLimitRetryAfterSeconds`; sent statelessly at most `limits.overloadResponseRate`/s, never to UDP strangers' },
-  SIPS_ERR_PROXY_TRUNK_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: 'more than `limits.maxPendingPerTrunk` forwarded INVITEs unanswered for this trunk or inside peer; Retry-After' },
+  SIPS_ERR_PROXY_TRUNK_OVERLOAD: { status: 503, reason: 'Service Unavailable', meaning: '`limits.maxPendingPerTrunk` INVITEs of this trunk or inside peer are unanswered (forwarded, or their offer still with rtpengine); Retry-After' },
   SIPS_ERR_PROXY_DRAINING: { status: 503, reason: 'Service Unavailable', meaning: 'SIGTERM drain: new INVITEs refused; Retry-After' },
   SIPS_ERR_PROXY_TRANSPORT: { status: 503, reason: 'Service Unavailable', also: '500', meaning: 'no target could be reached (transport or TLS failure: the detail carries the TLS reason, e.g. `name-mismatch`); 500 when a downstream 503 was the best answer (RFC 3261 §16.7)' },
   SIPS_ERR_PROXY_TIMEOUT: { status: 408, reason: 'Request Timeout', also: '487', meaning: 'no final response from any target (Timer B/F/C); 487 after a CANCEL' },
