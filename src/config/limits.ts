@@ -43,9 +43,11 @@ export const DEFAULT_LIMITS = {
   /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
   maxPendingRequests: 5_000,
   /**
-   * Forwarded requests not yet answered for one trunk (outbound) or one inside peer (inbound); past
-   * it that trunk's or peer's new INVITEs get 503. Half the global limit: a trunk whose calls are
-   * never answered (Timer C holds them minutes) fills its own share, never another trunk's.
+   * Initial INVITEs not yet answered for one trunk (outbound) or one inside peer (inbound); past it
+   * that trunk's or peer's new INVITEs get 503. Counted from admission on: an anchored call whose
+   * offer still waits on rtpengine counts too, so a slow rtpengine cannot pile up one trunk's offers.
+   * Half the global limit: a trunk whose calls are never answered (Timer C holds them minutes) fills
+   * its own share, never another trunk's.
    */
   maxPendingPerTrunk: 2_500,
   /**

@@ -7,12 +7,13 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { PeerAddress, TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
 import { PROXY_ERRORS, REPLY_ERRORS, warningFor, type ProxyErrorCode, type ReplyCode } from './error-responses.js';
-import { anchorableSdp, gateLeg, legMedia, mediaRequest, rewrite, type AnchoredMedia } from './media-anchoring.js';
+import { AnchoredResponses } from './anchored-response.js';
+import type { AnchoredMedia } from './media-anchoring.js';
 import type { Leg } from './identity.js';
 import type { ProxyDeps } from './deps.js';
-import { recordRouteValue, type RouteHints } from './record-route.js';
+import { addRecordRoute, type RouteHints } from './record-route.js';
 import { refuseAnswer } from './refuse-answer.js';
-import { viaValue } from './via.js';
+import { viaValue, withoutTopVia } from './via.js';
 import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
 
 /** Methods whose initial requests create dialogs and so get Record-Route (RFC 3261 §16.6 step 4). */
@@ -49,8 +50,6 @@ interface Branch {
   abandoned: boolean;
   /** The ACK the edge sent for a 2xx it refused (late or clear media), sent again for each retransmission. */
   ack: Buffer | null;
-  /** Anchored call: the SDP rtpengine wrote into this branch's 2xx, put into its retransmissions too. */
-  mediaBody: Buffer | null;
   timer: TimerHandle | null;
   timerKind: BranchTimer;
 }
@@ -90,9 +89,9 @@ export class ForwardContext implements TimerTarget {
   private readonly startedAt: number;
   private readonly loop: string;
   private ringingSeen = false;
-  /** Anchored: responses wait their turn behind the one rtpengine is rewriting (order is kept). */
-  private mediaQueue: Promise<void> | null = null;
-  /** Anchored: a failover re-offer is with rtpengine; no final may be chosen meanwhile. */
+  /** Issue 14: the call's media goes through rtpengine, and so does the SDP of its responses. */
+  private readonly anchored: AnchoredResponses<Branch> | null;
+  /** A failover re-offer is with rtpengine: no final may be chosen meanwhile. */
   private reoffering = false;
   readonly isInvite: boolean;
   /**
@@ -113,6 +112,16 @@ export class ForwardContext implements TimerTarget {
     this.isInvite = request.method === 'INVITE';
     this.startedAt = deps.clock.now();
     this.loop = loopHash(serverTx.request);
+    this.anchored = options.media === undefined ? null : new AnchoredResponses(deps, options.media, {
+      from: decision.exitSide,
+      to: options.inLeg.side,
+      forwarded: () => this.request,
+      finalSent: () => this.finalSent,
+      handleResponse: (b, r) => this.handleResponse(b, r, true),
+      checkResponseSdp: (res, b, required, offer) => this.checkResponseSdp(res, b, required, offer),
+      refused: (b, status) => this.refused(b, status),
+      sendLocal: (code, detail) => this.sendLocal(code, detail),
+    });
   }
 
   start(): void {
@@ -166,17 +175,12 @@ export class ForwardContext implements TimerTarget {
     const exitLeg = this.deps.identity.exitLeg(this.decision.exitSide, chosen.transport);
     // UDP leaves by the exit leg's own socket; CANCEL and ACK/BYE of this branch follow it.
     const target: Target = exitLeg.transport === 'udp' ? { ...chosen, localPort: exitLeg.port } : chosen;
-    // Step 4: Record-Route, doubled when the legs differ (RFC 5658). The entry nearest the
-    // callee goes on top: the callee's route set starts with it.
+    // Step 4: Record-Route, doubled when the legs differ (RFC 5658).
     if (this.options.recordRoute && DIALOG_METHODS.has(out.method) && out.to().tag === null) {
-      const inEntry = recordRouteValue(this.options.inLeg, this.options.inHints, this.deps.identity.routeSigner);
       const outHints: RouteHints = this.decision.exitSide === 'outside'
         ? (target.servername !== undefined ? { targetName: target.servername } : {})
         : (this.decision.peer !== undefined ? { peer: this.decision.peer } : {});
-      const outEntry = recordRouteValue(exitLeg, outHints, this.deps.identity.routeSigner);
-      const viaIndex = out.indexAfter('via');
-      if (!sameLeg(this.options.inLeg, exitLeg)) out.prepend('record-route', inEntry, viaIndex < 0 ? 0 : viaIndex);
-      out.prepend('record-route', sameLeg(this.options.inLeg, exitLeg) ? inEntry : outEntry, viaIndex < 0 ? 0 : viaIndex);
+      addRecordRoute(out, this.options.inLeg, this.options.inHints, exitLeg, outHints, this.deps.identity.routeSigner);
     }
     // Step 5: headers routing asked for.
     for (const [name, value] of this.decision.addHeaders ?? []) out.set(name, value);
@@ -194,7 +198,6 @@ export class ForwardContext implements TimerTarget {
       cancelSent: false,
       abandoned: false,
       ack: null,
-      mediaBody: null,
       timer: null,
       timerKind: 'C',
       tx: null as unknown as ClientTransaction,
@@ -234,19 +237,12 @@ export class ForwardContext implements TimerTarget {
   // --- §16.7: responses ---------------------------------------------------------------------
 
   private onResponse(b: Branch, response: SipMessage): void {
-    if (this.options.media === undefined || (this.mediaQueue === null && (response.body.length === 0 || response.status === 100))) {
-      this.handleResponse(b, response, false);
-      return;
-    }
-    const queued = (this.mediaQueue ?? Promise.resolve())
-      .then(() => this.anchorResponse(b, response))
-      .then((r) => { if (r !== null) this.handleResponse(b, r, true); })
-      .catch((e: unknown) => this.deps.observer.dropped?.({ what: `${response.status} response`, reason: `internal error anchoring media: ${e instanceof Error ? e.message : String(e)}` }));
-    this.mediaQueue = queued;
-    void queued.then(() => { if (this.mediaQueue === queued) this.mediaQueue = null; });
+    // Anchored: a response with SDP goes through rtpengine first, in the order responses came.
+    if (this.anchored !== null && this.anchored.takes(response)) this.anchored.receive(b, response);
+    else this.handleResponse(b, response, false);
   }
 
-  /** `anchored`: the SDP was already judged and rewritten (anchorResponse). */
+  /** `anchored`: the SDP was already judged and rewritten (anchored-response.ts). */
   private handleResponse(b: Branch, response: SipMessage, anchored: boolean): void {
     const status = response.status;
     if (b.done) {
@@ -433,11 +429,9 @@ export class ForwardContext implements TimerTarget {
       route: this.decision.via,
       target,
       code,
-      ...(this.options.media?.instance != null ? { media: this.options.media.instance } : {}),
+      ...(this.anchored?.instance != null ? { media: this.anchored.instance } : {}),
     });
-    // A call that did not come about: rtpengine's session goes (CANCEL, 4xx-6xx, Timer B/C, refused 2xx).
-    const media = this.options.media;
-    if (media !== undefined && res.status >= 300 && this.isInvite && request.to().tag === null) void media.anchor.delete(media.callId);
+    this.anchored?.settled(request, res.status);
     // The targets (a Target and a Request-URI per lb host) are not needed any more either.
     if (allDone) this.decision = settledDecision(this.decision);
   }
@@ -508,75 +502,26 @@ export class ForwardContext implements TimerTarget {
 
   /**
    * The next target after a failure. An anchored INVITE's offer goes to rtpengine again first
-   * (issue 14): the next host answers a fresh offer, and a session rtpengine lost meanwhile is
-   * set up again. True: a branch was started, or will be once rtpengine answered.
+   * (anchored-response.ts). True: a branch was started, or will be once rtpengine answered.
    */
   private failover(): boolean {
-    const media = this.options.media;
-    if (media === undefined || media.offer === null || !this.isInvite || !this.canTryMore()) return this.tryNext();
-    const offer = media.offer;
+    const reoffer = this.anchored !== null && this.isInvite && this.canTryMore() ? this.anchored.reoffer() : null;
+    if (reoffer === null) return this.tryNext();
     this.reoffering = true;
-    media.anchor.offer(offer).then((r) => {
-      media.instance = r.instance;
-      this.request?.setBody(Buffer.from(r.sdp, 'utf8'), 'application/sdp');
-    }, (e: unknown) => {
-      // No rtpengine for the next host: that is the caller's answer; no further host is tried.
-      this.next = this.decision.targets.length;
-      this.consider({ status: 503, response: null, code: 'SIPS_ERR_MEDIA_UNAVAILABLE', detail: e instanceof Error ? e.message : String(e) });
-    }).finally(() => {
+    void reoffer.then((failed) => {
       this.reoffering = false;
+      // No rtpengine for the next host: that is the caller's answer; no further host is tried.
+      if (failed !== null) {
+        this.next = this.decision.targets.length;
+        this.consider({ status: 503, response: null, code: failed.code, detail: failed.detail });
+      }
       if (this.finalSent) return;
       if (!this.tryNext()) this.finish();
     });
     return true;
   }
 
-  /**
-   * Issue 14: a response's SDP on an anchored call. What comes from the exit side is judged for
-   * that leg (from the vendor: SRTP, S-MEDIA-1), rtpengine rewrites it for the leg it goes to,
-   * and what it wrote is judged for that leg. A 2xx rtpengine cannot take is ACKed and BYEd like a
-   * 2xx with clear media; a provisional goes on without its SDP. Null: handled here.
-   */
-  private async anchorResponse(b: Branch, response: SipMessage): Promise<SipMessage | null> {
-    const media = this.options.media!;
-    const status = response.status;
-    if (b.abandoned || status === 100 || status >= 300 || response.body.length === 0) return response;
-    if (b.done) {
-      // A 2xx retransmission (also after the final went upstream): the SDP rtpengine wrote for the first copy.
-      if (b.mediaBody === null) return response;
-      const again = response.clone();
-      again.setBody(b.mediaBody, 'application/sdp');
-      return again;
-    }
-    if (this.request === null) return response; // after the final: nothing more goes upstream
-    const from = this.decision.exitSide;
-    const to = this.options.inLeg.side;
-    // The exit side's leg: what it sent answers the offer the edge sent it (this.request).
-    if (!this.checkResponseSdp(response, b, media.required[from], this.request)) return this.refused(b, status);
-    let sdp: string | null;
-    try {
-      sdp = anchorableSdp(response);
-    } catch (e) {
-      return this.mediaFailed(b, response, 'SIPS_ERR_MEDIA_REFUSED', (e as Error).message);
-    }
-    if (sdp !== null) {
-      // An answer to the request's offer, or (offerless INVITE) the callee's offer.
-      const isAnswer = media.offer !== null || media.receivedOffer !== null;
-      const out = response.clone();
-      const r = await rewrite(media.anchor, out, mediaRequest(out, sdp, media.plan, from, to, isAnswer), isAnswer ? 'answer' : 'offer');
-      if (!r.ok) return this.mediaFailed(b, response, r.code, r.detail);
-      if (r.result !== null) media.instance = r.result.instance;
-      if (this.finalSent || b.abandoned) return out;
-      const fail = gateLeg(this.deps.sdpGate, out, media.receivedOffer, media.required[to], from, to);
-      if (fail !== null && !fail.audit) return this.mediaFailed(b, response, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${fail.code}: ${fail.message}`);
-      if (status >= 200) b.mediaBody = out.body;
-      return out;
-    }
-    // Not SDP: judged for the leg it goes to, as without anchoring.
-    return this.checkResponseSdp(response, b, media.required[to], null) ? response : this.refused(b, status);
-  }
-
-  /** checkResponseSdp refused this response: a 2xx (ACKed, BYEd, 488 sent) ends the branch. */
+  /** checkResponseSdp (or the anchored path) refused this response: a 2xx (ACKed, BYEd, 488 sent) ends the branch. */
   private refused(b: Branch, status: number): null {
     if (status < 200) return null;
     b.done = true;
@@ -584,20 +529,6 @@ export class ForwardContext implements TimerTarget {
     this.outcome(b, status, null, 'success');
     this.cancelOthers(b);
     return null;
-  }
-
-  /** An anchored response whose SDP cannot go on (see anchorResponse). */
-  private mediaFailed(b: Branch, response: SipMessage, code: ReplyCode, detail: string): SipMessage | null {
-    if (response.status < 200) {
-      this.deps.observer.dropped?.({ what: `${response.status} SDP`, reason: `${code}: ${detail}` });
-      const bare = response.clone();
-      bare.setBody(Buffer.alloc(0));
-      return bare;
-    }
-    const res = withoutTopVia(response);
-    if (b.request !== null && b.target !== null) b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, res, `${code}: ${detail}`, REPLY_ERRORS[code].status);
-    this.sendLocal(code, detail);
-    return this.refused(b, response.status);
   }
 
   private checkResponseSdp(res: SipMessage, b: Branch, required: boolean = this.decision.srtpRequired, offer: SipMessage | null = this.request): boolean {
@@ -642,14 +573,4 @@ function destinationOf(t: Target): PeerAddress {
 function settledDecision(d: ForwardDecision): ForwardDecision {
   const slim: ForwardDecision = { kind: 'forward', exitSide: d.exitSide, targets: [], failover: 0, via: d.via, srtpRequired: d.srtpRequired };
   return d.trunk === undefined ? slim : { ...slim, trunk: d.trunk };
-}
-
-function withoutTopVia(response: SipMessage): SipMessage {
-  const res = response.clone();
-  res.shift('via');
-  return res;
-}
-
-function sameLeg(a: Leg, b: Leg): boolean {
-  return a.side === b.side && a.transport === b.transport && a.port === b.port && a.host === b.host;
 }

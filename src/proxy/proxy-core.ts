@@ -29,7 +29,10 @@ export class ProxyCore {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
   /** Requests forwarded and not yet answered upstream: the load measure for overload 503s. */
   private readonly pending = new Map<ForwardContext, string | undefined>();
-  /** Initial INVITEs in `pending` (whose value names their trunk or inside peer), counted by trunk. */
+  /**
+   * Initial INVITEs counted by trunk or inside peer from admission on: those in `pending` (whose
+   * value names the trunk) and those whose offer is still with rtpengine (no context yet).
+   */
   private readonly pendingByTrunk = new Map<string, number>();
   private draining = false;
 
@@ -46,6 +49,11 @@ export class ProxyCore {
 
   get activeContexts(): number {
     return this.contexts.size;
+  }
+
+  /** Initial INVITEs in progress for one trunk or inside peer (limits.maxPendingPerTrunk counts these). */
+  pendingFor(trunk: string): number {
+    return this.pendingByTrunk.get(trunk) ?? 0;
   }
 
   onRequest(request: SipMessage, tx: ServerTransaction): void {
@@ -131,37 +139,46 @@ export class ProxyCore {
       return this.reply(tx, 'SIPS_ERR_PROXY_TRUNK_OVERLOAD', `too many requests in progress for ${trunk}`);
     }
 
-    // Without rtpengine configured nothing is anchored: no peer lookup per request.
-    const insidePeer = this.deps.media == null ? undefined : leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer;
-    const plan = this.deps.media == null ? null : this.deps.router.mediaPlan(insidePeer, decision.trunk);
-    let media: AnchoredMedia | undefined;
-    if (plan === null) {
-      // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
-      const gate = this.deps.sdpGate;
-      if (gate !== null && request.body.length > 0) {
-        const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
-        this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
-        if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
-      }
-    } else {
-      const m = await this.anchorRequest(pre.request, tx, leg.side, decision.exitSide, plan, insidePeer, isInvite && !inDialog);
-      if (m === null) return;
-      media = m;
-    }
-
-    const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: hostPort(source), ...(media !== undefined ? { media } : {}) });
-    this.contexts.set(tx, ctx);
-    this.pending.set(ctx, trunk);
+    // Counted from here, not only once a context exists: an INVITE whose offer waits on a slow
+    // rtpengine holds its trunk's share too. The context takes the count over (settle gives it back).
     if (trunk !== undefined) this.pendingByTrunk.set(trunk, (this.pendingByTrunk.get(trunk) ?? 0) + 1);
-    // Once the final response went upstream the context is only needed by its INVITE client
-    // transactions (2xx retransmissions, RFC 6026), which hold it themselves.
-    ctx.onSettled = () => {
-      this.settle(ctx);
-      this.contexts.delete(tx);
-    };
-    ctx.start();
-    // The dialog ends: rtpengine's session goes (never awaited; a BYE is answered whatever rtpengine does).
-    if (media !== undefined && request.method === 'BYE') void media.anchor.delete(media.callId);
+    let handedOver = false;
+    try {
+      // Without rtpengine configured nothing is anchored: no peer lookup per request.
+      const insidePeer = this.deps.media == null ? undefined : leg.side === 'inside' ? this.deps.router.insidePeerOf(source) : decision.peer;
+      const plan = this.deps.media == null ? null : this.deps.router.mediaPlan(insidePeer, decision.trunk);
+      let media: AnchoredMedia | undefined;
+      if (plan === null) {
+        // S-MEDIA-1: an SDP offer (or answer in ACK/PRACK/UPDATE) must be SRTP where the leg requires it.
+        const gate = this.deps.sdpGate;
+        if (gate !== null && request.body.length > 0) {
+          const r = gate.checkRequest(pre.request, { fromSide: leg.side, toSide: decision.exitSide, srtpRequired: decision.srtpRequired || this.deps.router.srtpRequiredFor(leg.side, inHints.peer) });
+          this.deps.observer.sdpChecked?.({ direction: 'request', ok: r.ok, reason: r.ok ? null : r.reason, audit: r.ok ? false : r.audit });
+          if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
+        }
+      } else {
+        const m = await this.anchorRequest(pre.request, tx, leg.side, decision.exitSide, plan, insidePeer, isInvite && !inDialog);
+        if (m === null) return;
+        media = m;
+      }
+
+      const ctx = new ForwardContext(this.deps, tx, pre.request, decision, { inLeg: leg, recordRoute, inHints, peer: hostPort(source), ...(media !== undefined ? { media } : {}) });
+      this.contexts.set(tx, ctx);
+      this.pending.set(ctx, trunk);
+      handedOver = true;
+      // Once the final response went upstream the context is only needed by its INVITE client
+      // transactions (2xx retransmissions, RFC 6026), which hold it themselves.
+      ctx.onSettled = () => {
+        this.settle(ctx);
+        this.contexts.delete(tx);
+      };
+      ctx.start();
+      // The dialog ends: rtpengine's session goes (never awaited; a BYE is answered whatever rtpengine does).
+      if (media !== undefined && request.method === 'BYE') void media.anchor.delete(media.callId);
+    } finally {
+      // Refused, answered (a CANCEL) while rtpengine worked, rtpengine failed: no context took it over.
+      if (!handedOver && trunk !== undefined) this.release(trunk);
+    }
   }
 
   /**
@@ -224,7 +241,10 @@ export class ProxyCore {
 
   private settle(ctx: ForwardContext): void {
     const trunk = this.pending.get(ctx);
-    if (!this.pending.delete(ctx) || trunk === undefined) return;
+    if (this.pending.delete(ctx) && trunk !== undefined) this.release(trunk);
+  }
+
+  private release(trunk: string): void {
     const n = (this.pendingByTrunk.get(trunk) ?? 1) - 1;
     if (n <= 0) this.pendingByTrunk.delete(trunk);
     else this.pendingByTrunk.set(trunk, n);

@@ -1,4 +1,5 @@
 import { formatNameAddr, parseNameAddr } from '../message/headers.js';
+import type { SipMessage } from '../message/message.js';
 import { SipUri } from '../message/uri.js';
 import type { Leg } from './identity.js';
 import { SIGNATURE_PARAM, type RouteSigner } from './route-signature.js';
@@ -39,6 +40,23 @@ export function recordRouteValue(leg: Leg, hints: RouteHints, signer: RouteSigne
   }
   uri += `;${SIGNATURE_PARAM}=${signer.sign(se, t, f, pe)}`;
   return formatNameAddr({ uriText: uri });
+}
+
+/**
+ * §16.6 step 4: the edge's Record-Route on a request that came in by `inLeg` and leaves by
+ * `exitLeg`, doubled when the legs differ (RFC 5658). The entry nearest the callee goes on top:
+ * the callee's route set starts with it.
+ */
+export function addRecordRoute(out: SipMessage, inLeg: Leg, inHints: RouteHints, exitLeg: Leg, outHints: RouteHints, signer: RouteSigner): void {
+  const inEntry = recordRouteValue(inLeg, inHints, signer);
+  const outEntry = recordRouteValue(exitLeg, outHints, signer);
+  const viaIndex = out.indexAfter('via');
+  if (!sameLeg(inLeg, exitLeg)) out.prepend('record-route', inEntry, viaIndex < 0 ? 0 : viaIndex);
+  out.prepend('record-route', sameLeg(inLeg, exitLeg) ? inEntry : outEntry, viaIndex < 0 ? 0 : viaIndex);
+}
+
+function sameLeg(a: Leg, b: Leg): boolean {
+  return a.side === b.side && a.transport === b.transport && a.port === b.port && a.host === b.host;
 }
 
 export interface OwnRoute {
