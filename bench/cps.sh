@@ -10,6 +10,7 @@
 # scraped at the start and end of each step) beside INVITE->200 p99 and the CPU of SIPp, upstream and
 # edge, and adds edge_eld_p50_ms / edge_eld_p99_ms / edge_eld_max_ms to each line of steps.jsonl.
 #   (appended to sips-edge's config, for experiments only)
+#   KEEP_RTT=1 keeps SIPp's per-call rtt CSV beside each step's data (the harness deletes it)
 #   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,6 +18,8 @@ SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 WORK="$(mktemp -d /tmp/sips-edge-cps-XXXXXX)"
 cp -r "$SHARED/." "$WORK/"
 chmod -R u+w "$WORK"
+# KEEP_RTT=1: keep SIPp's per-call rtt CSV of each step (the harness deletes it) for tail analysis.
+[ "${KEEP_RTT:-0}" = 1 ] && sed -i 's/^\(\s*\)rm -f "\$rtt".*/\1: # rtt kept (KEEP_RTT)/' "$WORK/run_cps.sh"
 export BENCH="$WORK"
 export RUNS="${RUNS:-1}" STEP_SECONDS="${STEP_SECONDS:-20}"
 # The pinned Node 24 of `npm ci`, never whatever `node` is first on PATH.

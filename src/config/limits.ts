@@ -89,7 +89,7 @@ export const DEFAULT_LIMITS = {
   /** Drills and tests only: added to the measured loop delay, so the shed can be seen without overloading the edge. 0 in service. */
   eventLoopDelayDrillMs: 0,
   /**
-   * Event-loop utilization (percent of the last 0.5 s the loop was not idle, per process) from which
+   * Event-loop utilization (percent of time the loop was not idle, per process, a moving average over about 3 s) from which
    * new INVITEs are shed with the same stateless 503, in proportion to the excess: at 97.5 % of a
    * limit of 95, every other one; at 100 %, all (0 = off). As a CPU-load call admission control in
    * other SBCs, it counts whatever keeps the loop busy, a flood included. A saturated loop over UDP shows little
