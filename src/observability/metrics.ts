@@ -171,7 +171,9 @@ export class EdgeMetrics {
     if (this.loopDelay !== undefined) {
       const sampler = this.loopDelay;
       new Gauge({
-        name: 'sips_edge_event_loop_delay_seconds', help: 'Event-loop delay (how late a due timer ran) since the previous scrape: stat = p50, p99, max; reset at each scrape', labelNames: ['stat'], registers,
+        name: 'sips_edge_event_loop_delay_seconds', help: 'Event-loop delay (how late a due timer ran) since the previous scrape: stat = p50, p99, max; reset at each scrape; with workers, the worst worker', labelNames: ['stat'], registers,
+        // edge.workers: the worst worker's loop, not a sum over workers (prom-client's default).
+        aggregator: 'max',
         collect() {
           const w = sampler.take();
           this.set({ stat: 'p50' }, w.p50 / 1000);
