@@ -98,6 +98,8 @@ export const DEFAULT_LIMITS = {
    * through the edge, its 503 one, so shedding frees the loop for the calls already admitted.
    */
   maxEventLoopUtilizationPercent: 95,
+  /** Drills and tests only: added to the measured utilization (percent), so the shed can be seen without saturating the edge. 0 in service. */
+  eventLoopUtilizationDrillPercent: 0,
   /** Retry-After (s) on rate-limit 503s: the burst passes within seconds, a longer value would idle a whole trunk. */
   rateLimitRetryAfterSeconds: 5,
   /** Accepted connections with no traffic for this long are closed (s). */

@@ -76,7 +76,7 @@ const timers = obj('RFC 3261 timers, milliseconds', {
 });
 
 /** Limits whose range is narrower than any non-negative integer. */
-const LIMIT_RANGES: Partial<Record<keyof typeof DEFAULT_LIMITS, readonly [number, number]>> = { maxEventLoopUtilizationPercent: [0, 100] };
+const LIMIT_RANGES: Partial<Record<keyof typeof DEFAULT_LIMITS, readonly [number, number]>> = { maxEventLoopUtilizationPercent: [0, 100], eventLoopUtilizationDrillPercent: [0, 100] };
 const limitFields = Object.fromEntries(
   Object.entries(DEFAULT_LIMITS).map(([k, v]) => {
     const [min, max] = LIMIT_RANGES[k as keyof typeof DEFAULT_LIMITS] ?? [0, 2 ** 31 - 1];

@@ -68,7 +68,7 @@ export interface AdmissionDeps {
   readonly limits: Pick<Limits,
     'knownSourceRequestRate' | 'knownSourceRequestBurst' | 'strangerRequestRate' | 'strangerRequestBurst' |
     'strangersRequestRate' | 'strangersRequestBurst' | 'maxTrackedSources' | 'overloadResponseRate' |
-    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds' | 'maxEventLoopDelayMs' | 'eventLoopDelayDrillMs' | 'maxEventLoopUtilizationPercent'>;
+    'overloadResponseBurst' | 'rateLimitRetryAfterSeconds' | 'maxEventLoopDelayMs' | 'eventLoopDelayDrillMs' | 'maxEventLoopUtilizationPercent' | 'eventLoopUtilizationDrillPercent'>;
   /** Tests: the loop utilization (percent) to act on instead of the process's own. */
   readonly loopUtilization?: () => number;
   readonly now: () => number;
@@ -166,7 +166,7 @@ export class Admission {
     }
     const maxBusy = this.deps.limits.maxEventLoopUtilizationPercent;
     if (maxBusy > 0 && request.method === 'INVITE' && !priority) {
-      const busy = this.deps.loopUtilization?.() ?? recentLoopUtilization(now);
+      const busy = (this.deps.loopUtilization?.() ?? recentLoopUtilization(now)) + this.deps.limits.eventLoopUtilizationDrillPercent;
       if (busy > maxBusy) {
         this.shedOwed += maxBusy >= 100 ? 1 : Math.min(1, (busy - maxBusy) / (100 - maxBusy));
         if (this.shedOwed >= 1) {
