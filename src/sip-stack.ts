@@ -295,14 +295,16 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     log('warn', 'no edge.routeKeys configured: Record-Route entries are signed with a random key, so in-dialog requests will not survive a restart or reach another instance', { event: 'route-keys' });
   }
   const observer = passiveHealth(deps.observer ?? {}, worker?.onPassiveHealth !== undefined ? forwardedHealth(health, worker.onPassiveHealth) : health);
+  /** The side a source arrived on and whether access control admits it (undefined: no listener of ours). */
+  const classifySource = (source: PeerAddress): { side: 'inside' | 'outside'; known: boolean } | undefined => {
+    const leg = identity.legOf(source);
+    return leg === undefined ? undefined : { side: leg.side, known: router.admit(source, leg.side) === null };
+  };
   // Issue 11 item 8: per-source token buckets before any transaction state (proxy/admission.ts).
   const admission = new Admission({
     limits,
     now: () => clock.now(),
-    classify: (source) => {
-      const leg = identity.legOf(source);
-      return leg === undefined ? undefined : { side: leg.side, known: router.admit(source, leg.side) === null };
-    },
+    classify: classifySource,
     send,
     observer,
     agent: AGENT,
@@ -369,6 +371,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     insideListeners: listeners.filter((l) => l.side === 'inside'),
     receiver: receiverOptions,
     holdsInvite: (cancel) => transactions.findInvite(cancel) !== undefined,
+    knownSource: (source) => classifySource(source)?.known === true,
     writeOnFlow: (id, data) => transport.send(id, data),
   });
   const receive = routing?.receive ?? createSipReceiver(receiverOptions);

@@ -25,6 +25,12 @@ export interface WorkerRoutingOptions {
   readonly receiver: SipReceiverOptions;
   /** §9.2: this worker holds the INVITE server transaction the CANCEL cancels. */
   holdsInvite(cancel: SipMessage): boolean;
+  /**
+   * Access control admits requests from this source (a peer or the vendor). Only their CANCELs go
+   * round the ring: a stranger's INVITE never became a call, and its CANCELs must not cost every
+   * worker a handoff before any per-source limit has seen them.
+   */
+  knownSource(source: PeerAddress): boolean;
   /** Writes bytes another worker handed over on one of this worker's flows. */
   writeOnFlow(flowId: string, data: Buffer): Promise<unknown>;
 }
@@ -108,7 +114,7 @@ export class WorkerRouting {
     const routed = this.routeOwner(msg, m);
     // A CANCEL of a re-INVITE toward a vendor flow follows its re-INVITE.
     if (routed !== undefined) return routed !== null && routed !== self && this.handoff.passReceived(routed, 'request', m);
-    return cancel && this.handoff.passCancel(m, 0);
+    return cancel && this.o.knownSource(peerOf(m)) && this.handoff.passCancel(m, 0);
   }
 
   /** The worker an inside request's edge Route names (null: an f= naming none), undefined without one. */
@@ -121,4 +127,8 @@ export class WorkerRouting {
     }
     return undefined;
   }
+}
+
+function peerOf(m: ReceivedMessage): PeerAddress {
+  return { transport: m.transport, address: m.remote.address, port: m.remote.port, localAddress: m.local.address, localPort: m.local.port };
 }

@@ -147,6 +147,21 @@ export class SipMessage {
     return this.fields.filter((f) => f.key === key);
   }
 
+  /**
+   * More than one value of a list header (as `values(name).length > 1`), without splitting: a
+   * second field answers at once, a single field is split only when it holds a comma.
+   */
+  hasSeveral(name: string): boolean {
+    const key = headerKey(name);
+    let only: HeaderField | undefined;
+    for (const f of this.fields) {
+      if (f.key !== key) continue;
+      if (only !== undefined) return true;
+      only = f;
+    }
+    return only !== undefined && LIST_HEADERS.has(key) && only.value.includes(',') && splitList(only.value).length > 1;
+  }
+
   /** All values of a list header, split on commas across every field of that name. */
   values(name: string): string[] {
     const key = headerKey(name);

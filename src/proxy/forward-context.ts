@@ -13,7 +13,7 @@ import type { Leg } from './identity.js';
 import type { ProxyDeps } from './deps.js';
 import { addRecordRoute, type RouteHints } from './record-route.js';
 import { refuseAnswer } from './refuse-answer.js';
-import { viaValue, withoutTopVia } from './via.js';
+import { viaValue, withoutTopVia, withRequestVias } from './via.js';
 import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
 
 /** Methods whose initial requests create dialogs and so get Record-Route (RFC 3261 §16.6 step 4). */
@@ -237,29 +237,14 @@ export class ForwardContext implements TimerTarget {
   // --- §16.7: responses ---------------------------------------------------------------------
 
   private onResponse(b: Branch, response: SipMessage): void {
-    if (response.values('via').length < 2) {
-      const mended = this.ownVias(b, response);
+    if (!response.hasSeveral('via')) {
+      const mended = withRequestVias(response, b.request);
       if (mended === null) return void this.deps.observer.dropped?.({ what: `${response.status} response from ${b.label}`, reason: 'no Via left for the next hop (RFC 3261 §16.7 step 3)' });
       response = mended;
     }
     // Anchored: a response with SDP goes through rtpengine first, in the order responses came.
     if (this.anchored !== null && this.anchored.takes(response)) this.anchored.receive(b, response);
     else this.handleResponse(b, response, false);
-  }
-
-  /**
-   * §16.7 step 3: with its Via off a response with only ours "was meant for this element and MUST
-   * NOT be forwarded". Far ends that build the INVITE's 487 from the CANCEL (whose only Via is the
-   * edge's, §9.1) send exactly that. A final 3xx-6xx still ends the branch, so the edge answers with
-   * it under the request's own Vias (what the far end should have copied); any other is dropped.
-   */
-  private ownVias(b: Branch, response: SipMessage): SipMessage | null {
-    if (response.status < 300 || b.request === null) return null;
-    const vias = b.request.values('via');
-    const mended = response.clone();
-    mended.shift('via');
-    for (let i = vias.length - 1; i >= 0; i--) mended.prepend('via', vias[i]!);
-    return mended;
   }
 
   /** `anchored`: the SDP was already judged and rewritten (anchored-response.ts). */

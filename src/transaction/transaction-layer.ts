@@ -225,6 +225,8 @@ export class TransactionLayer {
    */
   private lingeringResponse(record: LingerRecord, response: SipMessage, source: PeerAddress): void {
     if (response.status < 200 || response.status >= 300) return;
+    // §16.7 step 3: with our Via off none would be left; such a response is not forwarded.
+    if (!response.hasSeveral('via')) return;
     const relay = record.relay;
     if (relay === null || relay.dest === null || this.servers.get(relay.key) !== relay) {
       this.opts.onStrayResponse(response, source);

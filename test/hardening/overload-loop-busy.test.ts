@@ -1,8 +1,8 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EdgeProcess } from '../helpers/edge-process.js';
 import { freeUdpPort } from '../helpers/sipp.js';
-import { PBX, FAR_NUMBER, UdpSender, internalErrors, invite, metricSum, options, overloadConfig, scrape } from '../helpers/overload.js';
+import { PBX, FAR_NUMBER, UdpSender, internalErrors, invite, metricSum, options, overloadConfig, scrape, overloadTeardown, until } from '../helpers/overload.js';
 
 /**
  * Issue 13: past `limits.maxEventLoopUtilizationPercent` new INVITEs get a stateless 503 on the wire
@@ -10,20 +10,7 @@ import { PBX, FAR_NUMBER, UdpSender, internalErrors, invite, metricSum, options,
  * (`eventLoopUtilizationDrillPercent`) rather than saturated, so the test does not depend on how
  * busy this machine is; the proportional share itself is unit-tested (test/unit/proxy/admission).
  */
-const edges: EdgeProcess[] = [];
-const sockets: UdpSender[] = [];
-after(async () => {
-  for (const s of sockets) await s.close();
-  for (const e of edges) await e.stop();
-});
-
-async function until(what: string, pred: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const { edges, sockets } = overloadTeardown();
 
 test('a saturated loop (drilled): every new INVITE gets 503 OVERLOAD with Retry-After, nothing is forwarded; OPTIONS is still answered', async () => {
   const far = await UdpSender.bind('127.0.0.1');

@@ -1,28 +1,15 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EdgeProcess } from '../helpers/edge-process.js';
 import { freeUdpPort } from '../helpers/sipp.js';
-import { PBX2, SINK_NUMBER, UdpSender, internalErrors, invite, legitimateCalls, metricSum, overloadConfig, scrape, sippFailure } from '../helpers/overload.js';
+import { PBX2, SINK_NUMBER, UdpSender, internalErrors, invite, legitimateCalls, metricSum, overloadConfig, scrape, sippFailure, overloadTeardown, until } from '../helpers/overload.js';
 
 /**
  * Issue 11 item 8: calls on one trunk that are never answered (here: a far end that swallows
  * INVITEs, so each stays pending until Timer B) fill that trunk's `limits.maxPendingPerTrunk`
  * share, not the global `limits.maxPendingRequests` another trunk's calls need.
  */
-const edges: EdgeProcess[] = [];
-const sockets: UdpSender[] = [];
-after(async () => {
-  for (const s of sockets) await s.close();
-  for (const e of edges) await e.stop();
-});
-
-async function until(what: string, pred: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const { edges, sockets } = overloadTeardown();
 
 test('a trunk whose calls never get answered does not make calls to a healthy trunk get 503', async () => {
   const far = await freeUdpPort();

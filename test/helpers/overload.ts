@@ -5,6 +5,7 @@
  * stranger).
  */
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { createSocket, type Socket } from 'node:dgram';
 import { request } from 'node:http';
 import { EdgeProcess } from './edge-process.js';
@@ -291,4 +292,23 @@ export class FloodRig {
     for (const s of this.sockets) await s.close();
     for (const e of this.edges) await e.stop();
   }
+}
+
+/** The edges and sockets of one test file, stopped after its tests (sockets first). */
+export function overloadTeardown(): { readonly edges: EdgeProcess[]; readonly sockets: UdpSender[] } {
+  const held = { edges: [] as EdgeProcess[], sockets: [] as UdpSender[] };
+  after(async () => {
+    for (const s of held.sockets) await s.close();
+    for (const e of held.edges) await e.stop();
+  });
+  return held;
+}
+
+/** Polls `pred` every 20 ms for up to 10 s: a readiness wait, never a timing assertion. */
+export async function until(what: string, pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (pred()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../../../src/message/parse-message.js';
+import type { SipMessage } from '../../../src/message/message.js';
 import { parseAndDescribe } from '../../../src/message/describe.js';
 import { SipUri, TelUri } from '../../../src/message/uri.js';
 import { SipParseError, PARSE_ERRORS } from '../../../src/message/parse-error.js';
@@ -214,4 +215,17 @@ test('WWW-Authenticate and other non-list headers are not split on commas', () =
   const allow = parseMessage(Buffer.from(text.replace('Date:', 'Allow: INVITE, "odd,value", BYE\r\nX-Date:')));
   assert.ok(allow.ok);
   assert.deepEqual(allow.value.values('allow'), ['INVITE', '"odd,value"', 'BYE']);
+});
+
+test('hasSeveral: one value, two fields, two values in one field, a comma inside one value', () => {
+  const at = (vias: string[]): SipMessage => {
+    const r = parseMessage(Buffer.from(['SIP/2.0 200 OK', ...vias.map((v) => `Via: ${v}`), 'From: <sip:a@x>;tag=1', 'To: <sip:b@x>;tag=2', 'Call-ID: hs', 'CSeq: 1 INVITE', 'Content-Length: 0', '', ''].join('\r\n'), 'latin1'));
+    assert.ok(r.ok);
+    return r.value;
+  };
+  assert.equal(at(['SIP/2.0/TLS edge.example.com;branch=z9hG4bK1']).hasSeveral('via'), false);
+  assert.equal(at(['SIP/2.0/TLS edge.example.com;branch=z9hG4bK1', 'SIP/2.0/UDP pbx;branch=z9hG4bK2']).hasSeveral('via'), true);
+  assert.equal(at(['SIP/2.0/TLS edge.example.com;branch=z9hG4bK1, SIP/2.0/UDP pbx;branch=z9hG4bK2']).hasSeveral('via'), true);
+  assert.equal(at(['SIP/2.0/TLS edge.example.com;branch=z9hG4bK1;x="a,b"']).hasSeveral('via'), false, 'a quoted comma is not a second value');
+  assert.equal(at(['SIP/2.0/TLS edge.example.com;branch=z9hG4bK1']).hasSeveral('route'), false);
 });

@@ -126,6 +126,10 @@ test('compact: relay2xx — 2xx retransmissions go without the edge Via to the P
   assert.equal(relayed.message.via().branch, 'z9hG4bK-pbx-cl', 'the edge Via is off (§16.7 step 3)');
   assert.deepEqual(relayed.dest, server.responseDest);
   assert.equal(rec.terminated, 0, 'a retired driver calls no TU callback');
+  // §16.7 step 3: a retransmission carrying only the edge's Via has nowhere to go.
+  const bare = responseTo(request({ method: 'INVITE', transport: 'TLS', viaHost: 'edge.example.com', viaPort: 5061, branch: 'z9hG4bKse1.cl' }), 200, { toTag: 'lb' });
+  h.layer.receive(bare, LB);
+  assert.deepEqual(h.transport.labels(), ['200'], 'not relayed Via-less');
   h.clock.advance(32_100);
   assert.equal(h.layer.size, 0, 'both records expire (Timers L and M)');
   assert.equal(h.clock.pending, 0);

@@ -134,12 +134,14 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
       mayAnswerMalformed: () => false,
     },
     holdsInvite: (c) => slot === 3 && c.via().branch === 'z9hG4bKheld',
+    // 127.0.0.9 is a stranger to access control.
+    knownSource: (s) => s.address !== '127.0.0.9',
     writeOnFlow: () => Promise.resolve(),
   }));
   const ports = await Promise.all(routings.map(async (r) => { await r.start(); return r.handoff.port; }));
   for (const r of routings) r.handoff.setPeers(ports.map((p, i) => [i + 1, p] as const));
   const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (delivered.length >= n) r(); }; wake(); });
-  const from = (data: Buffer): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint('127.0.0.1', 40999), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
+  const from = (data: Buffer, address = '127.0.0.1'): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint(address, 40999), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
 
   routings[0]!.receive(from(cancel('z9hG4bKheld')));
   await next(1);
@@ -154,6 +156,11 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
   await next(3);
   assert.equal(delivered[2]!.slot, 3);
   assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [1, 2, 1]);
+  // A stranger's CANCEL (its INVITE was never a call) costs no handoff: processed where it landed.
+  routings[0]!.receive(from(cancel('z9hG4bKheld'), '127.0.0.9'));
+  await next(4);
+  assert.equal(delivered[3]!.slot, 1);
+  assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [1, 2, 1], 'no cancel handoff for a stranger');
   for (const r of routings) await r.close();
 });
 
