@@ -69,7 +69,12 @@ export const DEFAULT_LIMITS = {
   strangersRequestBurst: 400,
   /** Source addresses whose buckets are remembered; past it the oldest is forgotten (spoofed UDP cannot grow memory). */
   maxTrackedSources: 10_000,
-  /** The edge's stateless 503s for rate-limited requests, per second; beyond it they are dropped and counted (never a reflector). */
+  /**
+   * The edge's stateless 503s (and 400s) for refused requests of every source but the vendor and the
+   * peers, per second; beyond it they are dropped and counted (never a reflector). A known source's
+   * refusals are answered from a bucket of its own, of knownSourceRequestRate/Burst: a shed PBX hears
+   * of every refused call and backs off, instead of retransmitting into the overload.
+   */
   overloadResponseRate: 200,
   overloadResponseBurst: 400,
   /**

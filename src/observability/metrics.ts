@@ -4,7 +4,7 @@
  * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { LoopDelaySampler } from '../clock.js';
+import { LoopDelaySampler, loopUtilizationPercent } from '../clock.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
@@ -182,6 +182,13 @@ export class EdgeMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'sips_edge_event_loop_utilization_ratio', help: 'Share of wall time the event loop was busy, the moving average (about 3 s) that limits.maxEventLoopUtilizationPercent sheds new INVITEs on; with workers, the busiest worker', registers,
+      aggregator: 'max',
+      collect() {
+        this.set(loopUtilizationPercent() / 100);
+      },
+    });
     if (opts.workers === true) {
       new Counter({
         name: 'sips_edge_worker_handoffs_total', help: 'Messages a worker handed to the worker that owns them (docs/workers.md): response (top Via branch of another worker), request (in-dialog, Route f= names another worker\'s flow), cancel (a CANCEL whose INVITE is not on this worker, to the next worker of the ring), flow-send (bytes for another worker\'s connection)', labelNames: ['kind'], registers,

@@ -12,10 +12,15 @@
  *   asks for new ones). CANCEL and in-dialog requests (To-tag) from known sources end or carry
  *   calls already admitted: they spend the same bucket but may dip into a reserve of one more burst,
  *   so a source's own flood of new calls never starves them (and a flood of them is still bounded).
- * - Refused: 503 with Retry-After, sent statelessly from a bucket of its own
- *   (`limits.overloadResponseRate`) so the edge cannot be made a reflector; beyond it, dropped and
- *   counted. UDP strangers get nothing (access control drops their datagrams silently too: no
- *   answers to spoofable sources).
+ * - Refused: 503 with Retry-After, sent statelessly, only ever to the source address. A known
+ *   source's 503s come from a bucket of its own as large as its request bucket, so a PBX or lb host
+ *   the edge sheds hears about every refused call at the rate it may send them, and fails over or
+ *   backs off instead of retransmitting into the overload (RFC 5390 §5: a silently dropped INVITE
+ *   comes back up to six times). One 503 per request, never larger than the request, to an
+ *   address the operator configured: a forged source gains no amplification and no third-party
+ *   target. Everyone else's 503s (and 400s) share one small bucket (`limits.overloadResponseRate`)
+ *   so the edge cannot be made a reflector; beyond it, dropped and counted. UDP strangers get
+ *   nothing (access control drops their datagrams silently too: no answers to spoofable sources).
  * - Issue 13: while the event loop runs late (`limits.maxEventLoopDelayMs`, the median delay over the
  *   last half second: a lone GC pause does not move it, a loop that keeps falling behind does) new
  *   INVITEs get the same stateless 503 (SIPS_ERR_PROXY_OVERLOAD) before they cost a transaction;
@@ -23,12 +28,11 @@
  *   loop's utilization (a moving average over about 3 s) is past `limits.maxEventLoopUtilizationPercent`,
  *   a share of new INVITEs in proportion to the excess gets it (every k-th, by error diffusion: no random).
  */
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { LoopDelaySampler } from '../clock.js';
+import { LoopDelaySampler, loopUtilizationPercent } from '../clock.js';
 import type { Limits } from '../config/limits.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
-import { responseDestination } from '../transaction/response-destination.js';
+import { responseDestination, unicastResponsePort } from '../transaction/response-destination.js';
 import type { PeerAddress } from '../transaction/types.js';
 import { warningValue } from '../message/warning.js';
 import type { ProxyObserver } from './deps.js';
@@ -97,28 +101,6 @@ let loopSampler: LoopDelaySampler | null = null;
 let loopWindowAt = 0;
 let loopDelayMs = 0;
 
-let eluMark: EventLoopUtilization | null = null;
-let eluAt = 0;
-let eluPercent = 0;
-
-/**
- * Each window's share of busy loop (percent) folds into a moving average (weight ELU_WEIGHT per
- * 0.5 s window: about 3 s of saturation reach 95 %). A start-up or JIT burst of a second or two
- * stays under the limit (measured: the first half second after start read over 95 % and shed
- * calls of a 1,000 cps run); a loop that stays saturated does not.
- */
-const ELU_WEIGHT = 0.4;
-
-function recentLoopUtilization(now: number): number {
-  if (eluMark === null || now - eluAt >= LOOP_WINDOW_MS) {
-    const mark = performance.eventLoopUtilization();
-    if (eluMark !== null) eluPercent += ELU_WEIGHT * (performance.eventLoopUtilization(mark, eluMark).utilization * 100 - eluPercent);
-    eluMark = mark;
-    eluAt = now;
-  }
-  return eluPercent;
-}
-
 function recentLoopDelay(now: number): number {
   loopSampler ??= new LoopDelaySampler();
   if (now - loopWindowAt >= LOOP_WINDOW_MS) {
@@ -130,6 +112,8 @@ function recentLoopDelay(now: number): number {
 
 interface SourceEntry {
   readonly bucket: TokenBucket;
+  /** A known source's own 503 (400) budget; strangers share `Admission.responses`. */
+  readonly answers: TokenBucket | null;
   readonly side: Side;
   readonly kind: SourceKind;
   readonly classifiedAt: number;
@@ -166,7 +150,7 @@ export class Admission {
     }
     const maxBusy = this.deps.limits.maxEventLoopUtilizationPercent;
     if (maxBusy > 0 && request.method === 'INVITE' && !priority) {
-      const busy = (this.deps.loopUtilization?.() ?? recentLoopUtilization(now)) + this.deps.limits.eventLoopUtilizationDrillPercent;
+      const busy = (this.deps.loopUtilization?.() ?? loopUtilizationPercent()) + this.deps.limits.eventLoopUtilizationDrillPercent;
       if (busy > maxBusy) {
         this.shedOwed += maxBusy >= 100 ? 1 : Math.min(1, (busy - maxBusy) / (100 - maxBusy));
         if (this.shedOwed >= 1) {
@@ -193,7 +177,7 @@ export class Admission {
     if (entry === undefined) return false;
     let response: RefusalResponse = 'sent';
     if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
-    else if (!this.responses.take(now)) response = 'suppressed';
+    else if (!(entry.answers ?? this.responses).take(now)) response = 'suppressed';
     if (response !== 'sent') this.deps.observer.admissionRefused?.({ side: entry.side, source: entry.kind, reason: 'malformed', response });
     return response === 'sent';
   }
@@ -212,12 +196,14 @@ export class Admission {
     const kind: SourceKind = !c.known ? 'stranger' : c.side === 'outside' ? 'vendor' : 'peer';
     const l = this.deps.limits;
     // A re-classified source keeps its bucket when its class did not change.
-    const bucket = known !== undefined && known.kind === kind
+    const same = known !== undefined && known.kind === kind;
+    const bucket = same
       ? known.bucket
       : kind === 'stranger'
         ? new TokenBucket(l.strangerRequestRate, l.strangerRequestBurst, now)
         : new TokenBucket(l.knownSourceRequestRate, l.knownSourceRequestBurst, now);
-    const entry: SourceEntry = { bucket, side: c.side, kind, classifiedAt: now };
+    const answers = same ? known.answers : kind === 'stranger' ? null : new TokenBucket(l.knownSourceRequestRate, l.knownSourceRequestBurst, now);
+    const entry: SourceEntry = { bucket, answers, side: c.side, kind, classifiedAt: now };
     if (known !== undefined) this.sources.delete(key);
     else if (this.sources.size >= l.maxTrackedSources) {
       // Forget the oldest (Map order is insertion order): a forgotten stranger starts a fresh small
@@ -232,7 +218,7 @@ export class Admission {
   private refuse(request: SipMessage, source: PeerAddress, entry: SourceEntry, reason: RefusalReason, now: number): false {
     let response: RefusalResponse;
     if (entry.kind === 'stranger' && source.transport === 'udp') response = 'silent';
-    else if (!this.responses.take(now)) response = 'suppressed';
+    else if (!(entry.answers ?? this.responses).take(now)) response = 'suppressed';
     else response = this.answer(request, source, reason) ? 'sent' : 'suppressed';
     this.deps.observer.admissionRefused?.({ side: entry.side, source: entry.kind, reason, response });
     return false;
@@ -254,8 +240,7 @@ export class Admission {
       dest = responseDestination(request, source);
       if (dest.transport === 'udp') {
         // Only ever to the address the datagram came from (no maddr: no reflection to a third party).
-        const via = request.via();
-        dest = { transport: 'udp', address: source.address, port: via.rport !== undefined ? source.port : via.port ?? 5060, ...(source.localPort !== undefined ? { localPort: source.localPort } : {}) };
+        dest = { transport: 'udp', address: source.address, port: unicastResponsePort(request.via(), source), ...(source.localPort !== undefined ? { localPort: source.localPort } : {}) };
       }
     } catch {
       return false; // a header the response needs does not parse: no answer

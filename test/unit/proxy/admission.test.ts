@@ -46,10 +46,36 @@ test('a known source spends only its own bucket; CANCEL and in-dialog requests p
   assert.match(h.sent[0]!.data, /\r\nRetry-After: 5\r\n/);
   assert.match(h.sent[0]!.data, /SIPS_ERR_PROXY_RATE_LIMITED/);
   assert.deepEqual(h.sent[0]!.dest, { transport: 'udp', address: '10.0.0.1', port: 40000, localPort: 5060 });
-  // The 503 bucket (1 burst): the next refusal is suppressed.
+  // Its own 503 bucket is as large as its request bucket (2 burst): one more answer, then suppressed.
   assert.equal(h.a.admit(request({ viaHost: '10.0.0.1' }), peer), false);
-  assert.equal(h.sent.length, 1);
-  assert.deepEqual(h.events.map((e) => (e as { response: string }).response), ['sent', 'suppressed']);
+  assert.equal(h.a.admit(request({ viaHost: '10.0.0.1' }), peer), false);
+  assert.equal(h.sent.length, 2);
+  assert.deepEqual(h.events.map((e) => (e as { response: string }).response), ['sent', 'sent', 'suppressed']);
+});
+
+test('a known source\'s 503s come from its own budget: strangers spending the shared one cannot silence them, nor the reverse', () => {
+  const h = harness((a) => a === '10.0.0.1', { knownSourceRequestRate: 1, knownSourceRequestBurst: 3, strangerRequestRate: 1, strangerRequestBurst: 1 });
+  // TCP strangers (answered: not spoofable) spend the shared 503 bucket (1 burst).
+  for (let i = 0; i < 4; i++) h.a.admit(request(), src('192.0.2.7', 'tcp'));
+  const strangerAnswers = h.sent.length;
+  assert.equal(strangerAnswers, 1, 'the shared budget: one 503');
+  // The peer, over its own burst of 3: its 3 refusals all answered.
+  const peer = src('10.0.0.1');
+  for (let i = 0; i < 6; i++) h.a.admit(request({ viaHost: '10.0.0.1', rport: true }), peer);
+  assert.equal(h.sent.length - strangerAnswers, 3);
+  assert.ok(h.sent.slice(strangerAnswers).every((s) => s.dest.address === '10.0.0.1' && /^SIP\/2\.0 503 /.test(s.data)));
+  // And the shared bucket is still empty for strangers.
+  h.a.admit(request(), src('192.0.2.8', 'tcp'));
+  h.a.admit(request(), src('192.0.2.8', 'tcp'));
+  assert.equal(h.sent.filter((s) => s.dest.address.startsWith('192.0.2.')).length, 1);
+});
+
+test('a refusal for a request whose Via says port 0 goes to its source port', () => {
+  const h = harness((a) => a === '10.0.0.1', { knownSourceRequestBurst: 1 });
+  const peer = src('10.0.0.1');
+  h.a.admit(request({ via: 'SIP/2.0/UDP 10.0.0.1:0;branch=z9hG4bK-p0a' }), peer);
+  assert.equal(h.a.admit(request({ via: 'SIP/2.0/UDP 10.0.0.1:0;branch=z9hG4bK-p0b' }), peer), false);
+  assert.deepEqual(h.sent.map((s) => s.dest), [{ transport: 'udp', address: '10.0.0.1', port: 40000, localPort: 5060 }]);
 });
 
 test('strangers: a small bucket each and one shared; UDP strangers are never answered; a peer is not affected', () => {

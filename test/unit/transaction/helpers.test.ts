@@ -19,6 +19,16 @@ test('responseDestination over UDP with rport (RFC 3581): source address and por
   assert.deepEqual(responseDestination(stamped, udpSource('198.51.100.20', 31337)), { transport: 'udp', address: '198.51.100.20', port: 31337 });
 });
 
+test('responseDestination with a sent-by port of 0: the source port (0 cannot be sent to)', () => {
+  const req = request({ via: 'SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bK-0' });
+  assert.deepEqual(responseDestination(req, udpSource('127.0.0.1', 41234)), { transport: 'udp', address: '127.0.0.1', port: 41234 });
+  const tcp = request({ via: 'SIP/2.0/TCP 127.0.0.1:0;branch=z9hG4bK-0t' });
+  assert.deepEqual(
+    responseDestination(tcp, { transport: 'tcp', address: '127.0.0.1', port: 51000, localAddress: '127.0.0.1', localPort: 5060, flowId: 'f-1' }),
+    { transport: 'tcp', address: '127.0.0.1', port: 51000, flowId: 'f-1' },
+  );
+});
+
 test('responseDestination with maddr: the maddr and sent-by port', () => {
   const req = request({ via: 'SIP/2.0/UDP pbx.example.net;branch=z9hG4bK-3;maddr=239.255.255.1' });
   assert.deepEqual(responseDestination(req, udpSource()), { transport: 'udp', address: '239.255.255.1', port: 5060 });
