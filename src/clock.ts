@@ -245,6 +245,8 @@ export class LoopDelaySampler {
 let eluMark: EventLoopUtilization | null = null;
 let eluAt = 0;
 let eluPercent = 0;
+let cpuMark: NodeJS.CpuUsage | null = null;
+let cpuPercent = 0;
 
 /** Windows of this length fold into the utilization average. */
 const ELU_WINDOW_MS = 500;
@@ -265,9 +267,21 @@ export function loopUtilizationPercent(): number {
   const now = performance.now();
   if (eluMark === null || now - eluAt >= ELU_WINDOW_MS) {
     const mark = performance.eventLoopUtilization();
-    if (eluMark !== null) eluPercent += ELU_WEIGHT * (performance.eventLoopUtilization(mark, eluMark).utilization * 100 - eluPercent);
+    const cpu = process.threadCpuUsage();
+    if (eluMark !== null && cpuMark !== null) {
+      eluPercent += ELU_WEIGHT * (performance.eventLoopUtilization(mark, eluMark).utilization * 100 - eluPercent);
+      const used = (cpu.user - cpuMark.user + cpu.system - cpuMark.system) / 1000;
+      cpuPercent += ELU_WEIGHT * (Math.min(100, (used / (now - eluAt)) * 100) - cpuPercent);
+    }
     eluMark = mark;
+    cpuMark = cpu;
     eluAt = now;
   }
   return eluPercent;
+}
+
+/** The main thread's CPU time as a percent of wall time, the same moving average (read after loopUtilizationPercent). */
+export function loopCpuPercent(): number {
+  loopUtilizationPercent();
+  return cpuPercent;
 }

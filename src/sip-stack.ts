@@ -370,7 +370,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     receiveBufferBytes: limits.udpReceiveBufferBytes,
     insideListeners: listeners.filter((l) => l.side === 'inside'),
     receiver: receiverOptions,
-    holdsInvite: (cancel) => transactions.findInvite(cancel) !== undefined,
+    holdsCancel: (cancel) => transactions.findInvite(cancel) !== undefined || transactions.holdsServer(cancel),
     knownSource: (source) => classifySource(source)?.known === true,
     writeOnFlow: (id, data) => transport.send(id, data),
   });

@@ -23,8 +23,12 @@ export interface WorkerRoutingOptions {
   readonly insideListeners: readonly { readonly transport: TransportKind; readonly port: number }[];
   /** The receive path of a single process (parse, stamp, deliver); diversion is added here. */
   readonly receiver: SipReceiverOptions;
-  /** §9.2: this worker holds the INVITE server transaction the CANCEL cancels. */
-  holdsInvite(cancel: SipMessage): boolean;
+  /**
+   * §9.2: this worker holds the INVITE server transaction the CANCEL cancels, or the CANCEL's own
+   * (a retransmission after its INVITE ended: the 200 is resent where it was made, never a 481
+   * from a worker further round the ring).
+   */
+  holdsCancel(cancel: SipMessage): boolean;
   /**
    * Access control admits requests from this source (a peer or the vendor). Only their CANCELs go
    * round the ring: a stranger's INVITE never became a call, and its CANCELs must not cost every
@@ -62,7 +66,7 @@ export class WorkerRouting {
     this.handed = createSipReceiver(o.receiver);
     this.handedCancel = createSipReceiver({
       ...o.receiver,
-      divert: (msg, m) => msg.method === 'CANCEL' && !o.holdsInvite(msg) && this.handoff.passCancel(m, this.hops),
+      divert: (msg, m) => msg.method === 'CANCEL' && !o.holdsCancel(msg) && this.handoff.passCancel(m, this.hops),
     });
   }
 
@@ -110,7 +114,7 @@ export class WorkerRouting {
       return owner !== null && owner !== 0 && owner !== self && this.handoff.passReceived(owner, 'response', m);
     }
     const cancel = msg.method === 'CANCEL';
-    if (cancel && this.o.holdsInvite(msg)) return false;
+    if (cancel && this.o.holdsCancel(msg)) return false;
     const routed = this.routeOwner(msg, m);
     // A CANCEL of a re-INVITE toward a vendor flow follows its re-INVITE.
     if (routed !== undefined) return routed !== null && routed !== self && this.handoff.passReceived(routed, 'request', m);

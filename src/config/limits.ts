@@ -40,7 +40,7 @@ export const DEFAULT_LIMITS = {
    * Per edge: with edge.workers each worker holds its share (DIVIDED_AMONG_WORKERS).
    */
   maxTransactions: 500_000,
-  /** Forwarded requests still waiting for their final response; past it new INVITEs get 503 (a load guard). */
+  /** Requests forwarded and still waiting for their final response, or whose SDP is still with rtpengine; past it new INVITEs get 503 (a load guard). */
   maxPendingRequests: 5_000,
   /**
    * Initial INVITEs not yet answered for one trunk (outbound) or one inside peer (inbound); past it

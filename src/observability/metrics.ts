@@ -4,7 +4,7 @@
  * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { LoopDelaySampler, loopUtilizationPercent } from '../clock.js';
+import { LoopDelaySampler, loopCpuPercent, loopUtilizationPercent } from '../clock.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
@@ -187,6 +187,13 @@ export class EdgeMetrics {
       aggregator: 'max',
       collect() {
         this.set(loopUtilizationPercent() / 100);
+      },
+    });
+    new Gauge({
+      name: 'sips_edge_event_loop_cpu_ratio', help: 'CPU time of the event-loop thread per wall time, the same moving average: below the utilization, the loop waited for a CPU (a shared or oversubscribed host); with workers, the busiest worker', registers,
+      aggregator: 'max',
+      collect() {
+        this.set(loopCpuPercent() / 100);
       },
     });
     if (opts.workers === true) {

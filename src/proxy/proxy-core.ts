@@ -34,6 +34,8 @@ export class ProxyCore {
    * value names the trunk) and those whose offer is still with rtpengine (no context yet).
    */
   private readonly pendingByTrunk = new Map<string, number>();
+  /** Requests whose SDP is with rtpengine (no context yet): they count toward maxPendingRequests too. */
+  private anchoring = 0;
   private draining = false;
 
   constructor(private readonly deps: ProxyDeps) {}
@@ -49,6 +51,11 @@ export class ProxyCore {
 
   get activeContexts(): number {
     return this.contexts.size;
+  }
+
+  /** Requests in progress for limits.maxPendingRequests: forwarded and unanswered, or waiting on rtpengine. */
+  get inProgress(): number {
+    return this.pending.size + this.anchoring;
   }
 
   /** Initial INVITEs in progress for one trunk or inside peer (limits.maxPendingPerTrunk counts these). */
@@ -94,7 +101,7 @@ export class ProxyCore {
       if (this.draining) return this.reply(tx, 'SIPS_ERR_PROXY_DRAINING', 'edge is draining');
       // Overload ends in 503s, never in a dead process: too many calls in progress (CPU or
       // upstream latency), or too much transaction state held for RFC 6026's 32 s (memory).
-      if (this.pending.size >= this.deps.maxPendingRequests) {
+      if (this.inProgress >= this.deps.maxPendingRequests) {
         return this.reply(tx, 'SIPS_ERR_PROXY_OVERLOAD', 'too many requests in progress');
       }
       if (this.deps.transactions.activeServerTransactions > this.deps.maxTransactions) {
@@ -157,7 +164,13 @@ export class ProxyCore {
           if (!r.ok && !r.audit) return this.reply(tx, 'SIPS_ERR_PROXY_SRTP_REQUIRED', `${r.code}: ${r.message}`);
         }
       } else {
-        const m = await this.anchorRequest(pre.request, tx, leg.side, decision.exitSide, plan, insidePeer, isInvite && !inDialog);
+        let m: AnchoredMedia | null;
+        this.anchoring++;
+        try {
+          m = await this.anchorRequest(pre.request, tx, leg.side, decision.exitSide, plan, insidePeer, isInvite && !inDialog);
+        } finally {
+          this.anchoring--;
+        }
         if (m === null) return;
         media = m;
       }

@@ -132,6 +132,11 @@ export class TransactionLayer {
   }
 
   /** §9.2: the INVITE server transaction a CANCEL cancels, if it still exists. */
+  /** Whether a server transaction (or its lingering record) matches `request` itself: a retransmission here. */
+  holdsServer(request: SipMessage): boolean {
+    return this.servers.has(serverKeys(request).key);
+  }
+
   findInvite(cancel: SipMessage): ServerTransaction | undefined {
     const key = serverKeys(cancel, 'INVITE').key;
     const tx = this.servers.get(key);

@@ -86,7 +86,7 @@ function invite(n: number, body: { type: string; text: string } = { type: 'appli
   ].join('\r\n'));
 }
 
-function rig() {
+function rig(limits: { maxPendingRequests?: number; maxPendingPerTrunk?: number } = {}) {
   const clock = new VirtualClock();
   const transport = new FakeTransport(clock);
   const anchor = new HeldAnchor();
@@ -126,8 +126,8 @@ function rig() {
     sdpGate: null,
     observer: { localReply: (e) => replies.push(e) },
     maxTransactions: 1000,
-    maxPendingRequests: 1000,
-    maxPendingPerTrunk: 2,
+    maxPendingRequests: limits.maxPendingRequests ?? 1000,
+    maxPendingPerTrunk: limits.maxPendingPerTrunk ?? 2,
     retryAfterSeconds: 30,
     agent: 'sips-edge',
     media: anchor,
@@ -201,4 +201,26 @@ test('maxPendingPerTrunk counts INVITEs whose offer waits on rtpengine, and ever
   await anchor.offered(5);
   assert.equal(proxy.pendingFor(TRUNK), 2);
   assert.equal(replies.length, 4);
+});
+
+test('maxPendingRequests (the edge-wide guard) counts offers waiting on rtpengine too, and gives them back', async () => {
+  const { layer, proxy, anchor, toPbx } = rig({ maxPendingRequests: 2, maxPendingPerTrunk: 100 });
+  layer.receive(invite(1), PBX);
+  layer.receive(invite(2), PBX);
+  await anchor.offered(2);
+  assert.equal(proxy.inProgress, 2, 'two offers with rtpengine, no context yet');
+  layer.receive(invite(3), PBX);
+  await settle();
+  const refused = toPbx(503, 'call-3@pbx.example.net');
+  assert.equal(refused.length, 1);
+  assert.match(refused[0]!.get('warning') ?? '', /SIPS_ERR_PROXY_OVERLOAD: too many requests in progress/);
+  assert.equal(anchor.offers.length, 2, 'the refused INVITE never reached rtpengine');
+  // rtpengine fails one: the count comes back and the next INVITE is taken.
+  anchor.offers[0]!.reject(new MediaError('SIPS_ERR_MEDIA_UNAVAILABLE', 'no rtpengine instance answered'));
+  await settle();
+  assert.equal(proxy.inProgress, 1);
+  layer.receive(invite(4), PBX);
+  await anchor.offered(3);
+  assert.equal(proxy.inProgress, 2);
+  assert.equal(toPbx(503, 'call-4@pbx.example.net').length, 0);
 });

@@ -166,3 +166,18 @@ test('compact: close() drops every record and its timers', () => {
   assert.equal(h.layer.activeServerTransactions, 0);
   assert.equal(h.clock.pending, 0);
 });
+
+test('holdsServer: a CANCEL whose own transaction lingers here is held, as a driver and as a record, until Timer J', () => {
+  for (const compactLingering of [false, true]) {
+    const h = harness({ compactLingering });
+    const invite = inboundInvite();
+    const cancel = cancelFor(invite);
+    assert.equal(h.layer.holdsServer(cancel), false);
+    h.layer.receive(cancel, udpSource());
+    h.requests[0]!.tx.respond(buildResponse(cancel, 200));
+    assert.equal(h.layer.holdsServer(cancelFor(invite)), true, `a retransmission would be absorbed here (compact ${compactLingering})`);
+    assert.equal(h.layer.findInvite(cancel), undefined, 'no INVITE here');
+    h.clock.advance(32_000 + 100);
+    assert.equal(h.layer.holdsServer(cancelFor(invite)), false);
+  }
+});

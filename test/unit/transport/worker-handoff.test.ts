@@ -133,7 +133,8 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
       reply: () => undefined,
       mayAnswerMalformed: () => false,
     },
-    holdsInvite: (c) => slot === 3 && c.via().branch === 'z9hG4bKheld',
+    // Worker 2 holds only the CANCEL z9hG4bKdone's own transaction (its INVITE has ended).
+    holdsCancel: (c) => (slot === 3 && c.via().branch === 'z9hG4bKheld') || (slot === 2 && c.via().branch === 'z9hG4bKdone'),
     // 127.0.0.9 is a stranger to access control.
     knownSource: (s) => s.address !== '127.0.0.9',
     writeOnFlow: () => Promise.resolve(),
@@ -161,6 +162,12 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
   await next(4);
   assert.equal(delivered[3]!.slot, 1);
   assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [1, 2, 1], 'no cancel handoff for a stranger');
+  // A retransmitted CANCEL whose INVITE has ended stops at the worker holding the CANCEL's own
+  // transaction (1 -> 2), which resends its 200; it never goes on to 3 for a 481.
+  routings[0]!.receive(from(cancel('z9hG4bKdone')));
+  await next(5);
+  assert.equal(delivered[4]!.slot, 2);
+  assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [2, 2, 1]);
   for (const r of routings) await r.close();
 });
 
