@@ -1,11 +1,9 @@
-import type { TimerHandle, TimerTarget } from '../clock.js';
-import { buildCancel } from '../message/build-request.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
-import type { ClientTransaction } from '../transaction/client-transaction.js';
 import type { ServerTransaction } from '../transaction/server-transaction.js';
-import type { PeerAddress, TransportFailure } from '../transaction/types.js';
+import type { TransportFailure } from '../transaction/types.js';
 import { loopHash, newBranch } from './branch.js';
+import { Branch, destinationOf, type BranchOwner, type BranchTimer } from './forward-branch.js';
 import { PROXY_ERRORS, REPLY_ERRORS, warningFor, type ProxyErrorCode, type ReplyCode } from './error-responses.js';
 import { AnchoredResponses } from './anchored-response.js';
 import type { AnchoredMedia } from './media-anchoring.js';
@@ -19,40 +17,8 @@ import type { ForwardDecision, SdpContext, Side, Target } from './types.js';
 /** Methods whose initial requests create dialogs and so get Record-Route (RFC 3261 §16.6 step 4). */
 const DIALOG_METHODS = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 
-/**
- * What a branch's one timer is waiting for: `failover` — any response at all (timers.inviteFailover);
- * `C` — a final response after a provisional (RFC 3261 §16.6 step 11); `cancel` — the final
- * response to a CANCELled INVITE (64*T1, §9.1).
- */
-type BranchTimer = 'failover' | 'C' | 'cancel';
-
 /** How a target outcome counts for passive health (src/routing/health.ts). */
 type HealthVerdict = 'failure' | 'success' | 'neutral';
-
-interface Branch {
-  readonly label: string;
-  /** Where this branch went; released (with the request) once the branch and the context are done. */
-  target: Target | null;
-  readonly tx: ClientTransaction;
-  /** The request as sent to this target; released once the branch and the context are done. */
-  request: SipMessage | null;
-  /** Any response, 100 included: the hop is alive and may be CANCELled (§9.1). */
-  heard: boolean;
-  /** A provisional other than 100 was forwarded: the call is ringing there. */
-  provisional: boolean;
-  done: boolean;
-  cancelPending: boolean;
-  cancelSent: boolean;
-  /**
-   * The context no longer waits for this branch (it moved on, or another branch won): a late
-   * provisional gets a CANCEL, a late 2xx an ACK and a BYE; nothing of it goes upstream.
-   */
-  abandoned: boolean;
-  /** The ACK the edge sent for a 2xx it refused (late or clear media), sent again for each retransmission. */
-  ack: Buffer | null;
-  timer: TimerHandle | null;
-  timerKind: BranchTimer;
-}
 
 interface Candidate {
   readonly status: number;
@@ -79,7 +45,7 @@ export interface ForwardOptions {
  * timers.inviteFailover, or only 100 Trying until Timer C), best-response selection, CANCEL.
  * One branch is in progress at a time; each has its own timer.
  */
-export class ForwardContext implements TimerTarget {
+export class ForwardContext implements BranchOwner {
   private readonly branches: Branch[] = [];
   private next = 0;
   private attempts = 0;
@@ -132,20 +98,7 @@ export class ForwardContext implements TimerTarget {
   cancel(): void {
     if (this.canceled || this.finalSent) return;
     this.canceled = true;
-    for (const b of this.branches) {
-      if (b.done || b.abandoned) continue;
-      this.cancelBranch(b);
-    }
-  }
-
-  /** CANCEL now when the branch has had a provisional (100 included), else as soon as one arrives. */
-  private cancelBranch(b: Branch): void {
-    if (b.heard) {
-      this.sendCancel(b);
-      return;
-    }
-    b.cancelPending = true;
-    b.tx.cancelTimers(); // §9.1: no CANCEL before a provisional; stop retransmitting the INVITE
+    for (const b of this.branches) if (b.pending) b.cancel();
   }
 
   // --- §16.6: forward to the next target ------------------------------------------------------
@@ -187,24 +140,10 @@ export class ForwardContext implements TimerTarget {
     // Step 8: our Via with a unique branch carrying the loop hash; rport on UDP (RFC 3581).
     const branch = newBranch(this.loop);
     out.prepend('via', viaValue(exitLeg, branch));
-    const b: Branch = {
-      label: target.label,
-      target,
-      request: out,
-      heard: false,
-      provisional: false,
-      done: false,
-      cancelPending: false,
-      cancelSent: false,
-      abandoned: false,
-      ack: null,
-      timer: null,
-      timerKind: 'C',
-      tx: null as unknown as ClientTransaction,
-    };
+    const b = new Branch(this.deps, this, target.label, target, out, this.isInvite);
     this.branches.push(b);
     // Step 10/11: client transaction; Timer C for INVITE.
-    (b as { tx: ClientTransaction }).tx = this.deps.transactions.createClient(out, destinationOf(target), {
+    b.tx = this.deps.transactions.createClient(out, destinationOf(target), {
       onResponse: (r) => this.onResponse(b, r),
       onTimeout: () => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TIMEOUT', 'no response from ' + target.label),
       onTransportError: (f: TransportFailure) => this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${target.label}: ${f.reason}`),
@@ -212,8 +151,8 @@ export class ForwardContext implements TimerTarget {
     if (this.isInvite && !b.done) {
       // Only worth giving up on a silent host when there is another one to try.
       const failover = this.deps.timers.inviteFailover ?? 0;
-      if (failover > 0 && this.canTryMore()) this.arm(b, 'failover', failover);
-      else this.arm(b, 'C', this.deps.timers.timerC);
+      if (failover > 0 && this.canTryMore()) b.arm('failover', failover);
+      else b.arm('C', this.deps.timers.timerC);
     }
     return true;
   }
@@ -227,7 +166,7 @@ export class ForwardContext implements TimerTarget {
   onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
     for (const b of this.branches) {
       const t = b.target;
-      if (b.done || b.abandoned || t === null) continue;
+      if (!b.pending || t === null) continue;
       if (t.flowId !== undefined ? t.flowId !== flowId : t.transport !== transport || t.address !== address || t.port !== port) continue;
       b.tx.terminate();
       this.onLocalFailure(b, 'SIPS_ERR_PROXY_TRANSPORT', `${b.label}: connection lost`);
@@ -254,7 +193,7 @@ export class ForwardContext implements TimerTarget {
       if (status < 200 || status >= 300) return;
       // 2xx retransmission in the client's Accepted state (RFC 6026): ACK it again when the edge
       // refused that answer, else forward it again.
-      if (b.ack !== null) this.resendAck(b);
+      if (b.ack !== null) b.resendAck();
       else if (!b.abandoned) this.serverTx.respond(withoutTopVia(response));
       return;
     }
@@ -264,11 +203,11 @@ export class ForwardContext implements TimerTarget {
     if (status < 200) {
       b.heard = true;
       if (b.cancelPending) {
-        this.sendCancel(b);
+        b.sendCancel();
         return;
       }
       // §16.7 step 2: a provisional resets Timer C; the first one ends the wait for any response.
-      if (this.isInvite && (status !== 100 || b.timerKind === 'failover')) this.arm(b, 'C', this.deps.timers.timerC);
+      if (this.isInvite && (status !== 100 || b.timerKind === 'failover')) b.arm('C', this.deps.timers.timerC);
       if (status === 100 || this.finalSent) return; // the edge sent its own 100 Trying; never forwarded
       b.provisional = true;
       if (!anchored && !this.checkResponseSdp(res, b)) return;
@@ -280,7 +219,7 @@ export class ForwardContext implements TimerTarget {
       return;
     }
     b.done = true;
-    this.clearTimer(b);
+    b.clearTimer();
     // A host that answers is alive; only its own 503 says it is not taking calls.
     this.outcome(b, status, null, status === 503 ? 'failure' : 'success');
     if (status < 300) {
@@ -313,26 +252,21 @@ export class ForwardContext implements TimerTarget {
     const status = response.status;
     if (status < 200) {
       b.heard = true;
-      if (b.cancelPending) this.sendCancel(b);
+      if (b.cancelPending) b.sendCancel();
       return;
     }
     b.done = true;
-    this.clearTimer(b);
+    b.clearTimer();
     this.outcome(b, status, null, status === 503 ? 'failure' : 'success');
     if (status >= 300 || b.request === null || b.target === null) return;
     b.ack = refuseAnswer(this.deps, b.request, b.target, this.decision.exitSide, response, 'answered after the call had moved on', 408);
     this.deps.observer.dropped?.({ what: `late ${status} from ${b.label}`, reason: 'answered after failover or another answer: ACK and BYE sent' });
   }
 
-  private resendAck(b: Branch): void {
-    if (b.ack === null || b.target === null) return;
-    this.deps.sendStateless(b.ack, b.target).catch(() => undefined);
-  }
-
   private onLocalFailure(b: Branch, code: ProxyErrorCode, detail: string): void {
     if (b.done) return;
     b.done = true;
-    this.clearTimer(b);
+    b.clearTimer();
     if (b.abandoned) return; // counted when the context moved on
     const status = PROXY_ERRORS[code].status;
     // Only a transport failure (connect refused, TLS refused, connection lost) counts against the
@@ -351,9 +285,9 @@ export class ForwardContext implements TimerTarget {
    */
   private abandon(b: Branch, detail: string): void {
     b.abandoned = true;
-    this.clearTimer(b);
+    b.clearTimer();
     this.outcome(b, 408, detail, 'neutral');
-    this.cancelBranch(b);
+    b.cancel();
     this.consider({ status: 408, response: null, code: 'SIPS_ERR_PROXY_TIMEOUT', detail });
     if (!this.finalSent && !this.canceled && this.failover()) return;
     this.finish();
@@ -373,7 +307,7 @@ export class ForwardContext implements TimerTarget {
 
   private finish(): void {
     if (this.finalSent || this.reoffering) return;
-    if (this.branches.some((b) => !b.done && !b.abandoned)) return;
+    if (this.branches.some((b) => b.pending)) return;
     const best = this.best;
     if (best === null) {
       this.sendLocal('SIPS_ERR_PROXY_TRANSPORT', 'no target could be tried');
@@ -415,10 +349,8 @@ export class ForwardContext implements TimerTarget {
     // pass 2xx retransmissions on; the requests and the candidates are no longer needed.
     let allDone = true;
     for (const b of this.branches) {
-      if (!b.done) { allDone = false; continue; }
-      if (b.ack !== null) continue; // its target gets the ACK again for each 2xx retransmission
-      b.request = null;
-      b.target = null;
+      if (b.done) b.release();
+      else allDone = false;
     }
     this.request = null;
     this.best = null;
@@ -442,52 +374,16 @@ export class ForwardContext implements TimerTarget {
   }
 
   private cancelOthers(winner: Branch): void {
-    for (const b of this.branches) if (b !== winner && !b.done && !b.abandoned) {
+    for (const b of this.branches) if (b !== winner && b.pending) {
       b.abandoned = true;
-      this.clearTimer(b);
-      this.cancelBranch(b);
+      b.clearTimer();
+      b.cancel();
     }
   }
 
-  /** RFC 3261 §9.1 / §16.10: CANCEL a pending branch (only once it has a provisional), once. */
-  private sendCancel(b: Branch): void {
-    if (!this.isInvite || b.done || b.cancelSent) return;
-    b.cancelPending = false;
-    if (b.request === null || b.target === null) return;
-    b.cancelSent = true;
-    this.deps.transactions.createClient(buildCancel(b.request), b.target, {
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-    });
-    // §9.1: a host that never answers the CANCELled INVITE must not hold the branch forever.
-    this.arm(b, 'cancel', 64 * this.deps.timers.T1);
-  }
-
-  private arm(b: Branch, kind: BranchTimer, ms: number): void {
-    if (b.timerKind === 'cancel' && b.timer !== null) return; // after a CANCEL only its own timer runs
-    b.timer?.cancel();
-    b.timerKind = kind;
-    b.timer = this.deps.clock.schedule(ms, this);
-  }
-
-  private clearTimer(b: Branch): void {
-    b.timer?.cancel();
-    b.timer = null;
-  }
-
-  /** The clock's call: the branch whose timer this is (a handful of branches at most). */
-  onTimer(handle: TimerHandle): void {
-    for (const b of this.branches) {
-      if (b.timer !== handle) continue;
-      b.timer = null;
-      if (!b.done) this.onBranchTimer(b);
-      return;
-    }
-  }
-
-  private onBranchTimer(b: Branch): void {
-    switch (b.timerKind) {
+  /** The branch's timer fired while it was not done (forward-branch.ts). */
+  onBranchTimer(b: Branch, kind: BranchTimer): void {
+    switch (kind) {
       case 'failover':
         // No response at all, not even 100 Trying: the host is silent; the next one gets the call.
         if (!b.abandoned) this.abandon(b, `no response from ${b.label} within ${this.deps.timers.inviteFailover ?? 0} ms`);
@@ -495,7 +391,7 @@ export class ForwardContext implements TimerTarget {
       case 'C':
         // §16.8: Timer C. Ringing there: CANCEL; the 487 ends the branch (no answer is not a
         // host failure). Only 100 Trying (or nothing): CANCEL if possible and try the next host.
-        if (b.provisional) this.sendCancel(b);
+        if (b.provisional) b.sendCancel();
         else if (!b.abandoned) this.abandon(b, `Timer C: ${b.heard ? 'only 100 Trying' : 'no response'} from ${b.label}`);
         return;
       case 'cancel':
@@ -530,7 +426,7 @@ export class ForwardContext implements TimerTarget {
   private refused(b: Branch, status: number): null {
     if (status < 200) return null;
     b.done = true;
-    this.clearTimer(b);
+    b.clearTimer();
     this.outcome(b, status, null, 'success');
     this.cancelOthers(b);
     return null;
@@ -560,18 +456,6 @@ export class ForwardContext implements TimerTarget {
   get side(): Side {
     return this.options.inLeg.side;
   }
-}
-
-/**
- * Only where to send: the client transaction keeps its destination for as long as it lingers
- * (32 s), and a Target also carries the Request-URI built for it.
- */
-function destinationOf(t: Target): PeerAddress {
-  const d: { -readonly [K in keyof PeerAddress]: PeerAddress[K] } = { transport: t.transport, address: t.address, port: t.port };
-  if (t.flowId !== undefined) d.flowId = t.flowId;
-  if (t.servername !== undefined) d.servername = t.servername;
-  if (t.localPort !== undefined) d.localPort = t.localPort;
-  return d;
 }
 
 /** What a settled context still reads of its decision (late outcomes of other branches). */
