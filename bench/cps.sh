@@ -12,6 +12,7 @@
 #   (appended to sips-edge's config, for experiments only)
 #   KEEP_RTT=1 keeps SIPp's per-call rtt CSV beside each step's data (the harness deletes it)
 #   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
+#   EXTRA_LIMITS="maxEventLoopUtilizationPercent: 0" (more keys for the edge's limits map, experiments only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
@@ -55,7 +56,7 @@ dns:
 admin: { enabled: true, address: 127.0.0.1, port: ${ADMIN_PORT:-19090} }
 # One SIPp peer sends every call: the per-source admission bucket (limits.knownSourceRequestRate,
 # 2,000/s by default) is raised so the sweep measures the proxy, not the limit.
-limits: { knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000 }
+limits: { knownSourceRequestRate: 1000000, knownSourceRequestBurst: 1000000${EXTRA_LIMITS:+, $EXTRA_LIMITS} }
 ${EXTRA_YAML:-}
 logging: { level: warn }
 YAML
