@@ -5,23 +5,21 @@
  * message could find missing. With edge-runtime.ts (the process around it) and worker-routing.ts
  * (which worker a message belongs to) the only modules that import every layer.
  */
-import { randomBytes } from 'node:crypto';
 import type tls from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import type { EdgeSecrets } from './config/secrets.js';
-import { buildInDialogRequest } from './message/build-request.js';
 import type { SipMessage } from './message/message.js';
 import { hostPort } from './message/host-port.js';
 import { LogRateLimiter } from './observability/log-rate.js';
 import { Admission } from './proxy/admission.js';
-import { branchOnly, setBranchWorker } from './proxy/branch.js';
+import { setBranchWorker } from './proxy/branch.js';
 import type { ProxyObserver } from './proxy/deps.js';
 import { ProxyIdentity, type Leg } from './proxy/identity.js';
 import { ProxyCore } from './proxy/proxy-core.js';
 import { loadRouteSigner } from './proxy/route-keys.js';
 import { SrtpGate } from './proxy/srtp-gate.js';
-import { viaValue } from './proxy/via.js';
+import { createOptionsProbe } from './proxy/options-probe.js';
 import { createHealthMonitor, type HealthChange, type HealthMonitor, type HostRef, type ProbeHost, type ProbeResult } from './routing/health.js';
 import { createResolver, type Resolver } from './routing/resolver.js';
 import { createRouter, type EdgeRouter } from './routing/router.js';
@@ -383,33 +381,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   // A lost connection to an upstream host ends the branches waiting on it (no Timer C hang).
   transport.events.on('flowClosed', (e) => proxy.onFlowClosed(e.flow.transport, e.flow.remote.address, e.flow.remote.port, e.flow.id));
 
-  /** An OPTIONS over the TLS pool to one lb host: an answer below 500 means it takes calls. */
-  const probeOptions = (host: ProbeHost): Promise<ProbeResult> => {
-    const started = clock.now();
-    const leg = identity.exitLeg('outside', 'tls');
-    const req: SipMessage = buildInDialogRequest({
-      method: 'OPTIONS',
-      requestUri: `sip:${host.name}:${host.port};transport=tls`,
-      via: viaValue(leg, branchOnly()),
-      routes: [],
-      from: `<sip:probe@${config.edge.name}>;tag=${randomBytes(4).toString('hex')}`,
-      to: `<sip:${host.name}>`,
-      callId: `probe-${randomBytes(8).toString('hex')}@${config.edge.name}`,
-      cseq: 1,
-      headers: [['Accept', 'application/sdp'], ['User-Agent', AGENT]],
-    });
-    return new Promise((resolve) => {
-      transactions.createClient(req, { transport: 'tls', address: host.address, port: host.port, servername: host.name }, {
-        onResponse: (res) => {
-          if (res.status < 200) return;
-          const latencyMs = clock.now() - started;
-          resolve(res.status < 500 ? { ok: true, latencyMs } : { ok: false, latencyMs, reason: `${res.status} ${res.startLine.kind === 'response' ? res.startLine.reason : ''}`.trim() });
-        },
-        onTimeout: () => resolve({ ok: false, latencyMs: clock.now() - started, reason: 'timeout' }),
-        onTransportError: (f) => resolve({ ok: false, latencyMs: clock.now() - started, reason: f.reason }),
-      });
-    });
-  };
+  const probeOptions = createOptionsProbe({ clock, identity, transactions, edgeName: config.edge.name, agent: AGENT });
 
   const stopStack = async (): Promise<void> => {
     resumption?.stop();

@@ -237,11 +237,10 @@ export class Admission {
       data = buildResponse(request, 503, {
         headers: [['Retry-After', this.retryAfter], ['Warning', warning], ['Server', this.deps.agent]],
       }).serialize();
-      dest = responseDestination(request, source);
-      if (dest.transport === 'udp') {
-        // Only ever to the address the datagram came from (no maddr: no reflection to a third party).
-        dest = { transport: 'udp', address: source.address, port: unicastResponsePort(request.via(), source), ...(source.localPort !== undefined ? { localPort: source.localPort } : {}) };
-      }
+      // UDP: only ever to the address the datagram came from (no maddr, no received: no reflection to a third party).
+      dest = source.transport !== 'udp'
+        ? responseDestination(request, source)
+        : { transport: 'udp', address: source.address, port: unicastResponsePort(request.via(), source), ...(source.localPort !== undefined ? { localPort: source.localPort } : {}) };
     } catch {
       return false; // a header the response needs does not parse: no answer
     }
