@@ -18,6 +18,7 @@ import { generateLabPki, type LabPki } from '../../src/tls/lab-pki.js';
 import { EdgeProcess } from '../helpers/edge-process.js';
 import { ANSWER, StandInLb, UdpCaller, type LbCall } from '../helpers/failover-lb.js';
 import { IT_REGION, LB_HOSTS, labFiles } from '../helpers/lab-region.js';
+import { freePort } from '../helpers/ports.js';
 
 const [LB01, LB02, LB03, LB04] = LB_HOSTS as [string, string, string, string];
 const PLAIN = 'lb05.voice.euc1.pure.cloud';
@@ -121,10 +122,7 @@ before(async () => {
   });
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
   // A port nothing listens on: connect refused.
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  refusedPort = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  refusedPort = await freePort();
   edge = await EdgeProcess.start(yaml());
   caller = await UdpCaller.start(edge.port('inside', 'udp'));
 });

@@ -11,11 +11,11 @@
  * the start is retried when baresip lost the race for one. Stopped by PID; the config dir is removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeTcpPort, freeUdpPort } from './ports.js';
 
 export const BARESIP_MODULES = '/usr/lib/baresip/modules';
 
@@ -41,22 +41,7 @@ export function writeToneWav(path: string, o: { readonly hz?: number; readonly s
   writeFileSync(path, Buffer.concat([h, data]));
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-async function freeTcpPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const a = srv.address();
-  const port = typeof a === 'object' && a !== null ? a.port : 0;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 export interface BaresipEvent {
   readonly type: string;

@@ -81,14 +81,7 @@ export function renderTemplate(text: string, vars: Readonly<Record<string, strin
   return out;
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; Kamailio binds it next). */
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freeTcpPort } from './ports.js';
 
 /** PIDs whose parent is `pid`, recursively (from /proc). */
 function descendants(pid: number): number[] {

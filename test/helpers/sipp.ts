@@ -14,14 +14,7 @@ export interface SippResult {
   readonly traces: string;
 }
 
-/** A free UDP port on 127.0.0.1 (bound and released; SIPp binds it next). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freeUdpPort } from './ports.js';
 
 export interface SippOptions {
   readonly scenario: string;

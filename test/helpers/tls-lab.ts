@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { generateLabPki, type LabPki } from '../../src/tls/lab-pki.js';
 import { guardTlsServer } from '../../src/tls/verify.js';
+import { freePort } from './ports.js';
 
 export function makeLab(): { pki: LabPki; dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'sips-edge-lab-'));
@@ -76,14 +77,8 @@ export async function startHttpFileServer(files: Readonly<Record<string, Buffer>
   };
 }
 
-/** A port on 127.0.0.1 that nobody listens on (bound, then released). */
-export async function deadPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A port on 127.0.0.1 that nobody listens on (outside the ephemeral range: see ports.ts). */
+export const deadPort = freePort;
 
 export interface ToolResult {
   readonly code: number | null;

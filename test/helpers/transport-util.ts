@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Transport } from '../../src/transport/transport.js';
 import type { TransportEventMap, TransportEventName } from '../../src/transport/transport-events.js';
 import type { ReceivedMessage } from '../../src/transport/types.js';
+import { freePort } from './ports.js';
 
 /** A SIP request with a correct Content-Length; `tag` goes into Call-ID and body so tests can tell them apart. */
 export function sipRequest(tag: string, bodySize = 0, method = 'OPTIONS'): Buffer {
@@ -140,11 +141,5 @@ export async function tcpPeer(onSocket: (s: net.Socket) => void = () => {}): Pro
   };
 }
 
-/** A port on 127.0.0.1 with nothing listening (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A port on 127.0.0.1 with nothing listening (outside the ephemeral range: see ports.ts). */
+export const closedPort = freePort;

@@ -14,6 +14,7 @@ import { openCarrierMedia } from '../../../src/lab/media/rtp-carrier.js';
 import { readAudio } from '../../../src/lab/media/sdp-media.js';
 import { openVendorMedia } from '../../../src/lab/media/srtp-vendor.js';
 import type { CallMedia } from '../../../src/lab/media/call-media.js';
+import { freeUdpPort } from '../../helpers/ports.js';
 
 type B = string | number | B[] | { [k: string]: B };
 
@@ -77,13 +78,6 @@ class Ng {
   }
 }
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('lab SRTP against rtpengine', () => {
   let proc: ChildProcess;

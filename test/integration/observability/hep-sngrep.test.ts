@@ -6,30 +6,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createHepSender, type HepSender } from '../../../src/observability/hep.js';
 import { CALL_ID, SRTP_KEY, SRTP_KEY_2, invite, ok200 } from '../../unit/observability/sip-samples.js';
 import { readPcap, type PcapPacket } from './pcap.js';
+import { freeUdpPort } from '../../helpers/ports.js';
 
 const HAVE_SNGREP = spawnSync('sngrep', ['-V'], { encoding: 'utf8' }).stdout?.includes('EEP/HEP support') ?? false;
 
 const EDGE = { address: '198.51.100.1', port: 5061 };
 const PBX = { address: '192.0.2.10', port: 40112 };
 
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function packets(file: string): PcapPacket[] {
   return existsSync(file) ? readPcap(readFileSync(file)).packets : [];
