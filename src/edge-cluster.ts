@@ -53,11 +53,12 @@ type FromWorker =
   | { readonly t: 'health'; readonly change: HealthState }
   | { readonly t: 'health-report'; readonly ref: HostRef; readonly ok: boolean; readonly reason: string | null }
   | { readonly t: 'metrics'; readonly id: number; readonly data: MetricJson[] }
-  | { readonly t: 'ready'; readonly id: number; readonly report: ReadinessReport };
+  | { readonly t: 'ready'; readonly id: number; readonly report: ReadinessReport }
+  | { readonly t: 'peers-applied'; readonly version: number };
 
 /** Primary -> worker. */
 type ToWorker =
-  | { readonly t: 'peers'; readonly ports: readonly (readonly [number, number])[] }
+  | { readonly t: 'peers'; readonly version: number; readonly ports: readonly (readonly [number, number])[] }
   | { readonly t: 'health-apply'; readonly changes: readonly HealthState[] }
   | { readonly t: 'health-report'; readonly ref: HostRef; readonly ok: boolean; readonly reason: string | null }
   | { readonly t: 'metrics'; readonly id: number }
@@ -108,6 +109,8 @@ export async function runEdgeWorker(config: EdgeConfig, opts: EdgeRuntimeOptions
     switch (m.t) {
       case 'peers':
         stack.handoff?.setPeers(m.ports);
+        // The primary counts the edge listening only once every worker can hand off (see peersApplied).
+        send({ t: 'peers-applied', version: m.version });
         break;
       case 'health-apply':
         for (const c of m.changes) stack.health.apply({ trunk: c.trunk, host: c.host }, c.up, c.reason);
@@ -167,6 +170,13 @@ interface Slot {
   listening: boolean;
   handoffPort: number;
   listeners: readonly BoundListener[];
+  /**
+   * The version of the handoff port map this worker has applied. Until every worker holds the
+   * current map a handoff to a worker missing from it cannot be sent (the message is processed
+   * where it landed: a response becomes stray, a non-2xx ACK is lost), so neither `listening` nor
+   * /readyz counts the edge ready before.
+   */
+  peersApplied: number;
   startedAt: number;
   /** Deaths in a row that came soon after a start (the restart backoff). */
   quickDeaths: number;
@@ -197,7 +207,7 @@ export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOption
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...(heap !== undefined ? [`--max-old-space-size=${heap}`] : [])] });
 
   const slots: Slot[] = Array.from({ length: n }, (_, i) => ({
-    slot: i + 1, worker: null, listening: false, handoffPort: 0, listeners: [], startedAt: 0, quickDeaths: 0, restarts: 0, restartTimer: null,
+    slot: i + 1, worker: null, listening: false, handoffPort: 0, listeners: [], peersApplied: 0, startedAt: 0, quickDeaths: 0, restarts: 0, restartTimer: null,
   }));
   const bySlot = (slot: number): Slot | undefined => slots[slot - 1];
   const health = new Map<string, HealthState>();
@@ -214,12 +224,16 @@ export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOption
     const w = s.worker;
     if (w !== null && w.isConnected()) w.send(m);
   };
+  let peersVersion = 0;
   const broadcastPeers = (): void => {
     const map = slots.filter((s) => s.listening).map((s) => [s.slot, s.handoffPort] as const);
-    for (const s of slots) if (s.listening) post(s, { t: 'peers', ports: map });
+    peersVersion++;
+    for (const s of slots) if (s.listening) post(s, { t: 'peers', version: peersVersion, ports: map });
   };
+  const allServing = (): boolean => slots.every((x) => x.listening && x.peersApplied === peersVersion);
   const ask = (s: Slot, t: 'metrics' | 'ready'): Promise<FromWorker | null> => new Promise((resolve) => {
-    if (!s.listening || s.worker === null) return resolve(null);
+    // A worker without the current handoff map is not ready yet.
+    if (!s.listening || s.worker === null || (t === 'ready' && s.peersApplied !== peersVersion)) return resolve(null);
     const id = nextId++;
     const timer = setTimeout(() => { pending.delete(id); resolve(null); }, IPC_TIMEOUT_MS);
     pending.set(id, { resolve, timer });
@@ -258,7 +272,11 @@ export async function runEdgePrimary(config: EdgeConfig, opts: EdgeRuntimeOption
           // Worker 1 bound first (port 0 picks the ports): the others bind those exact ports.
           for (const other of slots.slice(1)) fork(other);
         }
-        if (!started && slots.every((x) => x.listening)) onAllListening?.();
+        break;
+      }
+      case 'peers-applied': {
+        s.peersApplied = Math.max(s.peersApplied, m.version);
+        if (!started && allServing()) onAllListening?.();
         break;
       }
       case 'health': {

@@ -368,7 +368,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     receiveBufferBytes: limits.udpReceiveBufferBytes,
     insideListeners: listeners.filter((l) => l.side === 'inside'),
     receiver: receiverOptions,
-    holdsCancel: (cancel) => transactions.findInvite(cancel) !== undefined || transactions.holdsServer(cancel),
+    holds: (request) => transactions.holdsServer(request) || (request.method === 'CANCEL' && transactions.findInvite(request) !== undefined),
     knownSource: (source) => classifySource(source)?.known === true,
     writeOnFlow: (id, data) => transport.send(id, data),
   });

@@ -198,7 +198,7 @@ export class EdgeMetrics {
     });
     if (opts.workers === true) {
       new Counter({
-        name: 'sips_edge_worker_handoffs_total', help: 'Messages a worker handed to the worker that owns them (docs/workers.md): response (top Via branch of another worker), request (in-dialog, Route f= names another worker\'s flow), cancel (a CANCEL whose INVITE is not on this worker, to the next worker of the ring), flow-send (bytes for another worker\'s connection)', labelNames: ['kind'], registers,
+        name: 'sips_edge_worker_handoffs_total', help: 'Messages a worker handed to the worker that owns them (docs/workers.md): response (top Via branch of another worker), request (in-dialog, Route f= names another worker\'s flow), cancel (a CANCEL whose INVITE is not on this worker, to the next worker of the ring), ack (the same for an ACK of a non-2xx final response), flow-send (bytes for another worker\'s connection)', labelNames: ['kind'], registers,
         collect() {
           const h = self.handoffs?.();
           if (h === undefined) return;

@@ -5,15 +5,15 @@
  * 127.0.0.1; a message is passed to its owner as a small binary header and the raw bytes (no
  * JSON, no parse): the owner processes it as if it had received it itself.
  *
- *   received (response / request / cancel):
+ *   received (response / request / cancel / ack):
  *     0 kind | 1 transport | 2-3 remote port | 4-5 local port | 6 remote address length |
  *     7 local address length | 8 flow id length | 9 hops | addresses, flow id (latin1) |
  *     the message
  *   flow-send (write these bytes on my flow):
  *     0 kind | 1 flow id length | flow id (latin1) | the message
  *
- * `hops` is 0 except for a CANCEL going round the ring (`cancel`): the workers that had it
- * before the receiver, so it stops once every other worker was asked (cancelRingNext).
+ * `hops` is 0 except for a message going round the ring (`cancel`, and `ack`: a non-2xx ACK): the
+ * workers that had it before the receiver, so it stops once every other worker was asked (ringNext).
  * Only datagrams from the other workers' handoff ports are taken (a local process cannot inject
  * messages with a made-up source address).
  */
@@ -22,10 +22,13 @@ import type { Clock } from '../clock.js';
 import type { Endpoint, FlowInfo, ReceivedMessage, TransportKind } from './types.js';
 import { endpoint } from './types.js';
 
-export type HandoffKind = 'response' | 'request' | 'cancel' | 'flow-send';
+export type HandoffKind = 'response' | 'request' | 'cancel' | 'ack' | 'flow-send';
+/** What goes round the ring of workers to the one holding its INVITE server transaction. */
+export type RingKind = 'cancel' | 'ack';
+export type ReceivedKind = Exclude<HandoffKind, 'flow-send'>;
 
-const KIND_CODE: Record<HandoffKind, number> = { response: 1, request: 2, 'flow-send': 3, cancel: 4 };
-const RECEIVED_KINDS: readonly ('response' | 'request' | 'cancel' | undefined)[] = [undefined, 'response', 'request', undefined, 'cancel'];
+const KIND_CODE: Record<HandoffKind, number> = { response: 1, request: 2, 'flow-send': 3, cancel: 4, ack: 5 };
+const RECEIVED_KINDS: readonly (ReceivedKind | undefined)[] = [undefined, 'response', 'request', undefined, 'cancel', 'ack'];
 const TRANSPORT_CODE: Record<TransportKind, number> = { udp: 0, tcp: 1, tls: 2 };
 const TRANSPORTS: readonly TransportKind[] = ['udp', 'tcp', 'tls'];
 /** The largest loopback datagram (65,535 - 8 UDP - 20 IP). */
@@ -51,12 +54,12 @@ export function workerOfFlow(flowId: string): number | null {
 }
 
 /**
- * The CANCEL ring: the worker after `self` in slot order (wrapping round), among the other
- * reachable workers `peers`, or null when every one of them has been asked. `asked` counts the
- * workers that had this CANCEL before `self` (0 where it arrived from the network); each worker
- * is asked at most once, so the ring ends at N-1 handoffs.
+ * The ring (a CANCEL or a non-2xx ACK looking for its INVITE): the worker after `self` in slot
+ * order (wrapping round), among the other reachable workers `peers`, or null when every one of
+ * them has been asked. `asked` counts the workers that had this message before `self` (0 where it
+ * arrived from the network); each worker is asked at most once, so the ring ends at N-1 handoffs.
  */
-export function cancelRingNext(self: number, peers: Iterable<number>, asked: number): number | null {
+export function ringNext(self: number, peers: Iterable<number>, asked: number): number | null {
   let count = 0;
   let after: number | null = null;
   let lowest: number | null = null;
@@ -77,10 +80,10 @@ export interface WorkerHandoffOptions {
   readonly clock: Clock;
   /**
    * A message another worker received for this one: process it as received here. `hops` > 0: a
-   * CANCEL going round the ring, after that many workers (pass it on with passCancel(m, hops)
-   * when this one does not hold its INVITE either).
+   * CANCEL or ACK going round the ring, after that many workers (pass it on with passRing when
+   * this one does not hold its INVITE either).
    */
-  deliver(message: ReceivedMessage, hops: number): void;
+  deliver(message: ReceivedMessage, hops: number, kind: ReceivedKind): void;
   /** Another worker's message for one of this worker's flows: write it there. */
   sendOnFlow(flowId: string, data: Buffer): void;
   /** SO_RCVBUF of the handoff socket (bursts of handed responses). */
@@ -89,9 +92,9 @@ export interface WorkerHandoffOptions {
 
 export class WorkerHandoff {
   /** Messages handed to another worker, by kind (sips_edge_worker_handoffs_total). */
-  readonly sent: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, 'flow-send': 0 };
+  readonly sent: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, ack: 0, 'flow-send': 0 };
   /** Messages taken from other workers, by kind. */
-  readonly received: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, 'flow-send': 0 };
+  readonly received: Record<HandoffKind, number> = { response: 0, request: 0, cancel: 0, ack: 0, 'flow-send': 0 };
   /** Handoffs that could not be sent (no such worker yet, too large, socket error) or were refused. */
   failed = 0;
   private readonly socket = dgram.createSocket('udp4');
@@ -150,16 +153,17 @@ export class WorkerHandoff {
   }
 
   /**
-   * A CANCEL whose INVITE this worker does not hold, to the next worker of the ring; `asked`: the
-   * workers that had it before this one (0 for one from the network). False when every other
-   * worker has been asked or it cannot be sent: process it here (no transaction: 481).
+   * A CANCEL or non-2xx ACK whose INVITE this worker does not hold, to the next worker of the
+   * ring; `asked`: the workers that had it before this one (0 for one from the network). False
+   * when every other worker has been asked or it cannot be sent: process it here (a CANCEL with no
+   * transaction gets its 481, such an ACK is dropped).
    */
-  passCancel(m: ReceivedMessage, asked: number): boolean {
-    const next = cancelRingNext(this.opts.self, this.ports.keys(), asked);
-    return next !== null && this.pass(next, 'cancel', m, asked + 1);
+  passRing(kind: RingKind, m: ReceivedMessage, asked: number): boolean {
+    const next = ringNext(this.opts.self, this.ports.keys(), asked);
+    return next !== null && this.pass(next, kind, m, asked + 1);
   }
 
-  private pass(slot: number, kind: 'response' | 'request' | 'cancel', m: ReceivedMessage, hops: number): boolean {
+  private pass(slot: number, kind: ReceivedKind, m: ReceivedMessage, hops: number): boolean {
     const port = this.ports.get(slot);
     if (port === undefined) return false;
     const flowId = m.flow?.id ?? '';
@@ -250,7 +254,7 @@ export class WorkerHandoff {
       remote,
       local,
       receivedAt: now,
-    }, received === 'cancel' ? msg[9]! : 0);
+    }, received === 'cancel' || received === 'ack' ? msg[9]! : 0, received);
   }
 }
 

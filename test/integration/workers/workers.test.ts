@@ -155,6 +155,8 @@ interface Leg {
   send(text: string): void;
   /** The next message matching `pred` (bounded: a lost answer fails the test, it does not hang it). */
   next(what: string, pred: (m: SipMessage) => boolean): Promise<SipMessage>;
+  /** How many messages matching `pred` arrived that no next() took. */
+  unclaimed(pred: (m: SipMessage) => boolean): number;
   close(): void;
 }
 
@@ -183,6 +185,7 @@ function legOf(port: number, write: (data: Buffer) => void, close: () => void): 
         clearTimeout(timer);
       }
     },
+    unclaimed: (pred) => got.filter(pred).length,
     close,
   };
 }
@@ -336,6 +339,103 @@ test('workers: 2 — a CANCEL from another UDP port or TCP connection than its I
     assert.ok(await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="flow-send"}') > 0, 'their 200s written by the worker holding the connection');
     // Every 487 ACKed back to the far end through the edge (the ACK from the INVITE's socket reaches its worker).
     await farEnd.done;
+    assert.equal(await metric(edge, 'sips_edge_worker_handoff_failures_total'), 0);
+  } finally {
+    farEnd.close();
+  }
+});
+
+/**
+ * The far end as a raw UDP UAS that rejects every INVITE with 486 (again for each copy of the INVITE
+ * or retransmission of it by the edge) and takes the edge's hop-by-hop ACK (§17.1.1.3).
+ */
+async function rejectingFarEnd(port: number): Promise<{ close(): void }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(port, '127.0.0.1', () => resolve()); });
+  const tags = new Map<string, string>();
+  s.on('message', (d, rinfo) => {
+    const r = parseMessage(d, { framing: 'udp' });
+    if (!r.ok || !r.value.isRequest || r.value.method !== 'INVITE') return;
+    const req = r.value;
+    const tag = tags.get(req.callId()) ?? randomBytes(4).toString('hex');
+    tags.set(req.callId(), tag);
+    const text = ['SIP/2.0 486 Busy Here', ...req.values('via').map((v) => `Via: ${v}`), `From: ${req.get('from') ?? ''}`,
+      `To: ${req.get('to') ?? ''};tag=${tag}`, `Call-ID: ${req.callId()}`, `CSeq: ${req.get('cseq') ?? ''}`, 'Content-Length: 0', '', ''].join('\r\n');
+    s.send(Buffer.from(text, 'latin1'), rinfo.port, rinfo.address);
+  });
+  return { close: () => s.close() };
+}
+
+/** An OPTIONS to the edge itself from `leg` (§11), resolved when its 200 is in. */
+async function optionsAnswered(leg: Leg, edgePort: number, from: string, callId: string, seq: number): Promise<void> {
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  leg.send([`OPTIONS sip:127.0.0.1:${edgePort} SIP/2.0`, `Via: SIP/2.0/UDP 127.0.0.1:${leg.port};branch=${branch};rport`, from,
+    `To: <sip:127.0.0.1:${edgePort}>`, `Call-ID: ${callId}`, 'Max-Forwards: 70', `CSeq: ${seq} OPTIONS`, 'Content-Length: 0', '', ''].join('\r\n'));
+  await leg.next('200 for the OPTIONS', (m) => !m.isRequest && m.cseq().method === 'OPTIONS' && m.via().branch === branch && m.status === 200);
+}
+
+/**
+ * A PBX that sends the ACK for a 486 from another UDP port than its INVITE (its INVITE socket only
+ * sends): the ACK carries the INVITE's top Via as sent, branch and sent-by (§17.1.1.3). Then, from
+ * the INVITE's socket, the INVITE once more (a late copy) and an OPTIONS to the edge itself: the
+ * worker holding the INVITE server transaction takes both in order, so when the OPTIONS's 200 is in,
+ * a Completed transaction (the ACK lost) would have resent the 486 before it, a Confirmed one (the
+ * ACK absorbed, §17.2.1) absorbs the copy. Resolves true once a round saw no 486 (Confirmed).
+ */
+async function rejectedAckedFromAnotherPort(edgePort: number): Promise<boolean> {
+  const invite = await udpLeg(edgePort);
+  const ack = await udpLeg(edgePort);
+  try {
+    const id = randomBytes(6).toString('hex');
+    const uri = `sip:4969123456789@127.0.0.1:${edgePort}`;
+    const via = `Via: SIP/2.0/UDP 127.0.0.1:${invite.port};branch=z9hG4bK${id};rport`;
+    const from = `From: <sip:201@127.0.0.1>;tag=${id}`;
+    const inviteText = [`INVITE ${uri} SIP/2.0`, via, from, `To: <${uri}>`, `Call-ID: ${id}@pbx`, 'Max-Forwards: 70', 'CSeq: 1 INVITE',
+      `Contact: <sip:201@127.0.0.1:${invite.port}>`, 'Content-Type: application/sdp', `Content-Length: ${SDP.length}`, '', SDP].join('\r\n');
+    const is486 = (m: SipMessage): boolean => !m.isRequest && m.cseq().method === 'INVITE' && m.status === 486;
+    invite.send(inviteText);
+    // Timer A as a UAC does it, until the final response (the edge's 100 may come first).
+    const again = setInterval(() => invite.send(inviteText), 500);
+    let final: SipMessage;
+    try {
+      final = await invite.next('486 for the INVITE', is486);
+    } finally {
+      clearInterval(again);
+    }
+    ack.send([`ACK ${uri} SIP/2.0`, via, from, `To: ${final.get('to') ?? ''}`, `Call-ID: ${id}@pbx`, 'Max-Forwards: 70', 'CSeq: 1 ACK',
+      'Content-Length: 0', '', ''].join('\r\n'));
+    // An OPTIONS to the edge from the ACK's socket lands on the same worker and is taken after it:
+    // once its 200 is in, the ACK was processed there or handed on to the worker holding the INVITE.
+    await optionsAnswered(ack, edgePort, from, `${id}@pbx-ack`, 1);
+    // A lost ACK leaves the transaction Completed until Timer H (64*T1): every round's copy gets a
+    // 486. Taken, it is Confirmed: a round gets none. More than one round only when the first raced
+    // the handoff datagram into the INVITE's worker (or a Timer G resend crossed the ACK): bounded,
+    // so a lost ACK fails the call.
+    for (let round = 1; round <= 5; round++) {
+      const before = invite.unclaimed(is486);
+      invite.send(inviteText);
+      await optionsAnswered(invite, edgePort, from, `${id}@pbx-options`, round);
+      if (invite.unclaimed(is486) === before) return true;
+    }
+    return false;
+  } finally {
+    invite.close();
+    ack.close();
+  }
+}
+
+test('workers: 2 — the ACK for a 486 sent from another UDP port than its INVITE goes round to the worker holding the INVITE: every INVITE server transaction is Confirmed', async () => {
+  const far = await freeUdpPort();
+  const edge = await startEdge(far);
+  // Each call's two source ports hash to the two workers independently: no ACK crossing in 20 calls is 2^-20.
+  const calls = 20;
+  const farEnd = await rejectingFarEnd(far);
+  try {
+    const udp = edge.port('inside', 'udp');
+    const confirmed = await Promise.all(Array.from({ length: calls }, () => rejectedAckedFromAnotherPort(udp)));
+    assert.deepEqual(confirmed, Array.from({ length: calls }, () => true), 'every 486 ACKed into its transaction (no 486 for a late INVITE copy)');
+    const acks = await metric(edge, 'sips_edge_worker_handoffs_total', '{kind="ack"}');
+    assert.ok(acks > 0, `ACKs handed to the worker holding their INVITE (${acks})`);
     assert.equal(await metric(edge, 'sips_edge_worker_handoff_failures_total'), 0);
   } finally {
     farEnd.close();

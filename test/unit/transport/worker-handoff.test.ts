@@ -6,7 +6,7 @@ import { aggregatedMetrics, createMetrics } from '../../../src/observability/met
 import { newBranch, setBranchWorker, workerOfBranch } from '../../../src/proxy/branch.js';
 import type { ReceivedMessage } from '../../../src/transport/types.js';
 import { endpoint } from '../../../src/transport/types.js';
-import { cancelRingNext, WorkerHandoff, workerOfFlow } from '../../../src/transport/worker-handoff.js';
+import { ringNext, WorkerHandoff, workerOfFlow } from '../../../src/transport/worker-handoff.js';
 import { WorkerRouting } from '../../../src/worker-routing.js';
 import type { SipMessage } from '../../../src/message/message.js';
 import type { PeerAddress } from '../../../src/transport/types.js';
@@ -61,23 +61,23 @@ test('a handed message arrives at its owner with the same bytes, remote, listene
 
 test('CANCEL ring: the next slot after self (wrapping), skipping unreachable ones, until every other worker has been asked', () => {
   // Two workers: one hop each way, then the second processes it.
-  assert.equal(cancelRingNext(1, [2], 0), 2);
-  assert.equal(cancelRingNext(2, [1], 0), 1);
-  assert.equal(cancelRingNext(2, [1], 1), null);
+  assert.equal(ringNext(1, [2], 0), 2);
+  assert.equal(ringNext(2, [1], 0), 1);
+  assert.equal(ringNext(2, [1], 1), null);
   // Three: 1 -> 2 -> 3 (stop), 3 -> 1 -> 2 (stop), 2 -> 3 -> 1 (stop).
-  assert.deepEqual([cancelRingNext(1, [2, 3], 0), cancelRingNext(2, [1, 3], 1), cancelRingNext(3, [1, 2], 2)], [2, 3, null]);
-  assert.deepEqual([cancelRingNext(3, [1, 2], 0), cancelRingNext(1, [2, 3], 1), cancelRingNext(2, [3, 1], 2)], [1, 2, null]);
-  assert.deepEqual([cancelRingNext(2, [3, 1], 0), cancelRingNext(3, [1, 2], 1), cancelRingNext(1, [2, 3], 2)], [3, 1, null]);
+  assert.deepEqual([ringNext(1, [2, 3], 0), ringNext(2, [1, 3], 1), ringNext(3, [1, 2], 2)], [2, 3, null]);
+  assert.deepEqual([ringNext(3, [1, 2], 0), ringNext(1, [2, 3], 1), ringNext(2, [3, 1], 2)], [1, 2, null]);
+  assert.deepEqual([ringNext(2, [3, 1], 0), ringNext(3, [1, 2], 1), ringNext(1, [2, 3], 2)], [3, 1, null]);
   // Slot 2 restarting (not in the map): 1 -> 3, which is the last.
-  assert.equal(cancelRingNext(1, [3], 0), 3);
-  assert.equal(cancelRingNext(3, [1], 1), null);
+  assert.equal(ringNext(1, [3], 0), 3);
+  assert.equal(ringNext(3, [1], 1), null);
   // Alone, or self listed among the peers: no ring.
-  assert.equal(cancelRingNext(1, [], 0), null);
-  assert.equal(cancelRingNext(1, [1, 2], 1), null);
+  assert.equal(ringNext(1, [], 0), null);
+  assert.equal(ringNext(1, [1, 2], 1), null);
   // The hop count is one byte.
   const many = Array.from({ length: 299 }, (_, i) => i + 2);
-  assert.equal(cancelRingNext(1, many, 254), 2);
-  assert.equal(cancelRingNext(1, many, 255), null);
+  assert.equal(ringNext(1, many, 254), 2);
+  assert.equal(ringNext(1, many, 255), null);
 });
 
 test('a CANCEL handed round three workers keeps its bytes, remote, listener and flow id; the hop count grows by one a worker and ends the ring', async () => {
@@ -99,14 +99,14 @@ test('a CANCEL handed round three workers keeps its bytes, remote, listener and 
     flow: { id: 'w3-tcp-9', transport: 'tcp', direction: 'inbound', local: endpoint('127.0.0.1', 5060), remote: endpoint('10.0.0.1', 40123), tls: null, createdAt: 0, lastActivityAt: 0 },
   };
   // It arrived on worker 3, which does not hold the INVITE: 3 -> 1 -> 2.
-  assert.equal(workers[2]!.passCancel(m, 0), true);
+  assert.equal(workers[2]!.passRing('cancel', m, 0), true);
   await next(1);
   assert.deepEqual([arrived[0]!.slot, arrived[0]!.hops], [1, 1]);
-  assert.equal(workers[0]!.passCancel(arrived[0]!.m, arrived[0]!.hops), true);
+  assert.equal(workers[0]!.passRing('cancel', arrived[0]!.m, arrived[0]!.hops), true);
   await next(2);
   const last = arrived[1]!;
   assert.deepEqual([last.slot, last.hops], [2, 2]);
-  assert.equal(workers[1]!.passCancel(last.m, last.hops), false, 'every other worker has been asked: worker 2 answers it');
+  assert.equal(workers[1]!.passRing('cancel', last.m, last.hops), false, 'every other worker has been asked: worker 2 answers it');
   assert.deepEqual(last.m.data, data);
   assert.deepEqual([last.m.remote, last.m.local, last.m.transport, last.m.flow?.id], [m.remote, m.local, 'tcp', 'w3-tcp-9']);
   assert.deepEqual(workers.map((w) => [w.sent.cancel, w.received.cancel]), [[1, 1], [0, 1], [1, 0]]);
@@ -134,7 +134,7 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
       mayAnswerMalformed: () => false,
     },
     // Worker 2 holds only the CANCEL z9hG4bKdone's own transaction (its INVITE has ended).
-    holdsCancel: (c) => (slot === 3 && c.via().branch === 'z9hG4bKheld') || (slot === 2 && c.via().branch === 'z9hG4bKdone'),
+    holds: (c) => (slot === 3 && c.via().branch === 'z9hG4bKheld') || (slot === 2 && c.via().branch === 'z9hG4bKdone'),
     // 127.0.0.9 is a stranger to access control.
     knownSource: (s) => s.address !== '127.0.0.9',
     writeOnFlow: () => Promise.resolve(),
@@ -168,6 +168,58 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
   await next(5);
   assert.equal(delivered[4]!.slot, 2);
   assert.deepEqual(routings.map((r) => r.handoff.sent.cancel), [2, 2, 1]);
+  for (const r of routings) await r.close();
+});
+
+test('WorkerRouting: a non-2xx ACK from another source than its INVITE goes round the ring to the worker holding the INVITE (§17.2.3); a 2xx ACK on the edge\'s route set never rings; a stranger\'s stays where it landed', async () => {
+  const ack = (branch: string, route = ''): Buffer => Buffer.from(
+    `ACK sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=${branch};rport\r\n${route}From: <sip:a@x>;tag=1\r\nTo: <sip:1@x>;tag=2\r\n`
+    + 'Call-ID: c1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  const delivered: { slot: number; msg: SipMessage; source: PeerAddress }[] = [];
+  let wake = (): void => undefined;
+  let asked = 0;
+  // The INVITE z9hG4bKrejected (486 sent, waiting for its ACK) sits on worker 2 only.
+  const routings = [1, 2, 3].map((slot) => new WorkerRouting({
+    slot,
+    clock,
+    receiveBufferBytes: 65_536,
+    insideListeners: [{ transport: 'udp', port: 5060 }],
+    receiver: {
+      messageLimits: {},
+      agent: 'test',
+      deliver: (msg, source) => { delivered.push({ slot, msg, source }); wake(); },
+      reply: () => undefined,
+      mayAnswerMalformed: () => false,
+    },
+    holds: (r) => { asked++; return slot === 2 && r.method === 'ACK' && r.via().branch === 'z9hG4bKrejected'; },
+    knownSource: (s) => s.address !== '127.0.0.9',
+    writeOnFlow: () => Promise.resolve(),
+  }));
+  const ports = await Promise.all(routings.map(async (r) => { await r.start(); return r.handoff.port; }));
+  for (const r of routings) r.handoff.setPeers(ports.map((p, i) => [i + 1, p] as const));
+  const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (delivered.length >= n) r(); }; wake(); });
+  const from = (data: Buffer, address = '127.0.0.1'): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint(address, 40998), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
+
+  routings[0]!.receive(from(ack('z9hG4bKrejected')));
+  await next(1);
+  assert.equal(delivered[0]!.slot, 2, 'absorbed where its INVITE server transaction is (1 -> 2)');
+  assert.equal(delivered[0]!.source.port, 40998);
+  routings[2]!.receive(from(ack('z9hG4bKstray')));
+  await next(2);
+  assert.equal(delivered[1]!.slot, 2, 'held nowhere: 3 -> 1 -> 2, which drops it');
+  assert.deepEqual(routings.map((r) => r.handoff.sent.ack), [2, 0, 1]);
+  // The ACK for a 2xx follows our Record-Route: processed where it landed, no lookup, no handoff.
+  asked = 0;
+  routings[0]!.receive(from(ack('z9hG4bKnew', 'Route: <sip:127.0.0.1:5060;transport=udp;lr;r2=on;se=i;sg=abc>\r\n')));
+  await next(3);
+  assert.equal(delivered[2]!.slot, 1);
+  assert.equal(asked, 0, 'a 2xx ACK costs no transaction lookup');
+  // A stranger's ACK: processed where it landed.
+  routings[0]!.receive(from(ack('z9hG4bKrejected'), '127.0.0.9'));
+  await next(4);
+  assert.equal(delivered[3]!.slot, 1);
+  assert.deepEqual(routings.map((r) => r.handoff.sent.ack), [2, 0, 1], 'no ack handoff for a 2xx ACK or a stranger');
+  assert.deepEqual(routings.map((r) => r.handoff.failed), [0, 0, 0]);
   for (const r of routings) await r.close();
 });
 
