@@ -25,7 +25,7 @@ import { endpoint } from './types.js';
 export type HandoffKind = 'response' | 'request' | 'cancel' | 'ack' | 'flow-send';
 /** What goes round the ring of workers to the one holding its INVITE server transaction. */
 export type RingKind = 'cancel' | 'ack';
-export type ReceivedKind = Exclude<HandoffKind, 'flow-send'>;
+type ReceivedKind = Exclude<HandoffKind, 'flow-send'>;
 
 const KIND_CODE: Record<HandoffKind, number> = { response: 1, request: 2, 'flow-send': 3, cancel: 4, ack: 5 };
 const RECEIVED_KINDS: readonly (ReceivedKind | undefined)[] = [undefined, 'response', 'request', undefined, 'cancel', 'ack'];
@@ -83,7 +83,7 @@ export interface WorkerHandoffOptions {
    * CANCEL or ACK going round the ring, after that many workers (pass it on with passRing when
    * this one does not hold its INVITE either).
    */
-  deliver(message: ReceivedMessage, hops: number, kind: ReceivedKind): void;
+  deliver(message: ReceivedMessage, hops: number): void;
   /** Another worker's message for one of this worker's flows: write it there. */
   sendOnFlow(flowId: string, data: Buffer): void;
   /** SO_RCVBUF of the handoff socket (bursts of handed responses). */
@@ -254,7 +254,7 @@ export class WorkerHandoff {
       remote,
       local,
       receivedAt: now,
-    }, received === 'cancel' || received === 'ack' ? msg[9]! : 0, received);
+    }, received === 'cancel' || received === 'ack' ? msg[9]! : 0);
   }
 }
 

@@ -114,13 +114,14 @@ test('a CANCEL handed round three workers keeps its bytes, remote, listener and 
   for (const w of workers) await w.close();
 });
 
-test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the ring to it and is delivered there stamped with its real source; one held nowhere is answered by the last worker asked', async () => {
-  const cancel = (branch: string): Buffer => Buffer.from(
-    `CANCEL sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=${branch};rport\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:1@x>\r\n`
-    + 'Call-ID: c1\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n', 'latin1');
+/**
+ * Three WorkerRoutings on real handoff sockets, each knowing the others; `holds` says which worker
+ * holds a CANCEL's or ACK's transaction. 127.0.0.9 is a stranger to access control. Messages come
+ * in from 127.0.0.1:40999 (or `address`) on the UDP listener 5060.
+ */
+async function ringRig(holds: (slot: number, request: SipMessage) => boolean) {
   const delivered: { slot: number; msg: SipMessage; source: PeerAddress }[] = [];
   let wake = (): void => undefined;
-  // The INVITE z9hG4bKheld sits on worker 3 only.
   const routings = [1, 2, 3].map((slot) => new WorkerRouting({
     slot,
     clock,
@@ -133,16 +134,24 @@ test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the r
       reply: () => undefined,
       mayAnswerMalformed: () => false,
     },
-    // Worker 2 holds only the CANCEL z9hG4bKdone's own transaction (its INVITE has ended).
-    holds: (c) => (slot === 3 && c.via().branch === 'z9hG4bKheld') || (slot === 2 && c.via().branch === 'z9hG4bKdone'),
-    // 127.0.0.9 is a stranger to access control.
-    knownSource: (s) => s.address !== '127.0.0.9',
+    holds: (r) => holds(slot, r),
+    knownSource: (source) => source.address !== '127.0.0.9',
     writeOnFlow: () => Promise.resolve(),
   }));
   const ports = await Promise.all(routings.map(async (r) => { await r.start(); return r.handoff.port; }));
   for (const r of routings) r.handoff.setPeers(ports.map((p, i) => [i + 1, p] as const));
   const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (delivered.length >= n) r(); }; wake(); });
   const from = (data: Buffer, address = '127.0.0.1'): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint(address, 40999), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
+  return { routings, delivered, next, from };
+}
+
+test('WorkerRouting: a CANCEL whose INVITE is on another worker goes round the ring to it and is delivered there stamped with its real source; one held nowhere is answered by the last worker asked', async () => {
+  const cancel = (branch: string): Buffer => Buffer.from(
+    `CANCEL sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=${branch};rport\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:1@x>\r\n`
+    + 'Call-ID: c1\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  // The INVITE z9hG4bKheld sits on worker 3 only; worker 2 holds only the CANCEL z9hG4bKdone's own
+  // transaction (its INVITE has ended).
+  const { routings, delivered, next, from } = await ringRig((slot, c) => (slot === 3 && c.via().branch === 'z9hG4bKheld') || (slot === 2 && c.via().branch === 'z9hG4bKdone'));
 
   routings[0]!.receive(from(cancel('z9hG4bKheld')));
   await next(1);
@@ -175,35 +184,14 @@ test('WorkerRouting: a non-2xx ACK from another source than its INVITE goes roun
   const ack = (branch: string, route = ''): Buffer => Buffer.from(
     `ACK sip:1@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=${branch};rport\r\n${route}From: <sip:a@x>;tag=1\r\nTo: <sip:1@x>;tag=2\r\n`
     + 'Call-ID: c1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n', 'latin1');
-  const delivered: { slot: number; msg: SipMessage; source: PeerAddress }[] = [];
-  let wake = (): void => undefined;
   let asked = 0;
   // The INVITE z9hG4bKrejected (486 sent, waiting for its ACK) sits on worker 2 only.
-  const routings = [1, 2, 3].map((slot) => new WorkerRouting({
-    slot,
-    clock,
-    receiveBufferBytes: 65_536,
-    insideListeners: [{ transport: 'udp', port: 5060 }],
-    receiver: {
-      messageLimits: {},
-      agent: 'test',
-      deliver: (msg, source) => { delivered.push({ slot, msg, source }); wake(); },
-      reply: () => undefined,
-      mayAnswerMalformed: () => false,
-    },
-    holds: (r) => { asked++; return slot === 2 && r.method === 'ACK' && r.via().branch === 'z9hG4bKrejected'; },
-    knownSource: (s) => s.address !== '127.0.0.9',
-    writeOnFlow: () => Promise.resolve(),
-  }));
-  const ports = await Promise.all(routings.map(async (r) => { await r.start(); return r.handoff.port; }));
-  for (const r of routings) r.handoff.setPeers(ports.map((p, i) => [i + 1, p] as const));
-  const next = (n: number): Promise<void> => new Promise((r) => { wake = () => { if (delivered.length >= n) r(); }; wake(); });
-  const from = (data: Buffer, address = '127.0.0.1'): ReceivedMessage => ({ data, flow: null, transport: 'udp', remote: endpoint(address, 40998), local: endpoint('127.0.0.1', 5060), receivedAt: 0 });
+  const { routings, delivered, next, from } = await ringRig((slot, r) => { asked++; return slot === 2 && r.method === 'ACK' && r.via().branch === 'z9hG4bKrejected'; });
 
   routings[0]!.receive(from(ack('z9hG4bKrejected')));
   await next(1);
   assert.equal(delivered[0]!.slot, 2, 'absorbed where its INVITE server transaction is (1 -> 2)');
-  assert.equal(delivered[0]!.source.port, 40998);
+  assert.equal(delivered[0]!.source.port, 40999);
   routings[2]!.receive(from(ack('z9hG4bKstray')));
   await next(2);
   assert.equal(delivered[1]!.slot, 2, 'held nowhere: 3 -> 1 -> 2, which drops it');
