@@ -19,6 +19,11 @@ SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
 WORK="$(mktemp -d /tmp/sips-edge-cps-XXXXXX)"
 cp -r "$SHARED/." "$WORK/"
 chmod -R u+w "$WORK"
+# A rate repeated in RATES ("1000 2250 2250") gets its own step directory (rate2250, rate2250.2, ...):
+# the harness names it by rate alone, so a repeated step would read the first one's rtt CSV
+# (`ls *_rtt.csv | head -1`) and the ELD watcher would not scrape it again.
+sed -i 's|^\(\s*\)local run=\$1 rate=\$2 calls=\$(( \$2 \* STEP_SECONDS )) d="\$OUT/run\$1/rate\$2"$|&; local k=2 base="$d"; while [ -e "$d" ]; do d="$base.$k"; k=$((k + 1)); done|' "$WORK/run_cps.sh"
+grep -q 'base="\$d"' "$WORK/run_cps.sh" || { echo "bench/cps.sh: the harness's run_step changed; cannot give repeated rates their own directory" >&2; exit 1; }
 # KEEP_RTT=1: keep SIPp's per-call rtt CSV of each step (the harness deletes it) for tail analysis.
 [ "${KEEP_RTT:-0}" = 1 ] && sed -i 's/^\(\s*\)rm -f "\$rtt".*/\1: # rtt kept (KEEP_RTT)/' "$WORK/run_cps.sh"
 export BENCH="$WORK"
@@ -70,13 +75,15 @@ for which in ${WHICH:-kamailio sips-edge}; do
   watcher=""
   if [ "$which" = sips-edge ]; then
     # Per step: /metrics scraped when the step's directory appears (resets the edge's event-loop delay
-    # window) and when SIPp's time file appears (the step's window) -> eld.txt beside the step's data.
+    # window) and when SIPp's time file is written (the step's window) -> eld.txt beside the step's data.
+    # Non-empty, not merely present: GNU time creates its -o file when SIPp starts and writes it at exit
+    # (until 2026-12-03 the test was -f, so the ELD columns covered the first 0.2 s of each step only).
     ( declare -A seen=()
       while sleep 0.2; do
         for d in "$WORK/results/cps-$which"/run*/rate*; do
           [ -d "$d" ] || continue
           if [ -z "${seen[$d]:-}" ]; then seen[$d]=1; curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" >/dev/null || true; fi
-          if [ -f "$d/sipp.time" ] && [ "${seen[$d]}" = 1 ]; then seen[$d]=2
+          if [ -s "$d/sipp.time" ] && [ "${seen[$d]}" = 1 ]; then seen[$d]=2
             curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" | grep '^sips_edge_event_loop_delay_seconds' >"$d/eld.txt" || true; fi
         done
       done ) &
@@ -91,8 +98,11 @@ for which in ${WHICH:-kamailio sips-edge}; do
 import json, os, re, sys
 d = sys.argv[1]; out = []
 print("| run | cps | INV p99 ms | edge ELD p50 / p99 / max ms | CPU sipp / upstream / edge % |\n|---|---|---|---|---|")
+seen = {}
 for l in open(os.path.join(d, "steps.jsonl")):
-    s = json.loads(l); f = os.path.join(d, f"run{s['run']}", f"rate{int(s['target_cps'])}", "eld.txt")
+    s = json.loads(l); rd = os.path.join(d, f"run{s['run']}", f"rate{int(s['target_cps'])}")
+    k = seen[rd] = seen.get(rd, 0) + 1
+    f = os.path.join(rd if k == 1 else f"{rd}.{k}", "eld.txt")
     eld = dict(re.findall(r'stat="(\w+)"\} ([-0-9.e+]+)', open(f).read())) if os.path.exists(f) else {}
     for k in ("p50", "p99", "max"): s[f"edge_eld_{k}_ms"] = round(float(eld[k]) * 1000, 2) if k in eld else None
     out.append(s)
