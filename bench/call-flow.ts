@@ -1,11 +1,11 @@
 /**
- * Issue 4, the whole call without sockets (bench/call-rig.ts: INVITE with SRTP SDP, 100, 200 with
+ * Issue 4, the whole call without sockets (src/proxy/synthetic-call.ts: INVITE with SRTP SDP, 100, 200 with
  * SDP, ACK, BYE, 200 through the edge's receive path, transactions and proxy core); a virtual clock moves 1/RATE s per call, so RFC 6026's 32 s of state
  * is held as it would be at that rate. Prints µs of edge work per call and what it allocated.
  * Run: node --expose-gc .test-build/bench/call-flow.js   (CALLS=measured calls, RATE=virtual calls/s)
  */
 import { VirtualClock } from '../src/clock.js';
-import { createCallRig } from './call-rig.js';
+import { createCallRig } from '../src/proxy/synthetic-call.js';
 import { conditions } from './lib.js';
 
 const RATE = Number(process.env.RATE ?? 2_000);
@@ -14,7 +14,7 @@ const WARMUP = Number(process.env.WARMUP ?? 32 * RATE + 2_000);
 const CALLS = WARMUP + Number(process.env.CALLS ?? 30_000);
 
 const clock = new VirtualClock();
-const rig = createCallRig(clock);
+const rig = createCallRig(clock, { compactLingering: process.env.COMPACT_LINGERING !== '0' });
 const { transactions, stats } = rig;
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -12,6 +12,7 @@
 #   (appended to sips-edge's config, for experiments only)
 #   KEEP_RTT=1 keeps SIPp's per-call rtt CSV beside each step's data (the harness deletes it)
 #   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
+#   EDGE_WARMUP_CALLS=0 (edge.warmupCalls, default 1000): the synthetic calls each worker runs before it listens
 #   EXTRA_LIMITS="maxEventLoopUtilizationPercent: 0" (more keys for the edge's limits map, experiments only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,6 +41,7 @@ edge:
   # The harness sends SIGTERM after its last step; nothing is left to drain (and --cpu-prof is written at exit).
   drainTimeoutSeconds: 2
   workers: ${EDGE_WORKERS:-1}
+  warmupCalls: ${EDGE_WARMUP_CALLS:-1000}
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }

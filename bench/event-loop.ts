@@ -1,5 +1,5 @@
 /**
- * Issue 13, the latency tail without sockets: bench/call-rig.ts's whole call run in real time at
+ * Issue 13, the latency tail without sockets: src/proxy/synthetic-call.ts's whole call run in real time at
  * RATE calls/s on the system clock (the edge's own timer lists), so RFC 6026's 32 s of lingering
  * state builds up as in the edge and the GC works over it. Prints the event-loop delay the loop
  * saw (perf_hooks.monitorEventLoopDelay, 1 ms resolution, resolution subtracted) and every GC pause
@@ -9,7 +9,7 @@
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { LoopDelaySampler, systemClock } from '../src/clock.js';
-import { createCallRig } from './call-rig.js';
+import { createCallRig } from '../src/proxy/synthetic-call.js';
 import { conditions } from './lib.js';
 
 const RATE = Number(process.env.RATE ?? 2_000);
@@ -18,7 +18,7 @@ const MEASURE_S = Number(process.env.MEASURE_S ?? 20);
 /** Calls are started in batches every TICK_MS, as datagrams that queued during one loop turn. */
 const TICK_MS = 5;
 
-const rig = createCallRig(systemClock);
+const rig = createCallRig(systemClock, { compactLingering: process.env.COMPACT_LINGERING !== '0' });
 
 const KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',

@@ -17,6 +17,7 @@ import { createProxyObserver } from './observability/proxy-observer.js';
 import { createSipTap, sipTapEnabled } from './observability/sip-tap.js';
 import { attachTransportEvents } from './observability/transport-observer.js';
 import type { HealthChange } from './routing/health.js';
+import { warmUp } from './proxy/synthetic-call.js';
 import { startSipStack, type SipStack, type WorkerRole } from './sip-stack.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
 import { createRtpengineAnchor, RTPENGINE_SDES_SUITES, type SdesSuite } from './media/rtpengine-anchor.js';
@@ -64,6 +65,11 @@ export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOpt
   const keylog = createKeyLog(config.tls.keyLogFile);
   if (keylog.warning !== null) log.warn({ event: 'keylog' }, keylog.warning);
   const edgeLog = componentLogger(log, 'edge');
+  if (config.edge.warmupCalls > 0) {
+    // Before any listener binds: a restarted worker joins the reuseport group only once warm.
+    const w = await warmUp(config.edge.warmupCalls);
+    edgeLog[w.completed === w.calls ? 'info' : 'warn']({ event: 'warmup', ...w }, 'hot path compiled with synthetic calls');
+  }
   const media = createMediaAnchor(config, metrics, componentLogger(log, 'media'));
   const stack = await startSipStack(config, {
     ...(media !== null ? { media } : {}),

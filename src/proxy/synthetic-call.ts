@@ -1,21 +1,23 @@
 /**
- * The whole call without sockets, shared by bench/call-flow.ts (virtual time) and
- * bench/event-loop.ts (real time): a scripted UAC (the shared CPS harness's SIPp scenario:
- * INVITE with SRTP SDP, ACK, BYE) and UAS (the upstream's stateless answers) exchange bytes in
- * memory with the edge's real receive path (parse, Via stamp), transaction layer and proxy core,
- * the SRTP gate on offer and answer and Record-Route on both legs.
+ * The whole call without sockets: a scripted UAC (the shared CPS harness's SIPp scenario: INVITE
+ * with SRTP SDP, ACK, BYE) and UAS (the upstream's stateless answers) exchange bytes in memory
+ * with the edge's receive path (parse, Via stamp), a transaction layer and proxy core of its own,
+ * the SRTP gate on offer and answer and Record-Route on both legs. Nothing it builds is shared with
+ * the running edge (own clock, router, identity, no observer), only the code: `warmUp` runs it
+ * before the listeners bind so V8 has compiled the hot path when the first real INVITE arrives;
+ * bench/call-flow.ts (virtual time) and bench/event-loop.ts (real time) measure with it.
  */
-import type { Clock } from '../src/clock.js';
-import { stampReceived } from '../src/message/headers.js';
-import { parseMessage } from '../src/message/parse-message.js';
-import { parseSipUriOrThrow, type SipUri } from '../src/message/uri.js';
-import { ProxyIdentity } from '../src/proxy/identity.js';
-import { ProxyCore } from '../src/proxy/proxy-core.js';
-import { SrtpGate } from '../src/proxy/srtp-gate.js';
-import type { ForwardDecision, Router } from '../src/proxy/types.js';
-import { DEFAULT_SRTP_POLICY } from '../src/sdp/srtp-policy.js';
-import { TransactionLayer } from '../src/transaction/transaction-layer.js';
-import { DEFAULT_TIMERS, type PeerAddress } from '../src/transaction/types.js';
+import { VirtualClock, type Clock } from '../clock.js';
+import { stampReceived } from '../message/headers.js';
+import { parseMessage } from '../message/parse-message.js';
+import { parseSipUriOrThrow, type SipUri } from '../message/uri.js';
+import { ProxyIdentity } from './identity.js';
+import { ProxyCore } from './proxy-core.js';
+import { SrtpGate } from './srtp-gate.js';
+import type { ForwardDecision, Router } from './types.js';
+import { DEFAULT_SRTP_POLICY } from '../sdp/srtp-policy.js';
+import { TransactionLayer } from '../transaction/transaction-layer.js';
+import { DEFAULT_TIMERS, type PeerAddress } from '../transaction/types.js';
 
 const CRLF = '\r\n';
 const UAC = { address: '127.0.0.1', port: 5070 };
@@ -63,7 +65,8 @@ function uasOk(request: string, n: number, withSdp: boolean): Buffer {
     ...(withSdp ? ['Content-Type: application/sdp'] : []), 'Server: kamailio (5.6.3 (x86_64/linux))', `Content-Length: ${body.length}`, '', body].join(CRLF), 'latin1');
 }
 
-const callNumberOf = (s: string): number => Number(/Call-ID: (\d+)-/.exec(s)![1]);
+const CALL_NUMBER = /Call-ID: (\d+)-/;
+const callNumberOf = (s: string): number => Number(CALL_NUMBER.exec(s)?.[1] ?? -1);
 
 const identity = new ProxyIdentity('edge.lab.invalid', [
   { side: 'inside', transport: 'udp', host: '127.0.0.1', port: 5060, boundAddress: '127.0.0.1' },
@@ -91,7 +94,12 @@ export interface CallRig {
   readonly stats: { edgeMs: number; completed: number; sentMessages: number };
 }
 
-export function createCallRig(clock: Clock): CallRig {
+export interface CallRigOptions {
+  /** As the edge (sip-stack.ts) unless false: false measures the drivers lingering instead. */
+  readonly compactLingering?: boolean;
+}
+
+export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig {
   /** Messages the edge sent, handled by the scripted peers after the edge's turn. */
   const outbox: { data: Buffer; dest: PeerAddress }[] = [];
   let core: ProxyCore | null = null;
@@ -102,8 +110,7 @@ export function createCallRig(clock: Clock): CallRig {
     onAck: (ack, src) => core!.onAck(ack, src),
     onStrayResponse: (res, src) => core!.onStrayResponse(res, src),
     onServerTxTerminated: (tx) => core!.onServerTxTerminated(tx),
-    // As the edge (sip-stack.ts); COMPACT_LINGERING=0 measures the drivers lingering instead.
-    compactLingering: process.env.COMPACT_LINGERING !== '0',
+    compactLingering: opts.compactLingering ?? true,
   });
   core = new ProxyCore({
     identity, router, transactions, clock, timers: DEFAULT_TIMERS, sendStateless: send,
@@ -170,4 +177,34 @@ export function createCallRig(clock: Clock): CallRig {
       await peersTurn();
     },
   };
+}
+
+export interface WarmUpResult {
+  readonly calls: number;
+  readonly completed: number;
+  readonly ms: number;
+}
+
+/**
+ * Runs `calls` synthetic calls (above) on a virtual clock, 2 ms apart: a cold V8 interprets the
+ * parser, transaction layer and proxy core until each function has run often enough to be
+ * compiled, and the first second of real calls paid for it (bench/cps.sh, a cold worker at 800
+ * calls/s: INVITE->200 p99 104 ms in its first second, 4-8 ms from the third). Everything it made
+ * is garbage when it returns; a call that fails is counted out, never thrown (the edge starts anyway).
+ */
+export async function warmUp(calls: number): Promise<WarmUpResult> {
+  const t0 = performance.now();
+  const clock = new VirtualClock();
+  const rig = createCallRig(clock);
+  for (let n = 0; n < calls; n++) {
+    try {
+      await rig.call(n);
+    } catch {
+      // A change that breaks the script must not stop the edge: `completed` tells.
+    }
+    clock.advance(2);
+  }
+  // Past Timer K/J and RFC 6026's 64*T1: every lingering record and timer of the rig expires.
+  clock.advance(64 * DEFAULT_TIMERS.T1 + 1000);
+  return { calls, completed: rig.stats.completed, ms: Math.round(performance.now() - t0) };
 }
