@@ -22,6 +22,7 @@ import { SrtpGate } from './proxy/srtp-gate.js';
 import { createOptionsProbe } from './proxy/options-probe.js';
 import { createHealthMonitor, type HealthChange, type HealthMonitor, type HostRef, type ProbeHost, type ProbeResult } from './routing/health.js';
 import { createResolver, type Resolver } from './routing/resolver.js';
+import { preconnectTrunks } from './routing/preconnect.js';
 import { createRouter, type EdgeRouter } from './routing/router.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
 import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
@@ -400,6 +401,10 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   for (const n of router.notes()) log('warn', n.message, { trunk: n.trunk });
   resumption?.start();
   health.start();
+  // Not awaited: a dead host must not hold the start; calls meanwhile queue on the connecting entry.
+  void preconnectTrunks(router.trunkPlans(), resolver, config.dns.srv, (target, data) => transport.send(target, data)).then((results) => {
+    for (const r of results) log(r.ok ? 'info' : 'warn', r.ok ? 'connection to trunk host open' : 'connection to trunk host failed', { event: 'preconnect', ...r });
+  });
 
   return {
     config,

@@ -128,6 +128,7 @@ const trunk = refine(obj('a trunk toward the vendor\'s regional proxies', {
   numbers: defaulted(numbers),
   strategy: withDefault(oneOf('target order', ['round-robin', 'priority'] as const), 'round-robin'),
   failover: withDefault(int('further hosts tried after a 503, 408 or transport failure', 0, 10), 3),
+  preconnect: withDefault(bool('tcp/tls: each process opens its connection to every host at start (a CRLF keep-alive ping, RFC 5626), so the first calls do not wait for the connect and TLS handshake'), true),
   trust: optional(trust),
   extraIdentities: withDefault(list('further exact certificate names accepted for this trunk\'s hosts (no wildcards)', hostName('host name')), []),
   srtp: withDefault(oneOf('SDP check on this trunk (S-MEDIA-1): the vendor side is always required', ['required'] as const), 'required'),
