@@ -402,7 +402,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   resumption?.start();
   health.start();
   // Not awaited: a dead host must not hold the start; calls meanwhile queue on the connecting entry.
-  void preconnectTrunks(router.trunkPlans(), resolver, config.dns.srv, (target, data) => transport.send(target, data)).then((results) => {
+  void preconnectTrunks(router.trunkPlans(), resolver, config.dns.srv, (target) => transport.preconnect(target)).then((results) => {
     for (const r of results) log(r.ok ? 'info' : 'warn', r.ok ? 'connection to trunk host open' : 'connection to trunk host failed', { event: 'preconnect', ...r });
   });
 

@@ -1,17 +1,13 @@
 /**
  * `trunks[].preconnect`: at start each process (each worker) opens its connection to every host of
- * a TCP or TLS trunk, so the first calls do not queue behind a TCP connect and a TLS handshake (a cold
- * worker pair at 800 calls/s: the calls of its first 100 ms waited 52–76 ms for them, docs/latency.md).
- * The connection is opened by sending what RFC 5626 §3.5.1 calls a keep-alive ping, CRLFCRLF, which a
- * SIP stream peer answers with CRLF or skips (RFC 3261 §7.5); it is the pool's ordinary connection, with
- * the same RFC 5922 name check, revocation check and S-TLS-5 deadline as one a call opens, and the first
- * INVITE finds it open. A failure only logs: the host's health is the probes' and the calls' business.
+ * a TCP or TLS trunk (Transport.preconnect: the RFC 5626 keep-alive ping on the pool's ordinary
+ * connection, with the same RFC 5922 name check, revocation check and S-TLS-5 deadline as one a call
+ * opens), so the first INVITE finds it open and a dead or misnamed host shows in the log at start. A
+ * failure only logs: the host's health is the probes' and the calls' business.
  */
 import type { PeerAddress } from '../transaction/types.js';
 import type { Resolver } from './resolver.js';
 import type { TrunkPlan } from './targets.js';
-
-export const KEEPALIVE_PING = Buffer.from('\r\n\r\n', 'latin1');
 
 export interface PreconnectResult {
   readonly trunk: string;
@@ -31,7 +27,7 @@ export function preconnectTrunks(
   plans: readonly TrunkPlan[],
   resolver: Resolver,
   srv: boolean,
-  send: (target: PeerAddress, data: Buffer) => Promise<unknown>,
+  connect: (target: PeerAddress) => Promise<unknown>,
 ): Promise<PreconnectResult[]> {
   const open = async (trunk: string, transport: 'tcp' | 'tls', host: string, name: string, port: number): Promise<PreconnectResult> => {
     const base = { trunk, host: name, port };
@@ -40,7 +36,7 @@ export function preconnectTrunks(
       if (!r.ok) return { ...base, ok: false, reason: r.reason };
       const address = r.addresses[0];
       if (address === undefined) return { ...base, ok: false, reason: 'no address' };
-      await send({ transport, address, port, servername: host }, KEEPALIVE_PING);
+      await connect({ transport, address, port, servername: host });
       return { ...base, ok: true };
     } catch (e) {
       return { ...base, ok: false, reason: e instanceof Error ? e.message : String(e) };

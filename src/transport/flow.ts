@@ -73,7 +73,8 @@ export interface FlowInit {
 type FlowRecord = { -readonly [K in keyof FlowInfo]: FlowInfo[K] };
 
 const CRLF = Buffer.from('\r\n', 'latin1');
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+/** RFC 5626 §3.5.1 keep-alive ping (also what Transport.preconnect opens a pooled connection with). */
+export const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 export class Flow {
   private readonly record: FlowRecord;

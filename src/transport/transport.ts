@@ -8,7 +8,7 @@ import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_MESSAGE_LIMITS } from '../message/constants.js';
 import { ConnectionPool, type StreamTarget } from './connection-pool.js';
-import { Flow } from './flow.js';
+import { CRLFCRLF, Flow } from './flow.js';
 import type { FlowSettings } from './flow.js';
 import { ConnectionCaps, FlowTable, ListenerSlots } from './flow-table.js';
 import type { RejectReason, Side } from './flow-table.js';
@@ -19,7 +19,7 @@ import { TRANSPORT_ERROR_CODES, TransportError } from './transport-error.js';
 import { TransportEvents } from './transport-events.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_TRANSPORT_LIMITS } from './transport-options.js';
 import type { TransportLimits, TransportOptions } from './transport-options.js';
-import type { Endpoint, FlowInfo, ListenAddress, ReceivedMessage, SendTarget, StreamTransport } from './types.js';
+import type { Endpoint, FlowInfo, ListenAddress, PeerAddress, ReceivedMessage, SendTarget, StreamTransport } from './types.js';
 import { UdpTransport } from './udp-transport.js';
 
 export interface BoundAddresses {
@@ -172,6 +172,15 @@ export class Transport {
     }
     if (target.transport === 'udp') return this.udp.send(target.address, target.port, data, target.localPort);
     return this.pool.send(target as StreamTarget, data);
+  }
+
+  /**
+   * Opens (or finds) the pooled connection to a TCP/TLS target ahead of traffic by sending it the
+   * RFC 5626 §3.5.1 keep-alive ping, which a SIP stream peer answers with CRLF or skips (RFC 3261
+   * §7.5): the same pool entry, peer check and handshake deadline as the first message would get.
+   */
+  preconnect(target: PeerAddress): Promise<FlowInfo | null> {
+    return this.send(target, CRLFCRLF);
   }
 
   getFlow(id: string): FlowInfo | undefined {

@@ -42,6 +42,20 @@ describe('outbound TCP pool', () => {
     assert.equal(tagOf(r.data), 'p1');
   });
 
+  it('preconnect opens the pooled connection with a CRLFCRLF ping (RFC 5626 §3.5.1) and the next send reuses it', async () => {
+    const sinks: ByteSink[] = [];
+    const server = await tcpPeer((s) => { sinks.push(new ByteSink(s)); });
+    const target = { transport: 'tcp', address: '127.0.0.1', port: server.port } as const;
+    const opened = await edge.preconnect(target);
+    assert.equal(opened?.direction, 'outbound');
+    const sent = await edge.send(target, sipRequest('after-ping'));
+    assert.equal(sent?.id, opened?.id, 'the message went on the preconnected flow');
+    const bytes = await sinks[0]!.waitFor((b) => b.includes('after-ping'));
+    assert.ok(bytes.toString('latin1').startsWith('\r\n\r\n'), 'the ping came first');
+    assert.equal(sinks.length, 1, 'one connection');
+    await server.close();
+  });
+
   it('queues sends made while connecting and delivers them all, in order, on one connection', async () => {
     const other = new Transport({ tcp: [{ host: '127.0.0.1', port: 0 }] });
     const inbox = new Inbox(other);
