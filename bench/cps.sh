@@ -13,6 +13,7 @@
 #   KEEP_RTT=1 keeps SIPp's per-call rtt CSV beside each step's data (the harness deletes it)
 #   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
 #   EDGE_WARMUP_CALLS=0 (edge.warmupCalls, default 1000): the synthetic calls each worker runs before it listens
+#   EDGE_WARMUP_LOOPBACK_CALLS=0 (edge.warmupLoopbackCalls, default 300): then its calls over loopback sockets
 #   EXTRA_LIMITS="maxEventLoopUtilizationPercent: 0" (more keys for the edge's limits map, experiments only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,6 +43,7 @@ edge:
   drainTimeoutSeconds: 2
   workers: ${EDGE_WORKERS:-1}
   warmupCalls: ${EDGE_WARMUP_CALLS:-1000}
+  warmupLoopbackCalls: ${EDGE_WARMUP_LOOPBACK_CALLS:-300}
 listen:
   - { side: inside, transport: udp, address: 127.0.0.1, port: 5060 }
   - { side: inside, transport: tcp, address: 127.0.0.1, port: 5060 }

@@ -18,6 +18,7 @@ import { createSipTap, sipTapEnabled } from './observability/sip-tap.js';
 import { attachTransportEvents } from './observability/transport-observer.js';
 import type { HealthChange } from './routing/health.js';
 import { warmUp } from './proxy/synthetic-call.js';
+import { warmUpLoopback } from './loopback-warmup.js';
 import { startSipStack, type SipStack, type WorkerRole } from './sip-stack.js';
 import { DEPRECATED_CIPHERS } from './tls/policy.js';
 import { createRtpengineAnchor, RTPENGINE_SDES_SUITES, type SdesSuite } from './media/rtpengine-anchor.js';
@@ -69,6 +70,10 @@ export async function startObservedEdge(config: EdgeConfig, opts: EdgeRuntimeOpt
     // Before any listener binds: a restarted worker joins the reuseport group only once warm.
     const w = await warmUp(config.edge.warmupCalls);
     edgeLog[w.completed === w.calls ? 'info' : 'warn']({ event: 'warmup', ...w }, 'hot path compiled with synthetic calls');
+  }
+  if (config.edge.warmupLoopbackCalls > 0) {
+    const w = await warmUpLoopback(config.edge.warmupLoopbackCalls);
+    edgeLog[w.completed === w.calls ? 'info' : 'warn']({ event: 'warmup-loopback', ...w }, 'socket paths compiled with loopback calls');
   }
   const media = createMediaAnchor(config, metrics, componentLogger(log, 'media'));
   const stack = await startSipStack(config, {

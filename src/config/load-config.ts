@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { SipsError } from '../errors.js';
@@ -19,8 +19,18 @@ export class ConfigLoadError extends SipsError {
   }
 }
 
-/** Directory holding the files shipped with sips-edge (config/, certs/). */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/**
+ * Directory holding the files shipped with sips-edge (config/, certs/): the nearest one above this
+ * module with a package.json, so a second build tree (the tests' .test-build/src/config) finds the
+ * same config/regions.yaml as dist/config does.
+ */
+export const PACKAGE_ROOT = ((): string => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(here, '../..');
+  }
+})();
 
 /** `env`: the environment the CLI read, for the variables the config names (set or not). */
 export function loadConfigFile(file: string, env: Environment): EdgeConfig {

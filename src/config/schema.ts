@@ -225,6 +225,7 @@ export const configSchema = obj('sips-edge configuration', {
     workers: withDefault(workerCount('worker processes, each running the whole SIP stack on shared SO_REUSEPORT listeners (docs/workers.md): auto = one per core; 1 = a single process. Global limits are divided among them'), 1),
     workerHeapMb: optional(int('V8 old-space heap limit of each worker (--max-old-space-size, MB); default Node\'s own', 64, 65_536)),
     warmupCalls: withDefault(int('synthetic calls run through a private copy of the parser, transaction layer and proxy core before the listeners bind (each worker, each restart), so the first real calls meet compiled code; 0 = none', 0, 100_000), 1000),
+    warmupLoopbackCalls: withDefault(int('then calls through a private stack on loopback sockets (UDP in, TCP out, 127.0.0.1 ephemeral ports), so the socket paths (dgram, stream reads, framer, flows, pool) are compiled too; 0 = none', 0, 10_000), 300),
     routeKeys: optional(obj('keys signing the edge\'s Record-Route entries (HMAC): the first signs, all verify; instances sharing them route each other\'s dialogs. None: a random key per start (in-dialog requests do not survive a restart)', {
       env: optional(str('environment variable holding keys, comma-separated (at least 16 characters each)')),
       file: optional(str('file with one key per line (at least 16 characters; # comments)')),

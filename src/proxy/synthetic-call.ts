@@ -36,16 +36,18 @@ const answer = [
   'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=sendrecv', '',
 ].join(CRLF);
 
-function uacRequest(method: string, ruri: string, n: number, branch: string, cseq: number, extra: string[], body = ''): Buffer {
+/** The PBX's request of call `n` (SIPp's uac_srtp.xml): an INVITE carries the SRTP offer. */
+export function scriptedUacRequest(method: string, ruri: string, n: number, branch: string, cseq: number, extra: string[], port = UAC.port): Buffer {
+  const body = method === 'INVITE' ? offer : '';
   return Buffer.from([
     `${method} ${ruri} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-${branch}-${n}`,
-    `From: "PBX" <sip:pbx@127.0.0.1:5070>;tag=4242SIPpTag00${n}`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${branch}-${n}`,
+    `From: "PBX" <sip:pbx@127.0.0.1:${port}>;tag=4242SIPpTag00${n}`,
     `To: <sip:service@127.0.0.1:5060>${method === 'INVITE' ? '' : ';tag=lb01-' + n}`,
     `Call-ID: ${n}-4242@127.0.0.1`,
     `CSeq: ${cseq} ${method}`,
     ...extra,
-    'Contact: <sip:pbx@127.0.0.1:5070;transport=UDP>',
+    `Contact: <sip:pbx@127.0.0.1:${port};transport=UDP>`,
     'Max-Forwards: 70',
     ...(method === 'INVITE' ? ['User-Agent: bench-pbx-sipp', 'Content-Type: application/sdp'] : []),
     `Content-Length: ${body.length}`, '', body,
@@ -53,7 +55,7 @@ function uacRequest(method: string, ruri: string, n: number, branch: string, cse
 }
 
 /** The upstream's stateless 200: its request's Via, Record-Route, From, To (+tag), Call-ID, CSeq. */
-function uasOk(request: string, n: number, withSdp: boolean): Buffer {
+export function scriptedUasOk(request: string, n: number, withSdp: boolean, contact = 'sip:lb01@127.0.0.1:15061;transport=tls'): Buffer {
   const copied: string[] = [];
   for (const line of request.slice(0, request.indexOf('\r\n\r\n')).split(CRLF)) {
     const name = line.slice(0, line.indexOf(':')).toLowerCase();
@@ -61,12 +63,12 @@ function uasOk(request: string, n: number, withSdp: boolean): Buffer {
     else if (name === 'to') copied.push(line.includes(';tag=') ? line : `${line};tag=lb01-${n}`);
   }
   const body = withSdp ? answer : '';
-  return Buffer.from(['SIP/2.0 200 OK', ...copied, 'Contact: <sip:lb01@127.0.0.1:15061;transport=tls>',
+  return Buffer.from(['SIP/2.0 200 OK', ...copied, `Contact: <${contact}>`,
     ...(withSdp ? ['Content-Type: application/sdp'] : []), 'Server: kamailio (5.6.3 (x86_64/linux))', `Content-Length: ${body.length}`, '', body].join(CRLF), 'latin1');
 }
 
 const CALL_NUMBER = /Call-ID: (\d+)-/;
-const callNumberOf = (s: string): number => Number(CALL_NUMBER.exec(s)?.[1] ?? -1);
+export const callNumberOf = (s: string): number => Number(CALL_NUMBER.exec(s)?.[1] ?? -1);
 
 const identity = new ProxyIdentity('edge.lab.invalid', [
   { side: 'inside', transport: 'udp', host: '127.0.0.1', port: 5060, boundAddress: '127.0.0.1' },
@@ -151,8 +153,8 @@ export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig 
       stats.sentMessages++;
       const text = data.toString('latin1');
       if (dest.transport === 'tls') {
-        if (text.startsWith('INVITE ')) await edgeTurn(uasOk(text, callNumberOf(text), true), uasSource);
-        else if (text.startsWith('BYE ')) await edgeTurn(uasOk(text, callNumberOf(text), false), uasSource);
+        if (text.startsWith('INVITE ')) await edgeTurn(scriptedUasOk(text, callNumberOf(text), true), uasSource);
+        else if (text.startsWith('BYE ')) await edgeTurn(scriptedUasOk(text, callNumberOf(text), false), uasSource);
         continue;
       }
       if (!text.startsWith('SIP/2.0 200')) continue;
@@ -161,8 +163,8 @@ export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig 
         // RFC 3261 §12.1.2: the UAC's route set is the Record-Route in reverse order.
         routeSet ??= text.split(CRLF).filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
         const routes = [`Route: ${routeSet.join(', ')}`];
-        await edgeTurn(uacRequest('ACK', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'ack', 1, routes), uacSource);
-        await edgeTurn(uacRequest('BYE', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'bye', 2, routes), uacSource);
+        await edgeTurn(scriptedUacRequest('ACK', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'ack', 1, routes), uacSource);
+        await edgeTurn(scriptedUacRequest('BYE', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'bye', 2, routes), uacSource);
       } else {
         stats.completed++;
       }
@@ -173,7 +175,7 @@ export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig 
     transactions,
     stats,
     async call(n) {
-      await edgeTurn(uacRequest('INVITE', 'sip:service@127.0.0.1:5060', n, 'inv', 1, [], offer), uacSource);
+      await edgeTurn(scriptedUacRequest('INVITE', 'sip:service@127.0.0.1:5060', n, 'inv', 1, []), uacSource);
       await peersTurn();
     },
   };

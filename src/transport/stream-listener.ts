@@ -120,8 +120,9 @@ export class StreamListener {
       };
       this.server.once('error', onError);
       // ipv6Only: a '::' listener and a '0.0.0.0' listener can both be configured on one port.
-      const reuse = this.ctx.reusePort === true ? { reusePort: true, exclusive: true } : {};
-      this.server.listen({ host: at.host, port: at.port, ipv6Only: net.isIPv6(at.host), ...reuse }, () => {
+      // exclusive: never a cluster primary's shared handle (as UdpTransport.listen).
+      const reuse = this.ctx.reusePort === true ? { reusePort: true } : {};
+      this.server.listen({ host: at.host, port: at.port, ipv6Only: net.isIPv6(at.host), exclusive: true, ...reuse }, () => {
         this.server.off('error', onError);
         // Accept errors (EMFILE) arrive as 'error' on a listening server: keep listening.
         this.server.on('error', () => {});

@@ -52,7 +52,9 @@ export class UdpTransport {
         reject(new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'bind-failed', `udp listen on ${at.host}:${at.port}: ${errorDetail(err)}`, { cause: err }));
       };
       socket.once('error', onError);
-      socket.bind({ address: at.host, port: at.port, ...(reuse ? { exclusive: true } : {}) }, () => {
+      // exclusive: never a cluster primary's shared handle, in a worker too (with reusePort each worker
+      // its own socket; without it, the loopback warm-up's port 0, which workers would otherwise share).
+      socket.bind({ address: at.host, port: at.port, exclusive: true }, () => {
         socket.off('error', onError);
         // Bursts arrive faster than one event-loop turn at a GC pause: a larger receive buffer
         // turns drops (and the caller's retransmissions) into queueing. The kernel caps it at

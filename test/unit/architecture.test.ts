@@ -24,7 +24,7 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
   ['doctor', ['config', 'tls', 'routing']],
   ['cli', ['*']],
   // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-runtime.ts (the process around it),
-  // edge-cluster.ts and worker-routing.ts (edge.workers > 1).
+  // edge-cluster.ts and worker-routing.ts (edge.workers > 1), loopback-warmup.ts (a private stack before listening).
   ['.', ['*']],
 ];
 

@@ -81,6 +81,11 @@ test('workers: 2 — one listening line, calls spread over both workers, every c
   assert.equal(listening[0]!['worker'], 0);
   assert.equal(edge.events('worker-listening').length, 2);
   assert.deepEqual(edge.events('worker-listening').map((l) => l['listeners']), [edge.listeners, edge.listeners], 'both workers bound the same ports');
+  // edge.warmupLoopbackCalls (default 300): each worker's private stack on its own loopback ports
+  // (exclusive binds: never a port the two share through the primary); no call of it reaches the
+  // transaction log or the metrics asserted below.
+  const loopback = edge.events('warmup-loopback');
+  assert.deepEqual(loopback.map((l) => [l['worker'], l['calls'], l['completed']]).sort(), [[1, 300, 300], [2, 300, 300]]);
   const ready = await fetch(adminUrl(edge, '/readyz'));
   assert.equal(ready.status, 200);
 

@@ -1,0 +1,168 @@
+/**
+ * The warm-up's second half: calls through a private SIP stack on loopback sockets, after the
+ * in-memory synthetic calls (proxy/synthetic-call.ts) and before the real listeners bind.
+ *
+ * The in-memory calls compile the parser, transaction layer and proxy core, but not what only
+ * sockets run: dgram's send and receive, the stream socket's read path, the framer, flows and the
+ * connection pool. A worker warmed in memory only was still busy 142 of its first 153 ms of real
+ * traffic in those paths (docs/latency.md, 2026-12-03), so the first calls after every start or
+ * worker restart waited 40-108 ms. Here a scripted UAC on a UDP socket and a stateless UAS on a
+ * TCP server (both 127.0.0.1, ephemeral ports, exclusive binds even in a cluster worker) place
+ * calls through `startSipStack` with a config of its own: inside UDP, a TCP trunk, DNIS mode,
+ * the SRTP gate on offer and answer. TCP and not TLS: the TLS socket's read and write path after
+ * the handshake is the same JS (stream_base_commons), and a TLS leg would need a certificate the
+ * edge trusts. Nothing it builds outlives it: the stack is stopped and the sockets closed, it has
+ * no observer (metrics stay untouched) and no log. It never fails the start: a call that does not
+ * complete is counted out, and the whole run is bounded in time.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { loadConfigText } from './config/load-config.js';
+import { NO_SECRETS } from './config/secrets.js';
+import { scriptedUacRequest, scriptedUasOk, callNumberOf } from './proxy/synthetic-call.js';
+import { startSipStack, type SipStack } from './sip-stack.js';
+
+export interface LoopbackWarmUpResult {
+  readonly calls: number;
+  readonly completed: number;
+  readonly ms: number;
+  /** Why it stopped short, when something threw (the private stack did not start, a bind failed). */
+  readonly error?: string;
+}
+
+export interface LoopbackWarmUpOptions {
+  /** Calls in flight at once (default 8: a steady trickle, as a PBX sends). */
+  readonly window?: number;
+  /** The whole run stops after this long, complete or not (default 5,000 ms). */
+  readonly timeoutMs?: number;
+}
+
+const UAS_NAME = 'warmup-uas.invalid';
+
+/** Runs `calls` calls UAC -> UDP -> edge -> TCP -> UAS and back (INVITE/100/200/ACK/BYE/200). */
+export async function warmUpLoopback(calls: number, opts: LoopbackWarmUpOptions = {}): Promise<LoopbackWarmUpResult> {
+  const t0 = performance.now();
+  const window = opts.window ?? 8;
+  const uas = await startUas();
+  const uac = dgram.createSocket({ type: 'udp4' });
+  let stack: SipStack | null = null;
+  let completed = 0;
+  let error: string | undefined;
+  try {
+    const uacPort = await new Promise<number>((resolve, reject) => {
+      uac.once('error', reject);
+      uac.bind({ address: '127.0.0.1', port: 0, exclusive: true }, () => resolve(uac.address().port));
+    });
+    stack = await startSipStack(warmUpConfig(uacPort, uas.port), { secrets: NO_SECRETS });
+    const edgePort = stack.listeners.find((l) => l.transport === 'udp')!.port;
+    completed = await placeCalls(uac, uacPort, edgePort, calls, window, opts.timeoutMs ?? 5000);
+  } catch (e) {
+    // The edge starts anyway; `completed` and `error` tell how far it got.
+    error = e instanceof Error ? e.message : String(e);
+  } finally {
+    await stack?.stop().catch(() => undefined);
+    await new Promise<void>((resolve) => uac.close(() => resolve()));
+    await uas.close();
+  }
+  return { calls, completed, ms: Math.round(performance.now() - t0), ...(error !== undefined ? { error } : {}) };
+}
+
+function warmUpConfig(uacPort: number, uasPort: number): ReturnType<typeof loadConfigText> {
+  const doc = {
+    edge: { name: 'warmup.invalid', warmupCalls: 0, drainTimeoutSeconds: 0 },
+    listen: [{ side: 'inside', transport: 'udp', address: '127.0.0.1', port: 0 }],
+    tls: { revocation: 'off' },
+    trunks: [{
+      name: 'warmup', hosts: [{ host: UAS_NAME, port: uasPort }], transport: 'tcp', insecure: true,
+      mode: 'dnis', failover: 0, health: { enabled: false }, preconnect: false,
+    }],
+    peers: [{ name: 'warmup-uac', host: '127.0.0.1', port: uacPort, sources: ['127.0.0.1/32'], trunk: 'warmup' }],
+    routing: { defaultTrunk: 'warmup' },
+    dns: { overrides: { [UAS_NAME]: ['127.0.0.1'] } },
+    admin: { enabled: false },
+    limits: { knownSourceRequestRate: 1_000_000, knownSourceRequestBurst: 1_000_000 },
+  };
+  // JSON is YAML: the same loader and checks as a config file.
+  return loadConfigText(JSON.stringify(doc), '<loopback warm-up>', {});
+}
+
+/** The UAC: `window` calls at a time; each ends at the 200 to its BYE. Resolves with the count done. */
+function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls: number, window: number, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    let started = 0;
+    let done = 0;
+    const finish = (): void => {
+      clearTimeout(timer);
+      uac.removeAllListeners('message');
+      resolve(done);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const send = (b: Buffer): void => uac.send(b, edgePort, '127.0.0.1');
+    const next = (): void => {
+      if (started >= calls) {
+        if (done >= calls) finish();
+        return;
+      }
+      const n = started++;
+      send(scriptedUacRequest('INVITE', `sip:service@127.0.0.1:${edgePort}`, n, 'inv', 1, [], uacPort));
+    };
+    uac.on('message', (data) => {
+      const text = data.toString('latin1');
+      if (!text.startsWith('SIP/2.0 200')) return;
+      const n = callNumberOf(text);
+      if (text.includes(' INVITE\r\n')) {
+        // RFC 3261 §12.1.2: the route set is the Record-Route in reverse order.
+        const routeSet = text.split('\r\n').filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
+        const target = /^Contact: <([^>]+)>/m.exec(text)?.[1] ?? `sip:uas@127.0.0.1`;
+        const routes = [`Route: ${routeSet.join(', ')}`];
+        send(scriptedUacRequest('ACK', target, n, 'ack', 1, routes, uacPort));
+        send(scriptedUacRequest('BYE', target, n, 'bye', 2, routes, uacPort));
+      } else if (text.includes(' BYE\r\n')) {
+        done++;
+        next();
+      }
+    });
+    for (let i = 0; i < window; i++) next();
+  });
+}
+
+interface Uas {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The upstream's stand-in: answers INVITE (with SDP) and BYE with a stateless 200, drops ACK. */
+async function startUas(): Promise<Uas> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      for (;;) {
+        const head = pending.indexOf('\r\n\r\n');
+        if (head < 0) return;
+        const length = Number(/\r\nContent-Length: *(\d+)/i.exec(pending.slice(0, head))?.[1] ?? 0);
+        if (pending.length < head + 4 + length) return;
+        const message = pending.slice(0, head + 4 + length);
+        pending = pending.slice(head + 4 + length).replace(/^(\r\n)+/, '');
+        const port = (server.address() as net.AddressInfo).port;
+        if (message.startsWith('INVITE ')) socket.write(scriptedUasOk(message, callNumberOf(message), true, `sip:uas@127.0.0.1:${port};transport=tcp`));
+        else if (message.startsWith('BYE ')) socket.write(scriptedUasOk(message, callNumberOf(message), false, `sip:uas@127.0.0.1:${port};transport=tcp`));
+      }
+    });
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve((server.address() as net.AddressInfo).port));
+  });
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
