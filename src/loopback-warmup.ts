@@ -13,13 +13,15 @@
  * the handshake is the same JS (stream_base_commons), and a TLS leg would need a certificate the
  * edge trusts. Nothing it builds outlives it: the stack is stopped and the sockets closed, it has
  * no observer (metrics stay untouched) and no log. It never fails the start: a call that does not
- * complete is counted out, and the whole run is bounded in time.
+ * complete is counted out, and the whole run is bounded in time. Nothing off the machine can reach
+ * it: every socket is on 127.0.0.1, for under a second, and the only route leads to the stand-in UAS.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { loadConfigText } from './config/load-config.js';
 import { NO_SECRETS } from './config/secrets.js';
-import { scriptedUacRequest, scriptedUasOk, callNumberOf } from './proxy/synthetic-call.js';
+import { StreamFramer } from './message/stream-framer.js';
+import { callNumberOf, routeSetOf, scriptedUacRequest, scriptedUasOk } from './proxy/synthetic-call.js';
 import { startSipStack, type SipStack } from './sip-stack.js';
 
 export interface LoopbackWarmUpResult {
@@ -111,8 +113,7 @@ function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls:
       if (!text.startsWith('SIP/2.0 200')) return;
       const n = callNumberOf(text);
       if (text.includes(' INVITE\r\n')) {
-        // RFC 3261 §12.1.2: the route set is the Record-Route in reverse order.
-        const routeSet = text.split('\r\n').filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
+        const routeSet = routeSetOf(text);
         const target = /^Contact: <([^>]+)>/m.exec(text)?.[1] ?? `sip:uas@127.0.0.1`;
         const routes = [`Route: ${routeSet.join(', ')}`];
         send(scriptedUacRequest('ACK', target, n, 'ack', 1, routes, uacPort));
@@ -138,21 +139,20 @@ async function startUas(): Promise<Uas> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    let pending = '';
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      for (;;) {
-        const head = pending.indexOf('\r\n\r\n');
-        if (head < 0) return;
-        const length = Number(/\r\nContent-Length: *(\d+)/i.exec(pending.slice(0, head))?.[1] ?? 0);
-        if (pending.length < head + 4 + length) return;
-        const message = pending.slice(0, head + 4 + length);
-        pending = pending.slice(head + 4 + length).replace(/^(\r\n)+/, '');
-        const port = (server.address() as net.AddressInfo).port;
-        if (message.startsWith('INVITE ')) socket.write(scriptedUasOk(message, callNumberOf(message), true, `sip:uas@127.0.0.1:${port};transport=tcp`));
-        else if (message.startsWith('BYE ')) socket.write(scriptedUasOk(message, callNumberOf(message), false, `sip:uas@127.0.0.1:${port};transport=tcp`));
-      }
+    // The project's RFC 3261 §18.3 framer, with its default message limits.
+    const framer = new StreamFramer({
+      onMessage: (bytes) => {
+        const message = bytes.toString('latin1');
+        const contact = `sip:uas@127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`;
+        if (message.startsWith('INVITE ')) socket.write(scriptedUasOk(message, callNumberOf(message), true, contact));
+        else if (message.startsWith('BYE ')) socket.write(scriptedUasOk(message, callNumberOf(message), false, contact));
+      },
+      onKeepAlive: (kind) => {
+        if (kind === 'ping') socket.write('\r\n');
+      },
+      onError: () => socket.destroy(),
     });
+    socket.on('data', (chunk: Buffer) => framer.push(chunk));
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);

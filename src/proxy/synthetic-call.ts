@@ -67,6 +67,11 @@ export function scriptedUasOk(request: string, n: number, withSdp: boolean, cont
     ...(withSdp ? ['Content-Type: application/sdp'] : []), 'Server: kamailio (5.6.3 (x86_64/linux))', `Content-Length: ${body.length}`, '', body].join(CRLF), 'latin1');
 }
 
+/** RFC 3261 §12.1.2: the UAC's route set is the 2xx's Record-Route values in reverse order. */
+export function routeSetOf(response: string): string[] {
+  return response.split(CRLF).filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
+}
+
 const CALL_NUMBER = /Call-ID: (\d+)-/;
 export const callNumberOf = (s: string): number => Number(CALL_NUMBER.exec(s)?.[1] ?? -1);
 
@@ -160,8 +165,7 @@ export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig 
       if (!text.startsWith('SIP/2.0 200')) continue;
       const n = callNumberOf(text);
       if (text.includes(' INVITE\r\n')) {
-        // RFC 3261 §12.1.2: the UAC's route set is the Record-Route in reverse order.
-        routeSet ??= text.split(CRLF).filter((l) => l.startsWith('Record-Route:')).map((l) => l.slice(14)).reverse();
+        routeSet ??= routeSetOf(text);
         const routes = [`Route: ${routeSet.join(', ')}`];
         await edgeTurn(scriptedUacRequest('ACK', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'ack', 1, routes), uacSource);
         await edgeTurn(scriptedUacRequest('BYE', 'sip:lb01@127.0.0.1:15061;transport=tls', n, 'bye', 2, routes), uacSource);
