@@ -9,7 +9,10 @@
  * worker restart waited 40-108 ms. Here a scripted UAC on a UDP socket and a stateless UAS on a
  * TCP server (both 127.0.0.1, ephemeral ports, exclusive binds even in a cluster worker) place
  * calls through `startSipStack` with a config of its own: inside UDP, a TCP trunk, DNIS mode,
- * the SRTP gate on offer and answer. TCP and not TLS: the TLS socket's read and write path after
+ * the SRTP gate on offer and answer. The private stack never sheds its own calls (the loop-delay and
+ * loop-busy limits read this process's loop, which the warm-up keeps busy on purpose); a call that is
+ * refused anyway (any final non-2xx to the INVITE) is ACKed (RFC 3261 §17.1.1.3), counted `refused`
+ * and replaced, so no refusal stalls the run. TCP and not TLS: the TLS socket's read and write path after
  * the handshake is the same JS (stream_base_commons), and a TLS leg would need a certificate the
  * edge trusts. Nothing it builds outlives it: the stack is stopped and the sockets closed, it has
  * no observer (metrics stay untouched) and no log. It never fails the start: a call that does not
@@ -27,6 +30,8 @@ import { startSipStack, type SipStack } from './sip-stack.js';
 export interface LoopbackWarmUpResult {
   readonly calls: number;
   readonly completed: number;
+  /** Calls whose INVITE got a final non-2xx (they end there: ACKed, not retried). */
+  readonly refused: number;
   readonly ms: number;
   /** Why it stopped short, when something threw (the private stack did not start, a bind failed). */
   readonly error?: string;
@@ -37,6 +42,8 @@ export interface LoopbackWarmUpOptions {
   readonly window?: number;
   /** The whole run stops after this long, complete or not (default 5,000 ms). */
   readonly timeoutMs?: number;
+  /** `limits.*` of the private stack over the warm-up's own (tests: force refusals). */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 const UAS_NAME = 'warmup-uas.invalid';
@@ -48,16 +55,16 @@ export async function warmUpLoopback(calls: number, opts: LoopbackWarmUpOptions 
   const uas = await startUas();
   const uac = dgram.createSocket({ type: 'udp4' });
   let stack: SipStack | null = null;
-  let completed = 0;
+  let counts = { completed: 0, refused: 0 };
   let error: string | undefined;
   try {
     const uacPort = await new Promise<number>((resolve, reject) => {
       uac.once('error', reject);
       uac.bind({ address: '127.0.0.1', port: 0, exclusive: true }, () => resolve(uac.address().port));
     });
-    stack = await startSipStack(warmUpConfig(uacPort, uas.port), { secrets: NO_SECRETS });
+    stack = await startSipStack(warmUpConfig(uacPort, uas.port, opts.limits ?? {}), { secrets: NO_SECRETS });
     const edgePort = stack.listeners.find((l) => l.transport === 'udp')!.port;
-    completed = await placeCalls(uac, uacPort, edgePort, calls, window, opts.timeoutMs ?? 5000);
+    counts = await placeCalls(uac, uacPort, edgePort, calls, window, opts.timeoutMs ?? 5000);
   } catch (e) {
     // The edge starts anyway; `completed` and `error` tell how far it got.
     error = e instanceof Error ? e.message : String(e);
@@ -66,10 +73,10 @@ export async function warmUpLoopback(calls: number, opts: LoopbackWarmUpOptions 
     await new Promise<void>((resolve) => uac.close(() => resolve()));
     await uas.close();
   }
-  return { calls, completed, ms: Math.round(performance.now() - t0), ...(error !== undefined ? { error } : {}) };
+  return { calls, completed: counts.completed, refused: counts.refused, ms: Math.round(performance.now() - t0), ...(error !== undefined ? { error } : {}) };
 }
 
-function warmUpConfig(uacPort: number, uasPort: number): ReturnType<typeof loadConfigText> {
+function warmUpConfig(uacPort: number, uasPort: number, limits: Readonly<Record<string, number>>): ReturnType<typeof loadConfigText> {
   const doc = {
     edge: { name: 'warmup.invalid', warmupCalls: 0, drainTimeoutSeconds: 0 },
     listen: [{ side: 'inside', transport: 'udp', address: '127.0.0.1', port: 0 }],
@@ -82,35 +89,56 @@ function warmUpConfig(uacPort: number, uasPort: number): ReturnType<typeof loadC
     routing: { defaultTrunk: 'warmup' },
     dns: { overrides: { [UAS_NAME]: ['127.0.0.1'] } },
     admin: { enabled: false },
-    limits: { knownSourceRequestRate: 1_000_000, knownSourceRequestBurst: 1_000_000 },
+    limits: { knownSourceRequestRate: 1_000_000, knownSourceRequestBurst: 1_000_000, maxEventLoopDelayMs: 0, maxEventLoopUtilizationPercent: 0, ...limits },
   };
   // JSON is YAML: the same loader and checks as a config file.
   return loadConfigText(JSON.stringify(doc), '<loopback warm-up>', {});
 }
 
-/** The UAC: `window` calls at a time; each ends at the 200 to its BYE. Resolves with the count done. */
-function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls: number, window: number, timeoutMs: number): Promise<number> {
+/**
+ * The UAC: `window` calls at a time; each ends at the 200 to its BYE (completed) or at a final
+ * non-2xx to its INVITE (refused). Resolves with both counts.
+ */
+function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls: number, window: number, timeoutMs: number): Promise<{ completed: number; refused: number }> {
   return new Promise((resolve) => {
     let started = 0;
     let done = 0;
+    let refused = 0;
+    const refusedCalls = new Set<number>();
     const finish = (): void => {
       clearTimeout(timer);
       uac.removeAllListeners('message');
-      resolve(done);
+      resolve({ completed: done - refused, refused });
     };
     const timer = setTimeout(finish, timeoutMs);
     const send = (b: Buffer): void => uac.send(b, edgePort, '127.0.0.1');
+    const ruri = `sip:service@127.0.0.1:${edgePort}`;
     const next = (): void => {
       if (started >= calls) {
         if (done >= calls) finish();
         return;
       }
       const n = started++;
-      send(scriptedUacRequest('INVITE', `sip:service@127.0.0.1:${edgePort}`, n, 'inv', 1, [], uacPort));
+      send(scriptedUacRequest('INVITE', ruri, n, 'inv', 1, [], uacPort));
     };
     uac.on('message', (data) => {
       const text = data.toString('latin1');
-      if (!text.startsWith('SIP/2.0 200')) return;
+      if (!text.startsWith('SIP/2.0 200')) {
+        // A final refusal of the INVITE (503 from the limits, 4xx...): ACK it with the INVITE's
+        // branch so the edge's transaction stops resending, and start the next call. A resent
+        // refusal of a call already counted (the ACK crossed it) is ACKed again, not counted.
+        const status = Number(text.slice(8, 11));
+        if (status < 300 || !text.includes(' INVITE\r\n')) return;
+        const n = callNumberOf(text);
+        const toTag = /^To: [^\r]*;tag=([^;\r]+)/m.exec(text)?.[1];
+        send(scriptedUacRequest('ACK', ruri, n, 'inv', 1, [], uacPort, toTag));
+        if (refusedCalls.has(n)) return;
+        refusedCalls.add(n);
+        refused++;
+        done++;
+        next();
+        return;
+      }
       const n = callNumberOf(text);
       if (text.includes(' INVITE\r\n')) {
         const routeSet = routeSetOf(text);

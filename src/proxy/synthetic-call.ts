@@ -36,14 +36,17 @@ const answer = [
   'a=rtpmap:0 PCMU/8000', 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-16', 'a=sendrecv', '',
 ].join(CRLF);
 
-/** The PBX's request of call `n` (SIPp's uac_srtp.xml): an INVITE carries the SRTP offer. */
-export function scriptedUacRequest(method: string, ruri: string, n: number, branch: string, cseq: number, extra: string[], port = UAC.port): Buffer {
+/**
+ * The PBX's request of call `n` (SIPp's uac_srtp.xml): an INVITE carries the SRTP offer. `toTag`:
+ * the To tag of an in-dialog request, or of the ACK for a non-2xx (its response's tag).
+ */
+export function scriptedUacRequest(method: string, ruri: string, n: number, branch: string, cseq: number, extra: string[], port = UAC.port, toTag = `lb01-${n}`): Buffer {
   const body = method === 'INVITE' ? offer : '';
   return Buffer.from([
     `${method} ${ruri} SIP/2.0`,
     `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${branch}-${n}`,
     `From: "PBX" <sip:pbx@127.0.0.1:${port}>;tag=4242SIPpTag00${n}`,
-    `To: <sip:service@127.0.0.1:5060>${method === 'INVITE' ? '' : ';tag=lb01-' + n}`,
+    `To: <sip:service@127.0.0.1:5060>${method === 'INVITE' ? '' : `;tag=${toTag}`}`,
     `Call-ID: ${n}-4242@127.0.0.1`,
     `CSeq: ${cseq} ${method}`,
     ...extra,
