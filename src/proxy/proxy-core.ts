@@ -7,7 +7,7 @@ import type { ServerTransaction } from '../transaction/server-transaction.js';
 import type { PeerAddress } from '../transaction/types.js';
 import { statelessBranch } from './branch.js';
 import { proxyReject, REPLY_ERRORS, warningFor, type ReplyCode } from './error-responses.js';
-import { ForwardContext } from './forward-context.js';
+import { ForwardContext, type SettledListener } from './forward-context.js';
 import type { ProxyDeps } from './deps.js';
 import { preprocessRoute } from './preprocess-route.js';
 import { routeUriOf, type RouteHints } from './record-route.js';
@@ -25,7 +25,7 @@ export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK, RE
  * A transaction-stateful RFC 3261 §16 proxy. Entry points are the transaction layer's callbacks:
  * `onRequest` (every new server transaction), `onAck` and `onStrayResponse`.
  */
-export class ProxyCore {
+export class ProxyCore implements SettledListener {
   private readonly contexts = new Map<ServerTransaction, ForwardContext>();
   /** Requests forwarded and not yet answered upstream: the load measure for overload 503s. */
   private readonly pending = new Map<ForwardContext, string | undefined>();
@@ -181,10 +181,7 @@ export class ProxyCore {
       handedOver = true;
       // Once the final response went upstream the context is only needed by its INVITE client
       // transactions (2xx retransmissions, RFC 6026), which hold it themselves.
-      ctx.onSettled = () => {
-        this.settle(ctx);
-        this.contexts.delete(tx);
-      };
+      ctx.settledBy = this;
       ctx.start();
       // The dialog ends: rtpengine's session goes (never awaited; a BYE is answered whatever rtpengine does).
       if (media !== undefined && request.method === 'BYE') void media.anchor.delete(media.callId);
@@ -244,6 +241,12 @@ export class ProxyCore {
   /** A stream connection closed: branches still waiting for a response over it fail now. */
   onFlowClosed(transport: 'tcp' | 'tls', address: string, port: number, flowId: string): void {
     for (const ctx of this.pending.keys()) ctx.onFlowClosed(transport, address, port, flowId);
+  }
+
+  /** SettledListener: the context's final response went upstream. */
+  contextSettled(ctx: ForwardContext, tx: ServerTransaction): void {
+    this.settle(ctx);
+    this.contexts.delete(tx);
   }
 
   onServerTxTerminated(tx: ServerTransaction): void {
