@@ -39,17 +39,17 @@ export interface ForwardOptions {
   readonly media?: AnchoredMedia;
 }
 
+/** Who counts the requests in progress (the proxy core). */
+export interface SettledListener {
+  contextSettled(ctx: ForwardContext, tx: ServerTransaction): void;
+}
+
 /**
  * One proxied request (RFC 3261 §16.6–§16.10): serial forking over the decision's targets with
  * failover on 503/408/transport failure and on a silent host (no response within
  * timers.inviteFailover, or only 100 Trying until Timer C), best-response selection, CANCEL.
  * One branch is in progress at a time; each has its own timer.
  */
-/** Who counts the requests in progress (the proxy core). */
-export interface SettledListener {
-  contextSettled(ctx: ForwardContext, tx: ServerTransaction): void;
-}
-
 export class ForwardContext implements BranchOwner {
   private readonly branches: Branch[] = [];
   private next = 0;
