@@ -8,7 +8,8 @@
 #   (appended to sips-edge's config, for experiments only), ADMIN_PORT=19090 (the edge's /metrics)
 # For sips-edge it also prints per step the edge's event-loop delay (sips_edge_event_loop_delay_seconds,
 # scraped at the start and end of each step) beside INVITE->200 p99 and the CPU of SIPp, upstream and
-# edge, and adds edge_eld_p50_ms / edge_eld_p99_ms / edge_eld_max_ms to each line of steps.jsonl.
+# edge, and adds edge_eld_p50_ms / edge_eld_p99_ms / edge_eld_max_ms and host_steal_pct (the hypervisor's
+# steal over the step, from /proc/stat) to each line of steps.jsonl.
 #   (appended to sips-edge's config, for experiments only)
 #   KEEP_RTT=1 keeps SIPp's per-call rtt CSV beside each step's data (the harness deletes it)
 #   EDGE_WORKERS=auto (or 2, ...): edge.workers for sips-edge (default 1, one process; docs/workers.md)
@@ -86,8 +87,8 @@ for which in ${WHICH:-kamailio sips-edge}; do
       while sleep 0.2; do
         for d in "$WORK/results/cps-$which"/run*/rate*; do
           [ -d "$d" ] || continue
-          if [ -z "${seen[$d]:-}" ]; then seen[$d]=1; curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" >/dev/null || true; fi
-          if [ -s "$d/sipp.time" ] && [ "${seen[$d]}" = 1 ]; then seen[$d]=2
+          if [ -z "${seen[$d]:-}" ]; then seen[$d]=1; head -1 /proc/stat >"$d/procstat.0"; curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" >/dev/null || true; fi
+          if [ -s "$d/sipp.time" ] && [ "${seen[$d]}" = 1 ]; then seen[$d]=2; head -1 /proc/stat >"$d/procstat.1"
             curl -s "http://127.0.0.1:${ADMIN_PORT:-19090}/metrics" | grep '^sips_edge_event_loop_delay_seconds' >"$d/eld.txt" || true; fi
         done
       done ) &
@@ -101,16 +102,25 @@ for which in ${WHICH:-kamailio sips-edge}; do
     python3 - "$WORK/results/cps-$which" <<'PY'
 import json, os, re, sys
 d = sys.argv[1]; out = []
-print("| run | cps | INV p99 ms | edge ELD p50 / p99 / max ms | CPU sipp / upstream / edge % |\n|---|---|---|---|---|")
+print("| run | cps | INV p99 ms | edge ELD p50 / p99 / max ms | CPU sipp / upstream / edge % | host steal % |\n|---|---|---|---|---|---|")
 seen = {}
 for l in open(os.path.join(d, "steps.jsonl")):
     s = json.loads(l); rd = os.path.join(d, f"run{s['run']}", f"rate{int(s['target_cps'])}")
     k = seen[rd] = seen.get(rd, 0) + 1
-    f = os.path.join(rd if k == 1 else f"{rd}.{k}", "eld.txt")
+    sd = rd if k == 1 else f"{rd}.{k}"
+    f = os.path.join(sd, "eld.txt")
     eld = dict(re.findall(r'stat="(\w+)"\} ([-0-9.e+]+)', open(f).read())) if os.path.exists(f) else {}
     for k in ("p50", "p99", "max"): s[f"edge_eld_{k}_ms"] = round(float(eld[k]) * 1000, 2) if k in eld else None
+    # The hypervisor's steal over the step (/proc/stat at its start and end): CPU the host's other
+    # tenants took from this box, which no process here shows.
+    st = [os.path.join(sd, f"procstat.{i}") for i in (0, 1)]
+    if all(os.path.exists(x) for x in st):
+        a, b = ([int(v) for v in open(x).read().split()[1:9]] for x in st)
+        s["host_steal_pct"] = round(100 * (b[7] - a[7]) / max(1, sum(b) - sum(a)), 1)
+    else:
+        s["host_steal_pct"] = None
     out.append(s)
-    print(f"| {s['run']} | {int(s['target_cps'])} | {s.get('inv_p99_ms')} | {s['edge_eld_p50_ms']} / {s['edge_eld_p99_ms']} / {s['edge_eld_max_ms']} | {s.get('cpu_sipp_pct')} / {s.get('cpu_upstream_pct')} / {s.get('cpu_edge_pct')} |")
+    print(f"| {s['run']} | {int(s['target_cps'])} | {s.get('inv_p99_ms')} | {s['edge_eld_p50_ms']} / {s['edge_eld_p99_ms']} / {s['edge_eld_max_ms']} | {s.get('cpu_sipp_pct')} / {s.get('cpu_upstream_pct')} / {s.get('cpu_edge_pct')} | {s['host_steal_pct']} |")
 open(os.path.join(d, "steps.jsonl"), "w").write("".join(json.dumps(s) + "\n" for s in out))
 PY
   fi

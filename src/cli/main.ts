@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { processIo, UsageError, type CommandIo } from './args.js';
 import { parseCommand } from './commands/parse.js';
+import { unsupportedNode } from './node-version.js';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
@@ -50,6 +51,11 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
   const cmd = COMMANDS[name];
   if (cmd === undefined) {
     io.err(`unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  const tooOld = name === 'version' ? null : unsupportedNode(process.version);
+  if (tooOld !== null) {
+    io.err(`sips-edge ${name}: ${tooOld}`);
     return 2;
   }
   try {
