@@ -101,6 +101,10 @@ export const DEFAULT_LIMITS = {
    * delay (every turn is short) while the kernel's receive buffer fills and the callers start
    * retransmitting: utilization sees that, delay does not. A new call costs about seven messages
    * through the edge, its 503 one, so shedding frees the loop for the calls already admitted.
+   * The loop counts the time it waits for a CPU as busy, so on a host shared with other work the
+   * shed starts early: bench/cps.sh on 2 cores shared with SIPp, 2026-12-03, 95 % carried 3,120 calls/s,
+   * off 3,750; off, a cold edge offered 2,500 at once fell into a retransmission storm and lost calls,
+   * with 95 or 98 it shed and lost none (docs/scale.md). 95 leaves room for such bursts.
    */
   maxEventLoopUtilizationPercent: 95,
   /** Drills and tests only: added to the measured utilization (percent), so the shed can be seen without saturating the edge. 0 in service. */
