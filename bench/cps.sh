@@ -125,4 +125,21 @@ open(os.path.join(d, "steps.jsonl"), "w").write("".join(json.dumps(s) + "\n" for
 PY
   fi
 done
+# Box speed: SIPp does the same work per call whichever edge it calls, so its CPU at a rate both sweeps ran
+# tells whether the host was as fast for both (these 2 shared vCPUs drift by 1.4x within minutes). A
+# same-run ratio is fair only when the two agree (docs/scale.md, "Reading a sweep").
+python3 - "$WORK/results" <<'PY'
+import json, os, sys
+d = sys.argv[1]; by = {}
+for w in ("kamailio", "sips-edge"):
+    f = os.path.join(d, f"cps-{w}", "steps.jsonl")
+    if os.path.exists(f):
+        by[w] = {int(s["target_cps"]): s.get("cpu_sipp_pct") for s in map(json.loads, open(f))}
+if len(by) == 2:
+    common = sorted(set(by["kamailio"]) & set(by["sips-edge"]))
+    for r in common[:2]:
+        k, e = by["kamailio"][r], by["sips-edge"][r]
+        print(f"box speed: SIPp CPU at {r} cps: {k} % in the Kamailio sweep, {e} % in the sips-edge sweep"
+              + (f" (x{k / e:.2f}: the host was not equally fast for both)" if k and e and abs(k / e - 1) > 0.1 else ""))
+PY
 echo "results: $WORK/results"
