@@ -103,12 +103,11 @@ function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls:
   return new Promise((resolve) => {
     let started = 0;
     let done = 0;
-    let refused = 0;
-    const refusedCalls = new Set<number>();
+    const refused = new Set<number>();
     const finish = (): void => {
       clearTimeout(timer);
       uac.removeAllListeners('message');
-      resolve({ completed: done - refused, refused });
+      resolve({ completed: done - refused.size, refused: refused.size });
     };
     const timer = setTimeout(finish, timeoutMs);
     const send = (b: Buffer): void => uac.send(b, edgePort, '127.0.0.1');
@@ -132,9 +131,8 @@ function placeCalls(uac: dgram.Socket, uacPort: number, edgePort: number, calls:
         const n = callNumberOf(text);
         const toTag = /^To: [^\r]*;tag=([^;\r]+)/m.exec(text)?.[1];
         send(scriptedUacRequest('ACK', ruri, n, 'inv', 1, [], uacPort, toTag));
-        if (refusedCalls.has(n)) return;
-        refusedCalls.add(n);
-        refused++;
+        if (refused.has(n)) return;
+        refused.add(n);
         done++;
         next();
         return;

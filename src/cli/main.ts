@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { processIo, UsageError, type CommandIo } from './args.js';
 import { parseCommand } from './commands/parse.js';
-import { unsupportedNode } from './node-version.js';
+import { minimumNodeMajor, unsupportedNode } from './node-version.js';
 
 type Command = (argv: readonly string[], io: CommandIo) => Promise<number>;
 
@@ -32,12 +32,21 @@ const HELP = `Usage: sips-edge <command> [options]   (every command takes --help
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n')}`;
 
+interface PackageJson {
+  readonly version: string;
+  readonly engines?: { readonly node?: string };
+}
+
+function packageJson(): PackageJson {
+  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as PackageJson;
+}
+
 async function versionCommand(argv: readonly string[], io: CommandIo): Promise<number> {
   if (argv.includes('--help')) {
     io.out('Usage: sips-edge version\n\nPrints the sips-edge version and the Node.js version it runs on.');
     return 0;
   }
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = packageJson();
   io.out(`sips-edge ${pkg.version} (node ${process.version})`);
   return 0;
 }
@@ -53,7 +62,8 @@ export async function main(argv: readonly string[], io: CommandIo = processIo): 
     io.err(`unknown command "${name}"\n\n${HELP}`);
     return 2;
   }
-  const tooOld = name === 'version' ? null : unsupportedNode(process.version);
+  const minMajor = name === 'version' ? null : minimumNodeMajor(packageJson().engines?.node);
+  const tooOld = minMajor === null ? null : unsupportedNode(process.version, minMajor);
   if (tooOld !== null) {
     io.err(`sips-edge ${name}: ${tooOld}`);
     return 2;
