@@ -19,7 +19,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SHARED="${SHARED_BENCH:-$ROOT/../shared/bench}"
-WORK="$(mktemp -d /tmp/sips-edge-cps-XXXXXX)"
+# CPS_WORK: an empty directory to run in (bench/cpu-split.sh finds the edge it profiles by that path).
+WORK="${CPS_WORK:-$(mktemp -d /tmp/sips-edge-cps-XXXXXX)}"
 cp -r "$SHARED/." "$WORK/"
 chmod -R u+w "$WORK"
 # A rate repeated in RATES ("1000 2250 2250") gets its own step directory (rate2250, rate2250.2, ...):

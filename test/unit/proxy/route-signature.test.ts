@@ -34,6 +34,17 @@ test('any changed, added or missing parameter fails the check; entries without s
   assert.throws(() => new RouteSigner([]), /at least one key/);
 });
 
+test('a cached verification is for its exact parameters: the same signature beside another value still fails', () => {
+  const s = new RouteSigner(['first-key-0123456789']);
+  const v = recordRouteValue(OUT, { targetName: 'lb01.example.com', flowId: 'f1' }, s);
+  // Verified once (now cached), then the same sg with each parameter changed, dropped or added.
+  assert.notEqual(readOwnRoute(routeUriOf(v)!, s), 'forged');
+  for (const bad of [v.replace('t=lb01', 't=lb02'), v.replace(';f=f1', ';f=f2'), v.replace(';f=f1', ''), v.replace(';se=o', ';se=o;pe=pbx'), v.replace(';se=o', ';se=i')]) {
+    assert.equal(readOwnRoute(routeUriOf(bad)!, s), 'forged', bad);
+  }
+  assert.notEqual(readOwnRoute(routeUriOf(v)!, s), 'forged');
+});
+
 test('LogRateLimiter: a burst per window, then the skipped count on the next logged line', () => {
   let now = 0;
   const l = new LogRateLimiter(2, 1000, () => now);
