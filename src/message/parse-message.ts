@@ -1,6 +1,6 @@
 import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, type MessageLimits } from './constants.js';
 import { TOKEN_BYTES, TOKEN_RE } from './grammar.js';
-import { headerKey } from './header-names.js';
+import { commonHeaderName, headerKey } from './header-names.js';
 import { parseCSeq, parseContentLength, parseVia } from './headers.js';
 import { SipMessage, type HeaderField, type StartLine } from './message.js';
 import { splitList } from './params.js';
@@ -176,7 +176,14 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
       let i = pos;
       while (i < next && TOKEN_BYTES[head.charCodeAt(i)] === 1) i++;
       if (i === pos) throw new SipParseError('SIPS_ERR_PARSE_HEADER', `bad header name in "${printable(head.slice(pos, next))}"`);
-      name = head.slice(pos, i);
+      const common = commonHeaderName(head, pos, i);
+      if (common !== undefined) {
+        name = common.name;
+        key = common.key;
+      } else {
+        name = head.slice(pos, i);
+        key = headerKey(name);
+      }
       while (i < next && (head.charCodeAt(i) === 0x20 || head.charCodeAt(i) === 0x09)) i++;
       if (head.charCodeAt(i) !== 0x3a) throw new SipParseError('SIPS_ERR_PARSE_HEADER', `no colon after header name "${printable(name)}"`);
       raw = head.slice(pos, next);
@@ -186,7 +193,6 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
       while (vs < ve && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
       while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
       value = head.slice(vs, ve);
-      key = headerKey(name);
       open = true;
       fieldFolded = false;
     }

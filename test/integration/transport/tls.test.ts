@@ -105,6 +105,27 @@ describe('TLS listener and outbound TLS pool', () => {
     socket.destroy();
   });
 
+  it('sends the messages of one loop turn in one TLS record, and never more than 16,000 bytes in one', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const sink = new ByteSink(socket);
+    socket.write(sipRequest('turn'));
+    const m = await serverInbox.next();
+    // Two small answers in one turn: one record holding both, whole and in order.
+    const small = [sipRequest('one'), sipRequest('two')];
+    await Promise.all(small.map((x) => server.send(m.flow!.id, x)));
+    const both = Buffer.concat(small);
+    assert.deepEqual(await sink.waitFor((b) => b.length >= both.length), both);
+    assert.equal(sink.chunks.length, 1);
+    // Two of 10 KB in one turn: over one record's worth, so each goes in a record of its own.
+    const big = [sipRequest('big-one', 10_000), sipRequest('big-two', 10_000)];
+    await Promise.all(big.map((x) => server.send(m.flow!.id, x)));
+    const all = Buffer.concat([both, ...big]);
+    assert.deepEqual(await sink.waitFor((b) => b.length >= all.length), all);
+    assert.deepEqual(sink.chunks.slice(1).map((c) => c.length), big.map((x) => x.length));
+    socket.destroy();
+  });
+
   it('drops a client that connects to the TLS port and never starts the handshake (S-TLS-6)', async () => {
     const failure = nextEvent(server, 'tlsFailure');
     const socket: net.Socket = await connectTcp(tlsPort);

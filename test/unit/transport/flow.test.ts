@@ -39,15 +39,70 @@ function setup(direction: FlowDirection, settings: Partial<FlowSettings> = {}) {
 }
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** The Call-ID tags of every message in one write. */
+const tagsOf = (w: Buffer): string[] => [...w.toString('latin1').matchAll(/Call-ID: ([^@]+)@/g)].map((m) => m[1]!);
 
 describe('Flow', () => {
-  it('writes each message in exactly one socket write, whatever its size', () => {
-    const { socket, flow } = setup('inbound');
-    const big = sipRequest('big', 10_000);
-    assert.equal(flow.send(big), true);
-    assert.equal(flow.send(sipRequest('small')), true);
-    assert.equal(socket.writes.length, 2);
-    assert.deepEqual(socket.writes[0], big);
+  it('sends the messages of one loop turn in one write, each whole and in order; the next turn starts another', async () => {
+    const { socket, flow } = setup('outbound');
+    const sent = ['a', 'b', 'c'].map((t) => sipRequest(t));
+    for (const m of sent) assert.equal(flow.send(m), true);
+    assert.equal(socket.writes.length, 0, 'held until the turn ends');
+    await tick();
+    assert.deepEqual(socket.writes, [Buffer.concat(sent)]);
+    flow.send(sipRequest('d'));
+    await tick();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a', 'b', 'c'], ['d']]);
+  });
+
+  it('keeps each write within one TLS record: a message that would pass 16,000 bytes starts the next write; a bigger one goes alone', async () => {
+    const { socket, flow } = setup('outbound', { writeHighWaterBytes: 100_000, writeCloseBytes: 1_000_000 });
+    const big = sipRequest('d', 20_000);
+    for (const m of [sipRequest('a', 9_000), sipRequest('b', 9_000), sipRequest('c'), big]) flow.send(m);
+    await tick();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a'], ['b', 'c'], ['d']]);
+    assert.ok(socket.writes.slice(0, 2).every((w) => w.length <= 16_000));
+    assert.deepEqual(socket.writes[2], big, 'never split by the flow');
+  });
+
+  it('hands the socket one write at a time: what comes meanwhile waits for the last write to complete', async () => {
+    const { socket, flow } = setup('outbound');
+    const pending: (() => void)[] = [];
+    socket.write = function (this: FakeSocket, data: Uint8Array, cb?: (err?: Error | null) => void): boolean {
+      this.writes.push(Buffer.from(data));
+      if (cb) pending.push(() => cb(null));
+      return true;
+    };
+    flow.send(sipRequest('a'));
+    await tick();
+    // Sent over two turns while a is being written: they wait, and leave together.
+    flow.send(sipRequest('b'));
+    await tick();
+    flow.send(sipRequest('c'));
+    await tick();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a']], 'a is still being written');
+    pending.shift()!();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a'], ['b', 'c']]);
+    flow.send(sipRequest('d'));
+    await tick();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a'], ['b', 'c']], 'b and c are still being written');
+    pending.shift()!();
+    assert.deepEqual(socket.writes.map(tagsOf), [['a'], ['b', 'c'], ['d']]);
+  });
+
+  it('writes what the turn queued before a close destroys the socket, and before end() sends FIN', async () => {
+    const c = setup('inbound');
+    c.flow.send(sipRequest('last'));
+    c.flow.close('local-close');
+    assert.deepEqual(c.socket.writes.map(tagsOf), [['last']]);
+    assert.equal(c.socket.destroyed, true);
+    const e = setup('inbound');
+    e.flow.send(sipRequest('one'));
+    e.flow.send(sipRequest('two'));
+    e.flow.end();
+    assert.deepEqual(e.socket.writes.map(tagsOf), [['one', 'two']]);
+    await tick();
+    assert.equal(e.socket.ended, true);
   });
 
   it('frames whole messages from arbitrary chunks (RFC 3261 §18.3)', () => {
