@@ -2,7 +2,7 @@
 # Where an edge's CPU goes at a fixed call rate: `perf record` on the edge's processes during one step of
 # bench/cps.sh (SIPp UAC over UDP -> edge -> TLS -> Kamailio upstream), then each sample's leaf sorted into
 # JIT-compiled JS, V8 builtins, the V8 runtime, the GC, Node's C++, libuv, OpenSSL, libc and the kernel.
-# Prints one JSON object per edge. For sips-edge the node binary runs with --perf-basic-prof, so JS frames
+# Prints one JSON object per edge, with its CPU and syscalls per call (perf stat on the syscall tracepoints). For sips-edge the node binary runs with --perf-basic-prof, so JS frames
 # have names (Node's own binary carries V8, libuv and OpenSSL, statically linked: they are told apart by symbol).
 #   RATE=1200 RECORD_SECONDS=12 WHICH="sips-edge kamailio" EDGE_WORKERS=1 bash bench/cpu-split.sh
 #   KEEP=1 keeps perf.data and the symbol tables (path printed) for `perf report -i`.
@@ -16,6 +16,7 @@ RECORD_SECONDS="${RECORD_SECONDS:-12}"
 OUT="$(mktemp -d /tmp/sips-edge-cpu-split-XXXXXX)"
 # The step runs for the recording plus time to reach a steady state (8 s) and to end the calls.
 STEP_SECONDS=$(( RECORD_SECONDS + 16 ))
+SYSCALLS="syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom"
 
 # PIDs of the edge under test, started by bench/cps.sh's harness (never anything else on the machine).
 edge_pids() {
@@ -42,13 +43,29 @@ for which in ${WHICH:-sips-edge kamailio}; do
   sleep 8
   pids=$(edge_pids "$which" "$work")
   [ -n "$pids" ] || { echo "bench/cpu-split.sh: no $which edge process found" >&2; wait "$cps" || true; exit 1; }
+  # The syscalls per call beside the profile (tracepoints, counted by the kernel: the steadiest figure here).
+  perf stat -x, -e "$SYSCALLS" -p "$pids" -o "$OUT/$which.syscalls" -- sleep "$RECORD_SECONDS" 2>/dev/null &
+  stat=$!
   perf record -q -F 999 -g -p "$pids" -o "$OUT/$which.perf.data" -- sleep "$RECORD_SECONDS" 2>/dev/null
+  wait "$stat" || true
   perf script -i "$OUT/$which.perf.data" -F comm,ip,sym,dso 2>/dev/null >"$OUT/$which.stacks"
   wait "$cps" || true
   step=$(grep -E "rate $RATE:" "$log" | tail -1 | sed 's/^\[[^]]*\] //')
-  python3 - "$which" "$OUT/$which.stacks" "$RATE" "$RECORD_SECONDS" "$step" "$(node -v 2>/dev/null || true)" <<'PY'
+  python3 - "$which" "$OUT/$which.stacks" "$RATE" "$RECORD_SECONDS" "$step" "$OUT/$which.syscalls" <<'PY'
 import collections, json, re, sys
-which, path, rate, secs, step, _ = sys.argv[1:7]
+which, path, rate, secs, step, syscalls_file = sys.argv[1:7]
+calls = int(rate) * int(secs)
+per_call = {}
+try:
+    for line in open(syscalls_file):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[0].replace(".", "").isdigit() and f[2].startswith("syscalls:sys_enter_"):
+            n = float(f[0])
+            if n > 0: per_call[f[2][len("syscalls:sys_enter_"):]] = round(n / calls, 2)
+except OSError:
+    pass
+m = re.search(r"cpu sipp/edge/up/host=[0-9.]+/([0-9.]+)/", step)
+cpu_ms = round(float(m.group(1)) / 100 * 1000 / int(rate), 3) if m else None
 # perf script: a header line per sample (comm), then one frame per line: ip sym (dso), leaf first.
 samples, cur, comm = [], [], None
 for line in open(path, errors="replace"):
@@ -90,6 +107,7 @@ pct = lambda v: round(100 * v / max(1, n), 2)
 print(json.dumps({
     "bench": "cpu-split", "edge": which, "rate_cps": int(rate), "recorded_s": int(secs), "samples": n,
     "share_pct": {k: pct(v) for k, v in cats.most_common()},
+    "edge_cpu_ms_per_call": cpu_ms, "syscalls_per_call": per_call,
     "threads_pct": {k: pct(v) for k, v in threads.most_common(4)},
     "top_symbols_pct": {k: pct(v) for k, v in syms.most_common(15)},
     "step": step,
