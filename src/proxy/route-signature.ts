@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { ownString } from '../message/message.js';
 
 /**
  * Signs the parameters of the edge's own Record-Route entries (`se`, `t`, `f`, `pe`), so a Route
@@ -71,10 +72,15 @@ export class RouteSigner {
     for (const k of this.keys) ok = timingSafeEqual(mac(k, text), given) || ok;
     if (ok) {
       if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
-      this.verified.set(signature, { se, t, f, pe });
+      // Own copies: the strings are slices of the request's header text, which they would keep alive.
+      this.verified.set(ownString(signature), { se: ownString(se), t: own(t), f: own(f), pe: own(pe) });
     }
     return ok;
   }
+}
+
+function own(s: string | undefined): string | undefined {
+  return s === undefined ? s : ownString(s);
 }
 
 interface VerifiedParams {
