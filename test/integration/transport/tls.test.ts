@@ -123,6 +123,20 @@ describe('TLS listener and outbound TLS pool', () => {
     const all = Buffer.concat([both, ...big]);
     assert.deepEqual(await sink.waitFor((b) => b.length >= all.length), all);
     assert.deepEqual(sink.chunks.slice(1).map((c) => c.length), big.map((x) => x.length));
+    // Fifty in one turn (60 KB): several records, each at most 16,000 bytes and ending where a message ends.
+    const many = Array.from({ length: 50 }, (_, i) => sipRequest(`many-${i}`, 1_000));
+    await Promise.all(many.map((x) => server.send(m.flow!.id, x)));
+    const before = all.length;
+    const expected = Buffer.concat([all, ...many]);
+    assert.deepEqual(await sink.waitFor((b) => b.length >= expected.length), expected);
+    const ends = new Set<number>();
+    let at = before;
+    for (const x of many) ends.add((at += x.length));
+    at = before;
+    for (const c of sink.chunks.slice(3)) {
+      assert.ok(c.length <= 16_000, `a record of ${c.length} bytes`);
+      assert.ok(ends.has((at += c.length)), 'a record ends inside a message');
+    }
     socket.destroy();
   });
 
