@@ -35,13 +35,12 @@ export interface CommonHeaderName {
  * string, no Map probe with it (at about 80 header lines per call, the Map lookups were the largest
  * single builtin in a `perf` profile of the edge, docs/latency.md). Anything else goes by headerKey.
  */
-const COMMON_SPELLINGS = [
-  'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Max-Forwards', 'Content-Type', 'Content-Length',
-  'Record-Route', 'Route', 'User-Agent', 'Server', 'Allow', 'Supported', 'Require', 'Proxy-Require', 'Expires',
-  'Subject', 'Accept', 'Session-Expires', 'Min-SE', 'P-Asserted-Identity', 'P-Preferred-Identity', 'Privacy',
-  'Reason', 'Date', 'Warning', 'Retry-After', 'Allow-Events', 'Event', 'Content-Disposition', 'Call-Id', 'Cseq',
-  'v', 'f', 't', 'i', 'm', 'c', 'l', 'k', 's', 'e',
-] as const;
+const COMMON_SPELLINGS: readonly string[] = [
+  ...Object.values(CANONICAL_NAMES), ...Object.keys(COMPACT_FORMS),
+  'Server', 'Allow', 'Supported', 'Require', 'Expires', 'Subject', 'Accept', 'Session-Expires', 'Min-SE',
+  'P-Asserted-Identity', 'P-Preferred-Identity', 'Privacy', 'Reason', 'Date', 'Warning', 'Event',
+  'Content-Disposition', 'Call-Id', 'Cseq',
+];
 const MAX_COMMON_LENGTH = 32;
 const COMMON_BY_LENGTH: CommonHeaderName[][] = Array.from({ length: MAX_COMMON_LENGTH }, () => []);
 for (const name of COMMON_SPELLINGS) COMMON_BY_LENGTH[name.length]!.push({ name, key: headerKey(name) });

@@ -33,7 +33,6 @@ export interface FlowSocket {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'close' | 'drain' | 'end', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  once(event: 'drain', listener: () => void): unknown;
 }
 
 export interface FlowSettings {
@@ -194,6 +193,11 @@ export class Flow {
       this.closing ??= 'socket-error';
     });
     socket.on('close', () => this.onSocketClose());
+    // One listener for the flow's life: reading also resumes from a completed write (`written`), so
+    // a listener added per pause would pile up on a flow that pauses often.
+    socket.on('drain', () => {
+      if (this.readPaused && this.queuedBytes() <= this.settings.writeHighWaterBytes) this.resumeReading();
+    });
     socket.on('end', () => this.onPeerEnd());
     this.keepAlive.start();
     this.idle.start();
@@ -344,7 +348,6 @@ export class Flow {
           if (this.readPaused) this.close('write-stalled');
         });
       }
-      this.socket.once('drain', () => this.resumeReading());
     }
   }
 

@@ -24,6 +24,14 @@ describe('TLS listener and outbound TLS pool', () => {
   let client: Transport;
   let clientInbox: Inbox;
   const target = (servername = 'test.local'): PeerAddress => ({ transport: 'tls', address: '127.0.0.1', port: tlsPort, servername });
+  /** A TLS client of the server's listener, and the server's view of the first request it sent (tagged `tag`). */
+  const clientWithRequest = async (tag: string): Promise<{ socket: tls.TLSSocket; sink: ByteSink; m: Awaited<ReturnType<Inbox['next']>> }> => {
+    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
+    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
+    const sink = new ByteSink(socket);
+    socket.write(sipRequest(tag));
+    return { socket, sink, m: await serverInbox.next() };
+  };
 
   before(async () => {
     cert = makeSelfSignedCert('test.local');
@@ -91,11 +99,7 @@ describe('TLS listener and outbound TLS pool', () => {
   });
 
   it('sends a 10 KB message as one write, so the peer decrypts it from one TLS record', async () => {
-    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
-    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
-    const sink = new ByteSink(socket);
-    socket.write(sipRequest('big'));
-    const m = await serverInbox.next();
+    const { socket, sink, m } = await clientWithRequest('big');
     const big = sipRequest('big-answer', 10_000);
     await server.send(m.flow!.id, big);
     const got = await sink.waitFor((b) => b.length >= big.length);
@@ -106,11 +110,7 @@ describe('TLS listener and outbound TLS pool', () => {
   });
 
   it('sends the messages of one loop turn in one TLS record, and never more than 16,000 bytes in one', async () => {
-    const socket = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'test.local', rejectUnauthorized: false });
-    await new Promise<void>((r) => socket.once('secureConnect', () => r()));
-    const sink = new ByteSink(socket);
-    socket.write(sipRequest('turn'));
-    const m = await serverInbox.next();
+    const { socket, sink, m } = await clientWithRequest('turn');
     // Two small answers in one turn: one record holding both, whole and in order.
     const small = [sipRequest('one'), sipRequest('two')];
     await Promise.all(small.map((x) => server.send(m.flow!.id, x)));

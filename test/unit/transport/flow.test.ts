@@ -194,6 +194,20 @@ describe('Flow', () => {
     assert.equal(flow.paused, false);
   });
 
+  it('pauses and resumes as often as writes back up, with one drain listener for the flow\'s life', async () => {
+    const { socket, flow } = setup('inbound');
+    const listeners = socket.listenerCount('drain');
+    for (let i = 0; i < 5; i++) {
+      socket.writableLength = 1_500;
+      flow.send(sipRequest(`x${i}`));
+      assert.equal(flow.paused, true);
+      socket.writableLength = 0;
+      await tick(); // the queued write completes: reading resumes without a 'drain'
+      assert.equal(flow.paused, false);
+    }
+    assert.equal(socket.listenerCount('drain'), listeners);
+  });
+
   it('closes a flow whose peer does not read (write-overflow)', async () => {
     const { socket, flow, closes } = setup('inbound');
     socket.writableLength = 20_000;
