@@ -8,7 +8,8 @@
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { LoopDelaySampler, systemClock } from '../src/clock.js';
+import { systemClock } from '../src/clock.js';
+import { LoopDelaySampler } from '../src/loop-load.js';
 import { createCallRig } from '../src/proxy/synthetic-call.js';
 import { conditions } from './lib.js';
 

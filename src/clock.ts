@@ -1,7 +1,8 @@
 /**
  * The one clock every timer goes through, so transaction tests run in virtual time.
  */
-import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
+
 export interface TimerHandle {
   cancel(): void;
 }
@@ -202,86 +203,4 @@ export class VirtualClock implements Clock {
       i = m;
     }
   }
-}
-
-/** Event-loop delay over a window: what a timer due now waits beyond its time (ms). */
-export interface LoopDelayWindow {
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-  /** Samples in the window (one per `resolutionMs` of an idle loop, fewer when it stalls). */
-  readonly samples: number;
-}
-
-/**
- * `perf_hooks.monitorEventLoopDelay` read as windows: each `take()` returns the delay since the
- * previous one and starts a new window. Node records the whole gap between its sampling timer's
- * runs, so the resolution is subtracted (an idle loop reads 0, not 10 ms). The sampler is a native
- * unref'd timer: it costs `1000 / resolutionMs` wake-ups per second and keeps nothing alive.
- */
-export class LoopDelaySampler {
-  private readonly histogram: ReturnType<typeof monitorEventLoopDelay>;
-  private readonly resolutionNs: number;
-
-  constructor(readonly resolutionMs = 10) {
-    this.resolutionNs = resolutionMs * 1e6;
-    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-    this.histogram.enable();
-  }
-
-  take(): LoopDelayWindow {
-    const h = this.histogram;
-    const ms = (ns: number): number => (h.count === 0 ? 0 : Math.max(0, ns - this.resolutionNs) / 1e6);
-    const w = { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), samples: h.count };
-    h.reset();
-    return w;
-  }
-
-  stop(): void {
-    this.histogram.disable();
-  }
-}
-
-let eluMark: EventLoopUtilization | null = null;
-let eluAt = 0;
-let eluPercent = 0;
-let cpuMark: NodeJS.CpuUsage | null = null;
-let cpuPercent = 0;
-
-/** Windows of this length fold into the utilization average. */
-const ELU_WINDOW_MS = 500;
-/**
- * Each window's share of busy loop (percent) folds into a moving average (weight ELU_WEIGHT per
- * 0.5 s window: about 3 s of saturation reach 95 %). A start-up or JIT burst of a second or two
- * stays under the admission limit (measured: the first half second after start read over 95 % and
- * shed calls of a 1,000 cps run); a loop that stays saturated does not.
- */
-const ELU_WEIGHT = 0.4;
-
-/**
- * This process's event-loop utilization (percent of wall time the loop was not idle), the moving
- * average admission sheds on (limits.maxEventLoopUtilizationPercent) and /metrics reports. Read
- * lazily: whoever asks after a window has passed folds it in, so there is no timer of its own.
- */
-export function loopUtilizationPercent(): number {
-  const now = performance.now();
-  if (eluMark === null || now - eluAt >= ELU_WINDOW_MS) {
-    const mark = performance.eventLoopUtilization();
-    const cpu = process.threadCpuUsage();
-    if (eluMark !== null && cpuMark !== null) {
-      eluPercent += ELU_WEIGHT * (performance.eventLoopUtilization(mark, eluMark).utilization * 100 - eluPercent);
-      const used = (cpu.user - cpuMark.user + cpu.system - cpuMark.system) / 1000;
-      cpuPercent += ELU_WEIGHT * (Math.min(100, (used / (now - eluAt)) * 100) - cpuPercent);
-    }
-    eluMark = mark;
-    cpuMark = cpu;
-    eluAt = now;
-  }
-  return eluPercent;
-}
-
-/** The main thread's CPU time as a percent of wall time, the same moving average (read after loopUtilizationPercent). */
-export function loopCpuPercent(): number {
-  loopUtilizationPercent();
-  return cpuPercent;
 }

@@ -102,9 +102,13 @@ export const DEFAULT_LIMITS = {
    * retransmitting: utilization sees that, delay does not. A new call costs about seven messages
    * through the edge, its 503 one, so shedding frees the loop for the calls already admitted.
    * The loop counts the time it waits for a CPU as busy, so on a host shared with other work the
-   * shed starts early: bench/cps.sh on 2 cores shared with SIPp, 2026-12-03, 95 % carried 3,120 calls/s,
+   * shed started early (bench/cps.sh on 2 cores shared with SIPp, 2026-12-03: 95 % carried 3,120 calls/s,
    * off 3,750; off, a cold edge offered 2,500 at once fell into a retransmission storm and lost calls,
-   * with 95 or 98 it shed and lost none (docs/scale.md). 95 leaves room for such bursts.
+   * with 95 or 98 it shed and lost none). So the figure compared is the loop's CPU share, and its
+   * wall-time utilization only while its UDP listeners show it falling behind (turn after turn
+   * reading a full poll of queued datagrams, src/loop-load.ts): 17:16-17:24 the same day, 3,250 and
+   * 3,000 calls/s against Kamailio's 3,500 and 3,250, where the wall-time rule gave 2,370-3,000; a cold
+   * edge offered 3,000 or 4,500 still sheds and loses no call (docs/scale.md). 95 leaves room for bursts.
    */
   maxEventLoopUtilizationPercent: 95,
   /** Drills and tests only: added to the measured utilization (percent), so the shed can be seen without saturating the edge. 0 in service. */

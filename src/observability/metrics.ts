@@ -4,7 +4,7 @@
  * the observers (proxy-observer.ts, transport-observer.ts) and the composition root feed it.
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { LoopDelaySampler, loopCpuPercent, loopUtilizationPercent } from '../clock.js';
+import { LoopDelaySampler, loopCpuPercent, loopUtilizationPercent, udpBacklogPercent } from '../loop-load.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
@@ -183,17 +183,24 @@ export class EdgeMetrics {
       });
     }
     new Gauge({
-      name: 'sips_edge_event_loop_utilization_ratio', help: 'Share of wall time the event loop was busy, the moving average (about 3 s) that limits.maxEventLoopUtilizationPercent sheds new INVITEs on; with workers, the busiest worker', registers,
+      name: 'sips_edge_event_loop_utilization_ratio', help: 'Share of wall time the event loop was busy, a moving average over about 3 s (limits.maxEventLoopUtilizationPercent sheds on it while the UDP read backlog is at 0.85 or more, else on the loop CPU ratio); with workers, the busiest worker', registers,
       aggregator: 'max',
       collect() {
         this.set(loopUtilizationPercent() / 100);
       },
     });
     new Gauge({
-      name: 'sips_edge_event_loop_cpu_ratio', help: 'CPU time of the event-loop thread per wall time, the same moving average: below the utilization, the loop waited for a CPU (a shared or oversubscribed host); with workers, the busiest worker', registers,
+      name: 'sips_edge_event_loop_cpu_ratio', help: 'CPU time of the event-loop thread per wall time, the same moving average: below the utilization, the loop waited for a CPU (a shared or oversubscribed host), and the loop-busy shed reads this one while the loop keeps up; with workers, the busiest worker', registers,
       aggregator: 'max',
       collect() {
         this.set(loopCpuPercent() / 100);
+      },
+    });
+    new Gauge({
+      name: 'sips_edge_udp_read_backlog_ratio', help: 'Share of loop turns in which a UDP listener read a full poll (32 datagrams: more were queued), the same moving average; from 0.85 the loop counts as falling behind and its wait for a CPU counts toward limits.maxEventLoopUtilizationPercent; with workers, the busiest worker', registers,
+      aggregator: 'max',
+      collect() {
+        this.set(udpBacklogPercent() / 100);
       },
     });
     if (opts.workers === true) {

@@ -25,10 +25,11 @@
  *   last half second: a lone GC pause does not move it, a loop that keeps falling behind does) new
  *   INVITEs get the same stateless 503 (SIPS_ERR_PROXY_OVERLOAD) before they cost a transaction;
  *   calls already admitted (CANCEL, ACK, in-dialog requests) and other methods go on. And while the
- *   loop's utilization (a moving average over about 3 s) is past `limits.maxEventLoopUtilizationPercent`,
+ *   loop is busy (a moving average over about 3 s: its CPU share, or its wall-time utilization while
+ *   its UDP listeners fall behind; loop-load.ts) past `limits.maxEventLoopUtilizationPercent`,
  *   a share of new INVITEs in proportion to the excess gets it (every k-th, by error diffusion: no random).
  */
-import { LoopDelaySampler, loopUtilizationPercent } from '../clock.js';
+import { LoopDelaySampler, loopBusyPercent } from '../loop-load.js';
 import type { Limits } from '../config/limits.js';
 import { buildResponse } from '../message/build-response.js';
 import type { SipMessage } from '../message/message.js';
@@ -150,7 +151,7 @@ export class Admission {
     }
     const maxBusy = this.deps.limits.maxEventLoopUtilizationPercent;
     if (maxBusy > 0 && request.method === 'INVITE' && !priority) {
-      const busy = (this.deps.loopUtilization?.() ?? loopUtilizationPercent()) + this.deps.limits.eventLoopUtilizationDrillPercent;
+      const busy = (this.deps.loopUtilization?.() ?? loopBusyPercent()) + this.deps.limits.eventLoopUtilizationDrillPercent;
       if (busy > maxBusy) {
         this.shedOwed += maxBusy >= 100 ? 1 : Math.min(1, (busy - maxBusy) / (100 - maxBusy));
         if (this.shedOwed >= 1) {

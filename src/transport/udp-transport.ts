@@ -8,6 +8,7 @@ import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Clock } from '../clock.js';
+import { recordUdpTurn } from '../loop-load.js';
 import { TRANSPORT_ERROR_CODES, TransportError, errorDetail } from './transport-error.js';
 import type { TransportEvents } from './transport-events.js';
 import type { Endpoint, ListenAddress, ReceivedMessage } from './types.js';
@@ -30,6 +31,8 @@ export interface UdpContext {
 interface Bound {
   readonly socket: dgram.Socket;
   readonly local: Endpoint;
+  /** Datagrams read in this loop turn (the loop-load backlog measure; reset after the poll phase). */
+  turnReads: number;
 }
 
 export class UdpTransport {
@@ -67,7 +70,7 @@ export class UdpTransport {
         // Per-datagram errors (ICMP unreachable on some systems) must not end the listener.
         socket.on('error', () => {});
         const a = socket.address();
-        const bound: Bound = { socket, local: endpoint(a.address, a.port) };
+        const bound: Bound = { socket, local: endpoint(a.address, a.port), turnReads: 0 };
         socket.on('message', (msg, rinfo) => this.onDatagram(bound, msg, rinfo));
         this.sockets.push(bound);
         resolve(bound.local);
@@ -118,6 +121,9 @@ export class UdpTransport {
   }
 
   private onDatagram(bound: Bound, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    // libuv reads a socket's datagrams in one go per poll phase; the check phase right after it
+    // counts them (a full turn left more queued: the loop is behind, loop-load.ts).
+    if (bound.turnReads++ === 0) setImmediate(endUdpTurn, bound);
     const remote = endpoint(rinfo.address, rinfo.port);
     if (msg.length > this.ctx.maxMessageSize) {
       this.dropped++;
@@ -143,6 +149,11 @@ function literalLookup(host: string, options: LookupOneOptions, callback: (err: 
   const f = ipFamily(host);
   if (f !== 0) callback(null, host, f);
   else dnsLookup(host, options, callback);
+}
+
+function endUdpTurn(bound: Bound): void {
+  recordUdpTurn(bound.turnReads);
+  bound.turnReads = 0;
 }
 
 function isOnlyCrlf(msg: Buffer): boolean {

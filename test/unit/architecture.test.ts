@@ -29,7 +29,7 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
 ];
 
 /** Root modules every layer may import, which import nothing from src themselves. */
-const SHARED_LEAVES = ['errors.ts', 'clock.ts', 'diagnostics.ts'];
+const SHARED_LEAVES = ['errors.ts', 'clock.ts', 'loop-load.ts', 'diagnostics.ts'];
 
 /** Libraries that only one layer may import. */
 const OWNERS: Record<string, string[]> = {
@@ -112,7 +112,7 @@ test('every import a row allows is one the code makes (the map is not a wish lis
   assert.deepEqual(unused, []);
 });
 
-test('errors.ts, clock.ts and diagnostics.ts are leaves: they import nothing from src', () => {
+test('errors.ts, clock.ts, loop-load.ts and diagnostics.ts are leaves: they import nothing from src', () => {
   const hits = imports().filter((i) => i.target !== null && isSharedLeaf(i.file)).map((i) => relative(SRC, i.file));
   assert.deepEqual(hits, []);
 });

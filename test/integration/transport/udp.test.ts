@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { UDP_READS_PER_POLL, udpTurnTotals } from '../../../src/loop-load.js';
 import { TransportError } from '../../../src/transport/transport-error.js';
 import { Transport } from '../../../src/transport/transport.js';
 import { Inbox, nextEvent, sipRequest, sipResponse, tagOf } from '../../helpers/transport-util.js';
@@ -45,6 +47,20 @@ async function pingPong(host: string): Promise<void> {
   }
 }
 
+/** A transport listening on 127.0.0.1 (ephemeral port), its inbox, and a plain UDP socket to send from. */
+async function withListener(fn: (t: Transport, inbox: Inbox, port: number, sender: dgram.Socket) => Promise<void>): Promise<void> {
+  const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }] });
+  const inbox = new Inbox(t);
+  const port = (await t.start()).udp[0]!.port;
+  const sender = dgram.createSocket('udp4');
+  try {
+    await fn(t, inbox, port, sender);
+  } finally {
+    sender.close();
+    await t.stop();
+  }
+}
+
 describe('UDP', () => {
   it('sends and receives both ways over IPv4 loopback, one datagram = one message', async () => {
     await pingPong('127.0.0.1');
@@ -75,21 +91,39 @@ describe('UDP', () => {
     }
   });
 
-  it('drops CRLF keep-alive datagrams instead of handing them up', async () => {
-    const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }] });
-    const inbox = new Inbox(t);
-    const port = (await t.start()).udp[0]!.port;
-    const raw = dgram.createSocket('udp4');
-    try {
+  it('drops CRLF keep-alive datagrams instead of handing them up', () =>
+    withListener(async (t, inbox, port, raw) => {
       const dropped = nextEvent(t, 'datagramDropped');
       raw.send('\r\n\r\n', port, '127.0.0.1');
       assert.equal((await dropped).reason, 'keepalive');
       raw.send(sipRequest('after'), port, '127.0.0.1');
       assert.equal(tagOf((await inbox.next()).data), 'after');
       assert.equal(t.stats().datagramsDropped, 1);
-    } finally {
-      raw.close();
-      await t.stop();
-    }
-  });
+    }));
+
+  it('counts a loop turn that reads a full poll of queued datagrams (the loop-busy shed\'s sign of falling behind), and none while it keeps up', () =>
+    withListener(async (_t, inbox, port, sender) => {
+      // Kept up with: one datagram at a time, each read and its turn over before the next leaves
+      // (sent from within the read callback, it would be read in the same turn: libuv keeps reading).
+      const calm = udpTurnTotals();
+      for (let i = 0; i < 40; i++) {
+        await new Promise<void>((resolve, reject) => sender.send(sipRequest(`calm${i}`), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+        await inbox.next();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const calmEnd = udpTurnTotals();
+      assert.ok(calmEnd.turns - calm.turns >= 40, `${calmEnd.turns - calm.turns} turns for 40 datagrams`);
+      assert.equal(calmEnd.fullTurns - calm.fullTurns, 0);
+      // Fallen behind: 100 datagrams (well inside a default receive buffer) queue while this loop is
+      // blocked (a child process sends them and exits before execFileSync returns); libuv then reads
+      // them 32 per turn: three full turns and one of four.
+      const script = `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+        for (let i = 0; i < 100; i++) s.send(Buffer.from(${JSON.stringify(sipRequest('burst').toString('latin1'))}, 'latin1'), ${port}, '127.0.0.1', () => { if (++n === 100) s.close(); });`;
+      execFileSync(process.execPath, ['-e', script]);
+      await inbox.take(100);
+      const burst = udpTurnTotals();
+      const full = burst.fullTurns - calmEnd.fullTurns;
+      assert.equal(full, Math.floor(100 / UDP_READS_PER_POLL), `${full} full turns of ${burst.turns - calmEnd.turns}`);
+    }));
 });
+
