@@ -5,7 +5,7 @@
 // node .test-build/bench/anchor.js).
 // scale runs the built edge (dist/cli/main.js) as its own process: build with tsconfig.json first.
 import { spawnSync } from 'node:child_process';
-const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'transaction', 'tls-handshake', 'tls-memory', 'scale'];
+const benches = ['message', 'sdp-check', 'proxy-forward', 'call-flow', 'observer', 'transaction', 'tls-handshake', 'tls-memory', 'scale'];
 const only = process.argv.slice(2);
 for (const b of benches.filter((x) => only.length === 0 || only.includes(x))) {
   const r = spawnSync(process.execPath, ['--expose-gc', `.test-build/bench/${b}.js`], { stdio: 'inherit' });

@@ -1,5 +1,5 @@
 /** observability/: the only importer of pino and prom-client. Core layers publish; this turns it into logs and metrics. */
-export { createLogger, componentLogger, logSipTrace, logTransactionOutcome, pinoOptions, SECRET_PATHS, startLine, hostPort } from './logger.js';
+export { createLogger, componentLogger, logSipTrace, logTransactionOutcome, pinoOptions, SECRET_FIELDS, startLine, hostPort } from './logger.js';
 export type { Logger, LoggerOptions, SipTrace, TransactionOutcome } from './logger.js';
 export { formatPrettyLine, prettyDestination } from './pretty.js';
 export { EdgeMetrics, createMetrics, METRIC_PREFIX } from './metrics.js';

@@ -32,27 +32,60 @@ export interface ObserverSinks {
   readonly metrics: EdgeMetrics;
 }
 
+interface CounterCell<L extends string> {
+  readonly labels: LabelValues<L>;
+  value: number;
+  reported: number;
+}
+
+type CellBranch<L extends string> = Map<string, CellBranch<L> | CounterCell<L>>;
+
 /**
- * Counters bumped several times per call are counted here, in plain cells found by a flat key,
- * and handed to prom-client when it collects (a scrape), instead of prom-client hashing and
- * validating a label object on every increment. Labels are bounded (labels.ts), so are the cells.
+ * Counters bumped several times per call are counted here, in plain cells, and handed to
+ * prom-client when it collects (a scrape), instead of prom-client hashing and validating a label
+ * object on every increment. A cell is found by its label values, one Map level per label, in the
+ * order of `names`: no key string is built and no label object made per event (only for a new
+ * cell). Label values are bounded (labels.ts), so are the cells.
  */
-function countedBy<L extends string>(metric: Counter<L>): (key: string, labels: LabelValues<L>) => void {
-  const cells = new Map<string, { readonly labels: LabelValues<L>; value: number; reported: number }>();
-  const own = metric as unknown as { collect?: () => void };
-  const before = own.collect;
-  own.collect = () => {
-    for (const c of cells.values()) {
-      if (c.value > c.reported) metric.inc(c.labels, c.value - c.reported);
-      c.reported = c.value;
+class CounterCells<L extends string> {
+  private readonly root: CellBranch<L> = new Map();
+  private readonly cells: CounterCell<L>[] = [];
+
+  constructor(metric: Counter<L>, private readonly names: readonly L[]) {
+    const own = metric as unknown as { collect?: () => void };
+    const before = own.collect;
+    own.collect = () => {
+      for (const c of this.cells) {
+        if (c.value > c.reported) metric.inc(c.labels, c.value - c.reported);
+        c.reported = c.value;
+      }
+      before?.call(metric);
+    };
+  }
+
+  /** One more in the cell of these values (as many as `names`, in its order). */
+  inc(a: string, b = '', c = '', d = ''): void {
+    const last = this.names.length - 1;
+    let branch = this.root;
+    for (let i = 0; i < last; i++) {
+      const v = i === 0 ? a : i === 1 ? b : c;
+      let next = branch.get(v) as CellBranch<L> | undefined;
+      if (next === undefined) branch.set(v, (next = new Map()));
+      branch = next;
     }
-    before?.call(metric);
-  };
-  return (key, labels) => {
-    const cell = cells.get(key);
-    if (cell === undefined) cells.set(key, { labels, value: 1, reported: 0 });
-    else cell.value++;
-  };
+    const v = last === 0 ? a : last === 1 ? b : last === 2 ? c : d;
+    const cell = branch.get(v) as CounterCell<L> | undefined;
+    if (cell !== undefined) {
+      cell.value++;
+      return;
+    }
+    const values = [a, b, c, d];
+    const labels: Partial<Record<L, string>> = {};
+    this.names.forEach((name, i) => (labels[name] = values[i]));
+    const created: CounterCell<L> = { labels: labels as LabelValues<L>, value: 1, reported: 0 };
+    branch.set(v, created);
+    this.cells.push(created);
+  }
 }
 
 /** The labelled child of a histogram by a flat key. */
@@ -69,23 +102,22 @@ function childrenOf<L extends string, C>(metric: { labels(labels: LabelValues<L>
 export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObserver {
   const { metrics: m } = sinks;
   const log = componentLogger(sinks.log, 'proxy');
-  const requests = countedBy(m.requests);
-  const responses = countedBy(m.responses);
-  const targetOutcomes = countedBy(m.targetOutcomes);
-  const sdpChecks = countedBy(m.sdpChecks);
+  const requests = new CounterCells(m.requests, ['method', 'direction']);
+  const responses = new CounterCells(m.responses, ['method', 'status', 'direction']);
+  const targetOutcomes = new CounterCells(m.targetOutcomes, ['trunk', 'target', 'status']);
+  const sdpChecks = new CounterCells(m.sdpChecks, ['direction', 'kind', 'result', 'reason']);
   const callSetup = childrenOf(m.callSetupSeconds);
   const dropLog = new LogRateLimiter();
   // A flood is refused thousands of times a second: counted in cells, logged never (the metric shows it).
-  const admissionRefused = countedBy(m.admissionRefused);
-  const overloadResponses = countedBy(m.overloadResponses);
+  const admissionRefused = new CounterCells(m.admissionRefused, ['side', 'source', 'reason']);
+  const overloadResponses = new CounterCells(m.overloadResponses, ['result']);
   return {
     transactionDone(e) {
       const direction = directionOf(e.fromSide);
       const method = m.methodLabel(e.method);
       const status = m.statusLabel(e.status);
-      const rk = method + ' ' + direction;
-      requests(rk, { method, direction });
-      responses(rk + ' ' + status, { method, status, direction });
+      requests.inc(method, direction);
+      responses.inc(method, status, direction);
       if (e.status >= 300) m.transactionFailures.inc({ method, status, code: m.codeLabel(e.code) });
       logTransactionOutcome(log, e, direction);
     },
@@ -99,7 +131,7 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
       const trunk = m.guards.route.label(e.trunk ?? null);
       const target = m.guards.host.label(e.target);
       const status = m.statusLabel(e.status);
-      targetOutcomes(trunk + ' ' + target + ' ' + status, { trunk, target, status });
+      targetOutcomes.inc(trunk, target, status);
       if (e.reason !== null) log.warn({ event: 'target-failed', trunk: e.trunk ?? null, target: e.target, status: e.status, reason: e.reason }, `target ${e.target} failed: ${e.reason}`);
     },
     callSetup(e) {
@@ -109,12 +141,12 @@ export function createProxyObserver(sinks: ObserverSinks): ObservabilityProxyObs
       const result = e.ok ? 'ok' : e.audit ? 'audited' : 'refused';
       const kind = e.kind ?? (e.direction === 'request' ? 'offer' : 'answer');
       const reason = m.guards.reason.label(e.reason);
-      sdpChecks(e.direction + ' ' + kind + ' ' + result + ' ' + reason, { direction: e.direction, kind, result, reason });
+      sdpChecks.inc(e.direction, kind, result, reason);
       if (!e.ok) log.info({ event: 'sdp-check', direction: e.direction, kind, result, reason: e.reason }, `SDP ${kind} ${result}: ${e.reason ?? ''}`);
     },
     admissionRefused(e) {
-      admissionRefused(e.side + ' ' + e.source + ' ' + e.reason, { side: e.side, source: e.source, reason: e.reason });
-      overloadResponses(e.response, { result: e.response });
+      admissionRefused.inc(e.side, e.source, e.reason);
+      overloadResponses.inc(e.response);
     },
     dropped(e) {
       m.dropped.inc({ reason: m.guards.reason.label(e.reason) });

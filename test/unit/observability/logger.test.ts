@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DestinationStream } from 'pino';
-import { componentLogger, createLogger, logSipTrace, logTransactionOutcome } from '../../../src/observability/logger.js';
+import { SECRET_FIELDS, componentLogger, createLogger, logSipTrace, logTransactionOutcome } from '../../../src/observability/logger.js';
 import { formatPrettyLine, prettyDestination } from '../../../src/observability/pretty.js';
 import { CALL_ID, SRTP_KEY, SRTP_KEY_2, invite, ok200 } from './sip-samples.js';
 
@@ -61,6 +61,24 @@ test('TLS key material is censored by field name', () => {
   const line = out.lines[0] ?? '';
   assert.ok(!line.includes('BEGIN PRIVATE KEY') && !line.includes('hunter2'));
   assert.ok(line.includes('c.pem'));
+});
+
+test('every secret field name is censored at the top level, one object below, in an Error field and in child bindings', () => {
+  const out = capture();
+  const log = createLogger({ level: 'info', destination: out.dest });
+  for (const name of SECRET_FIELDS) {
+    const err = Object.assign(new Error('handshake failed'), { [name]: `err-${name}-value`, code: 'E_TLS' });
+    log.child({ [name]: `bound-${name}-value`, component: 'tls' }).warn({ [name]: `top-${name}-value`, tls: { [name]: `nested-${name}-value`, cert: 'c.pem' }, err }, 'loaded');
+  }
+  assert.equal(out.lines.length, SECRET_FIELDS.size);
+  for (const line of out.lines) assert.doesNotMatch(line, /-value/, line);
+  for (const r of out.records()) {
+    assert.equal((r['tls'] as Record<string, unknown>)['cert'], 'c.pem');
+    const err = r['err'] as Record<string, unknown>;
+    assert.deepEqual([err['type'], err['message'], err['code']], ['Error', 'handshake failed', 'E_TLS']);
+    assert.match(String(err['stack']), /^Error: handshake failed/);
+    assert.equal(r['component'], 'tls');
+  }
 });
 
 test('one line per transaction outcome with every field', () => {
