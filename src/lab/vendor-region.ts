@@ -14,7 +14,7 @@
  * decrypts with is the one in the offer the edge (rtpengine) wrote. Other calls keep placeholder SDP.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { parseMessage } from '../message/parse-message.js';
 import { StreamFramer } from '../message/stream-framer.js';
 import { parseUri, SipUri } from '../message/uri.js';
@@ -93,6 +93,12 @@ interface LbHost {
   readonly port: number;
   readonly ua: LabUa;
   readonly sockets: Set<TLSSocket>;
+  /**
+   * Every accepted TCP connection, its TLS handshake done or not: stop() ends them all, because
+   * `server.close()` waits for each, and one whose handshake completed after the TLS sockets were
+   * destroyed kept a stopped host's close waiting for the edge's idle timeout.
+   */
+  readonly connections: Set<Socket>;
 }
 
 /** Reads SIP messages off one TLS socket into a UA. */
@@ -170,7 +176,12 @@ export class SimulatedRegion {
         const identities = IdentitySet.load([{ names: [name], certFile: files.chain, keyFile: files.key, default: true }], o.policy);
         const server = createServer(buildServerOptions(identities, o.policy));
         const sockets = new Set<TLSSocket>();
+        const connections = new Set<Socket>();
         let ua: LabUa | null = null;
+        server.on('connection', (raw: Socket) => {
+          connections.add(raw);
+          raw.once('close', () => connections.delete(raw));
+        });
         server.on('secureConnection', (socket) => {
           if (ua === null) return void socket.destroy();
           sockets.add(socket);
@@ -194,7 +205,7 @@ export class SimulatedRegion {
           onInvite: (req, hop) => region.onInvite(lb, req, hop),
         });
         ua = lbUa;
-        const lb: LbHost = { name, server, port, sockets, ua: lbUa };
+        const lb: LbHost = { name, server, port, sockets, connections, ua: lbUa };
         lbs.push(lb);
       }
     } catch (e) {
@@ -307,7 +318,9 @@ export class SimulatedRegion {
     for (const lb of this.lbs) {
       lb.ua.close();
       for (const s of lb.sockets) s.destroy();
-      await new Promise<void>((resolve) => lb.server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => lb.server.close(() => resolve()));
+      for (const c of lb.connections) c.destroy();
+      await closed;
     }
   }
 }
