@@ -11,6 +11,7 @@ import pino from 'pino';
 import type { DestinationStream, LevelWithSilent, Logger, LoggerOptions as PinoOptions } from 'pino';
 import { hostPort } from '../message/host-port.js';
 import { redactSdpKeys, redactSipMessage } from '../sdp/redact-sdp-keys.js';
+import { LogDestination } from './log-destination.js';
 import { prettyDestination } from './pretty.js';
 
 export type { Logger } from 'pino';
@@ -18,7 +19,7 @@ import type { TransactionDoneEvent } from '../diagnostics.js';
 
 export interface LoggerOptions {
   readonly level: LevelWithSilent;
-  /** Where lines go; default stdout (JSON, or the pretty format when stdout is a TTY). */
+  /** Where lines go; default stdout: JSON through a LogDestination (queued, never blocking the loop), or the pretty format when stdout is a TTY. */
   readonly destination?: DestinationStream;
   /** Force (true) or forbid (false) the pretty format on the default destination. */
   readonly pretty?: boolean;
@@ -102,7 +103,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   let dest = opts.destination;
   if (dest === undefined) {
     const pretty = opts.pretty ?? process.stdout.isTTY === true;
-    dest = pretty ? prettyDestination(process.stdout, process.stdout.isTTY === true) : pino.destination({ dest: 1, sync: true });
+    dest = pretty ? prettyDestination(process.stdout, process.stdout.isTTY === true) : new LogDestination(1);
   }
   return pino(pinoOptions(opts), dest);
 }

@@ -5,6 +5,7 @@
  */
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { LoopDelaySampler, loopCpuPercent, loopUtilizationPercent, udpBacklogPercent } from '../loop-load.js';
+import { droppedLogLines } from './log-destination.js';
 import { LabelGuard, OTHER, methodLabel, statusLabel } from './labels.js';
 
 export const METRIC_PREFIX = 'sips_edge_';
@@ -194,6 +195,15 @@ export class EdgeMetrics {
       aggregator: 'max',
       collect() {
         this.set(loopCpuPercent() / 100);
+      },
+    });
+    let logDropsReported = 0;
+    new Counter({
+      name: 'sips_edge_log_lines_dropped_total', help: 'Log lines dropped because the log reader (stdout) fell more than 8 MB behind, took nothing for 5 s, or went away; calls are never held up for the log (a log-dropped line follows once it catches up)', registers,
+      collect() {
+        const n = droppedLogLines();
+        if (n > logDropsReported) this.inc(n - logDropsReported);
+        logDropsReported = n;
       },
     });
     new Gauge({
