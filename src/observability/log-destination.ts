@@ -17,8 +17,9 @@
  *   the queue has drained a `log-dropped` line says how many lines were lost.
  * - A socket (journald's stream, a Node parent's socketpair), a file or a TTY is written as it is,
  *   blocking as before when a socket reader stalls: making a socket non-blocking would change it for
- *   every process holding it. The writes are synchronous on purpose: on libuv's thread pool they
- *   queued behind DNS lookups, and a log line came seconds late.
+ *   every process holding it. The writes are synchronous on purpose: on libuv's thread pool
+ *   (`fs.write`) a write blocked by a stalled reader held a pool thread, and Node's exit waits for
+ *   its pool threads: the process could not end.
  * - At exit whatever is queued is written once more; on a pipe, what does not fit is dropped.
  */
 import fs from 'node:fs';
@@ -111,15 +112,10 @@ export class LogDestination {
     return this.queue.length - this.head;
   }
 
-  /** Stops counting this destination (tests). Queued lines are still written. */
-  close(): void {
-    all.delete(this);
-  }
-
   /**
-   * Writes what is queued, batch after batch, synchronously: a write is a few microseconds and
-   * needs no thread (libuv's pool also runs DNS lookups: a log behind them arrived seconds late).
-   * A non-blocking pipe that is full answers EAGAIN, and the rest waits for a retry timer.
+   * Writes what is queued, batch after batch, synchronously (a write is a few microseconds; why not
+   * on the thread pool: the file comment). A non-blocking pipe that is full answers EAGAIN, and the
+   * rest waits for a retry timer.
    */
   private pump(): void {
     if (this.retryPending || this.broken) return;

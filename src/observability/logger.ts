@@ -19,7 +19,7 @@ import type { TransactionDoneEvent } from '../diagnostics.js';
 
 export interface LoggerOptions {
   readonly level: LevelWithSilent;
-  /** Where lines go; default stdout: JSON through a LogDestination (queued, never blocking the loop), or the pretty format when stdout is a TTY. */
+  /** Where lines go; default stdout: JSON through a LogDestination (batched per loop turn; a pipe never blocks the loop), or the pretty format when stdout is a TTY. */
   readonly destination?: DestinationStream;
   /** Force (true) or forbid (false) the pretty format on the default destination. */
   readonly pretty?: boolean;
