@@ -10,19 +10,26 @@
  *   lines of several workers sharing one stdout never interleave, and a turn's lines cost one
  *   write(2) instead of one each (5.5 µs a line against a pipe, 2026-12-03).
  * - A pipe (a shell's `|`, Docker's and containerd's log FIFOs) is opened again, non-blocking
- *   (nonBlockingFifo): a full pipe answers EAGAIN, the lines wait in memory (at most
+ *   (nonBlockingFd): a full pipe answers EAGAIN, the lines wait in memory (at most
  *   `maxQueuedBytes`, 8 MB by default) and a timer retries every 50 ms. Past the cap a line is
  *   dropped and counted (`sips_edge_log_lines_dropped_total`); a pipe that takes nothing for 5 s has
  *   its queue dropped too, so neither memory nor an exit waits for a reader that never reads. Once
  *   the queue has drained a `log-dropped` line says how many lines were lost.
- * - A socket (journald's stream, a Node parent's socketpair), a file or a TTY is written as it is,
- *   blocking as before when a socket reader stalls: making a socket non-blocking would change it for
- *   every process holding it. The writes are synchronous on purpose: on libuv's thread pool
- *   (`fs.write`) a write blocked by a stalled reader held a pool thread, and Node's exit waits for
- *   its pool threads: the process could not end.
+ * - A socket (journald's stream under systemd, a Node parent's socketpair) is made non-blocking
+ *   (nonBlockingSocket) and then treated like the pipe: EAGAIN, queue, retry, drop past the cap or 5 s.
+ *   A socket cannot be opened again, so the flag is on the one open file description every process
+ *   holding this end shares: the edge's primary and its workers (each writes through a destination
+ *   like this one), nothing else the edge starts (rtpengine's stdout is not inherited). Node's own
+ *   `process.stdout` sets the same flag on a socket. A write of at most PIPE_BUF is still whole on a
+ *   Unix stream socket: Linux queues it as one buffer or answers EAGAIN (unix_stream_sendmsg sends
+ *   up to half the send buffer per buffer), so workers' lines do not interleave there either.
+ * - A file or a TTY is written as it is. The writes are synchronous on purpose: on libuv's thread
+ *   pool (`fs.write`) a write blocked by a stalled reader held a pool thread, and Node's exit waits
+ *   for its pool threads: the process could not end.
  * - At exit whatever is queued is written once more; on a pipe, what does not fit is dropped.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 
 /** POSIX PIPE_BUF on Linux: writes up to this size to a pipe are atomic. */
 const PIPE_BUF = 4096;
@@ -39,15 +46,27 @@ const all = new Set<LogDestination>();
 /**
  * A pipe (a FIFO) is opened again through /proc, non-blocking: a new open file description, so the
  * flag does not reach the other holders of the pipe (the other workers, the reader). A full pipe
- * then answers EAGAIN instead of blocking the loop in write(2). Anything else is used as it is.
+ * then answers EAGAIN instead of blocking the loop in write(2). A socket is made non-blocking in
+ * place (nonBlockingSocket). Anything else is used as it is.
  */
-function nonBlockingFifo(fd: number): number {
+function nonBlockingFd(fd: number): { readonly fd: number; readonly holder: net.Socket | null } {
   try {
-    if (fs.fstatSync(fd).isFIFO()) return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (st.isFIFO()) return { fd: fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK), holder: null };
+    if (st.isSocket()) return { fd, holder: nonBlockingSocket(fd) };
   } catch {
-    // No /proc, or no reader at the moment (ENXIO): the fd as it is.
+    // No /proc, no reader at the moment (ENXIO), or a socket libuv cannot take (a datagram socket): the fd as it is.
   }
-  return fd;
+  return { fd, holder: null };
+}
+
+/**
+ * Node has no fcntl; libuv sets O_NONBLOCK on a stream socket it opens (uv_pipe_open, uv_tcp_open),
+ * which is what `process.stdout` does on a socket too. The handle is only held, never read or
+ * written (it is not active, so it keeps no loop alive), and never closed: closing it would close the fd.
+ */
+function nonBlockingSocket(fd: number): net.Socket {
+  return new net.Socket({ fd, readable: false, writable: true });
 }
 
 let exitHooked = false;
@@ -77,9 +96,17 @@ export class LogDestination {
   dropped = 0;
 
   private readonly fd: number;
+  /** The socket handle that made `fd` non-blocking (nonBlockingSocket), held for the destination's life. */
+  private readonly socketHolder: net.Socket | null;
 
-  constructor(fd = 1, private readonly maxQueuedBytes = 8 * 1024 * 1024) {
-    this.fd = nonBlockingFifo(fd);
+  /**
+   * `noticeFields`: what the logger adds to every line (its `base`, e.g. `worker`), so the
+   * `log-dropped` line, written here and not through pino, says which process lost the lines.
+   */
+  constructor(fd = 1, private readonly maxQueuedBytes = 8 * 1024 * 1024, private readonly noticeFields: Readonly<Record<string, string | number>> = {}) {
+    const opened = nonBlockingFd(fd);
+    this.fd = opened.fd;
+    this.socketHolder = opened.holder;
     all.add(this);
     if (!exitHooked) {
       exitHooked = true;
@@ -198,7 +225,7 @@ export class LogDestination {
     const n = this.droppedSinceNotice;
     this.droppedSinceNotice = 0;
     const line = JSON.stringify({
-      level: 40, severity: 'warn', time: new Date().toISOString(), pid: process.pid,
+      level: 40, severity: 'warn', time: new Date().toISOString(), pid: process.pid, ...this.noticeFields,
       event: 'log-dropped', lines: n, msg: `${n} log lines dropped: the log reader fell behind`,
     }) + '\n';
     this.queue.push(line);

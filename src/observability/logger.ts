@@ -103,7 +103,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   let dest = opts.destination;
   if (dest === undefined) {
     const pretty = opts.pretty ?? process.stdout.isTTY === true;
-    dest = pretty ? prettyDestination(process.stdout, process.stdout.isTTY === true) : new LogDestination(1);
+    dest = pretty ? prettyDestination(process.stdout, process.stdout.isTTY === true) : new LogDestination(1, undefined, opts.base);
   }
   return pino(pinoOptions(opts), dest);
 }

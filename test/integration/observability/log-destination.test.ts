@@ -24,7 +24,7 @@ function childScript(capBytes: number | null): string {
   return `
     import { createLogger } from ${JSON.stringify(LOGGER)};
     import { LogDestination } from ${JSON.stringify(DESTINATION)};
-    const destination = ${capBytes === null ? 'undefined' : `new LogDestination(1, ${capBytes})`};
+    const destination = ${capBytes === null ? 'undefined' : `new LogDestination(1, ${capBytes}, { worker: 3 })`};
     const log = createLogger({ level: 'info', pretty: false, ...(destination ? { destination } : {}) });
     for (let n = 0; n < ${LINES}; n++) log.info({ event: 'transaction', n, pad: 'x'.repeat(200) }, 'line');
     setTimeout(() => process.stderr.write('alive\\n'), 20);
@@ -78,6 +78,29 @@ test('stdout a socket (a Node parent, journald) read as it comes: every line arr
   lines.forEach((r, i) => assert.equal(r['n'], i));
 });
 
+/** The capped child's output: some lines dropped, whole and in order, one notice that counts them and names the worker. */
+function assertCapped(lines: Record<string, unknown>[]): void {
+  const logged = lines.filter((r) => r['event'] === 'transaction');
+  const notice = lines.filter((r) => r['event'] === 'log-dropped');
+  assert.ok(logged.length < LINES, `${logged.length} lines arrived: the cap dropped none`);
+  assert.equal(notice.length, 1);
+  assert.equal(notice[0]!['lines'], LINES - logged.length, 'the notice counts every dropped line');
+  assert.equal(notice[0]!['worker'], 3, 'the notice carries the logger\'s worker field');
+  for (let i = 1; i < logged.length; i++) assert.ok((logged[i]!['n'] as number) > (logged[i - 1]!['n'] as number), 'in order');
+}
+
+test('stdout a socket nobody reads (journald stalled, a Node parent that stopped reading), past the queue cap: the loop keeps running, the excess is dropped and counted', { timeout: 60_000 }, async () => {
+  // Node's stdio 'pipe' is a Unix stream socketpair; the parent reads nothing until "alive" (its
+  // stream buffers at most its high-water mark and stops reading). Before the socket was made
+  // non-blocking the child stayed in write(2) here and "alive" never came.
+  const child = start(256 * 1024, 'pipe');
+  await child.stderrLine('alive');
+  const all = readAll(child.proc.stdout!);
+  child.endStdin();
+  await child.exited;
+  assertCapped(records(await all));
+});
+
 test('stdout a pipe nobody reads, past the queue cap: the loop keeps running, the excess is dropped and counted, what arrives is whole and in order', { timeout: 60_000 }, async () => {
   const dir = fs.mkdtempSync(join(tmpdir(), 'sips-edge-log-'));
   const fifo = join(dir, 'stdout');
@@ -92,13 +115,7 @@ test('stdout a pipe nobody reads, past the queue cap: the loop keeps running, th
     const all = readAll(reader);
     child.endStdin();
     await child.exited;
-    const lines = records(await all);
-    const logged = lines.filter((r) => r['event'] === 'transaction');
-    const notice = lines.filter((r) => r['event'] === 'log-dropped');
-    assert.ok(logged.length < LINES, `${logged.length} lines arrived: the cap dropped none`);
-    assert.equal(notice.length, 1);
-    assert.equal(notice[0]!['lines'], LINES - logged.length, 'the notice counts every dropped line');
-    for (let i = 1; i < logged.length; i++) assert.ok((logged[i]!['n'] as number) > (logged[i - 1]!['n'] as number), 'in order');
+    assertCapped(records(await all));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
