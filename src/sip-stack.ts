@@ -9,6 +9,7 @@ import type tls from 'node:tls';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeConfig } from './config/schema.js';
 import type { EdgeSecrets } from './config/secrets.js';
+import { EdgeTls, type LoadedCertificate } from './edge-tls.js';
 import type { SipMessage } from './message/message.js';
 import { hostPort } from './message/host-port.js';
 import { LogRateLimiter } from './observability/log-rate.js';
@@ -25,13 +26,8 @@ import { createResolver, type Resolver } from './routing/resolver.js';
 import { preconnectTrunks } from './routing/preconnect.js';
 import { createRouter, type EdgeRouter } from './routing/router.js';
 import { createSrtpPolicy } from './sdp/srtp-policy.js';
-import { resolveTlsPolicy, type TlsPolicy } from './tls/policy.js';
-import { RevocationChecker, type RevocationEvent } from './tls/revocation.js';
-import { buildClientOptions, buildServerOptions, IdentitySet } from './tls/secure-context.js';
-import { ClientSessionCache } from './tls/session-cache.js';
-import { SessionResumption } from './tls/session-resumption.js';
-import { loadTrustAnchors, REGION_ROOTS_EV, type TrustAnchors, type TrustSpec, type VendorRootName } from './tls/trust-store.js';
-import { classifyTlsError, verifyPeer, type VerifyResult } from './tls/verify.js';
+import type { RevocationEvent } from './tls/revocation.js';
+import { classifyTlsError } from './tls/verify.js';
 import { TransactionLayer } from './transaction/transaction-layer.js';
 import { createSipReceiver } from './transport/sip-receiver.js';
 import { Transport } from './transport/transport.js';
@@ -84,17 +80,7 @@ export interface WorkerRole {
   readonly onPassiveHealth?: (ref: HostRef, ok: boolean, reason: string | undefined) => void;
 }
 
-/** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
-export interface TlsPeerPolicy {
-  readonly anchors: TrustAnchors;
-  readonly extraNames: readonly string[];
-}
-
-export interface LoadedCertificate {
-  readonly name: string;
-  readonly file: string;
-  readonly notAfter: Date;
-}
+export type { LoadedCertificate, TlsPeerPolicy } from './edge-tls.js';
 
 export interface BoundListener {
   readonly side: 'inside' | 'outside';
@@ -133,7 +119,8 @@ export interface SipStack {
 
 /**
  * Builds and starts the stack. Order: what the accept screen and outbound TLS need before the
- * first socket is accepted (TLS material, routing with its access rules, trust per peer name),
+ * first socket is accepted (routing with its access rules, then the TLS material with the trust per
+ * peer name, edge-tls.ts),
  * then bind, then what needs the bound addresses (identity: the Record-Route legs), then the
  * transaction layer and proxy, then the receive path; last, the router's name refresh and probes.
  */
@@ -144,49 +131,10 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const worker = deps.worker;
   if (worker !== undefined) setBranchWorker(worker.slot);
 
-  // TLS material: policy, our identities (server side), the CRL checker (replaced on reload).
-  const policy: TlsPolicy = resolveTlsPolicy({
-    deprecatedCiphers: config.tls.deprecatedCiphers,
-    handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
-    revocation: config.tls.revocation,
-    cnFallback: config.tls.cnFallback,
-  });
-  const newRevocationChecker = (): RevocationChecker => new RevocationChecker({
-    mode: config.tls.revocation,
-    crlFiles: config.tls.crlFiles,
-    fetchTimeoutMs: config.tls.crlFetchTimeoutMs,
-    ...(deps.crlUrlOverrides ? { urlOverrides: deps.crlUrlOverrides } : {}),
-    onEvent: (e) => {
-      deps.onRevocationEvent?.(e);
-      if (e.kind !== 'fetched') log('warn', `revocation: ${e.kind}`, { event: e.kind.startsWith('crl-') ? e.kind : `crl-${e.kind}`, detail: e.detail, ...(e.url ? { url: e.url } : {}), ...(e.durationMs !== undefined ? { durationMs: e.durationMs } : {}) });
-    },
-  });
-  let revocation = newRevocationChecker();
   const routeSigner = loadRouteSigner(config, deps.secrets);
   const tlsListeners = config.listen.filter((l) => l.transport === 'tls');
-  // No TLS listener: the edge presents no certificate (null is "none configured", never "not yet").
-  const identities = tlsListeners.length === 0 ? null : IdentitySet.load(config.tls.identities.map((id, i) => {
-    const passphrase = deps.secrets.passphrases[i];
-    return { names: id.names ?? [config.edge.name], certFile: id.cert, keyFile: id.key, ...(passphrase !== undefined ? { passphrase } : {}), default: i === 0 };
-  }), policy);
-  const st = config.tls.sessionTickets;
-  const resumption = identities === null ? null : new SessionResumption({
-    enabled: st.enabled,
-    ...(st.keyFile !== undefined ? { keyFile: st.keyFile } : {}),
-    ...(deps.ticketSecret !== undefined ? { secret: deps.ticketSecret } : {}),
-    rotationSeconds: st.rotationSeconds,
-    lifetimeSeconds: st.lifetimeSeconds,
-    policy,
-    onEvent: (e) => {
-      if (e.kind === 'rotated') log('info', 'TLS session ticket key rotated', { event: 'tls-ticket-key-rotated', period: e.period, source: e.source, nextInMs: e.nextInMs });
-      else log('warn', 'TLS session ticket secret not reloaded; the old one stays', { event: 'tls-ticket-secret', detail: e.detail });
-    },
-  });
-  const serverOptions = (set: IdentitySet): tls.TlsOptions => (resumption === null ? buildServerOptions(set, policy) : resumption.serverOptions(buildServerOptions(set, policy)));
-  // Client side: sessions to lb hosts, offered only to the name they were verified for.
-  const sessions = config.tls.clientSessionCache ? new ClientSessionCache() : null;
 
-  // Routing: resolver, health (probes start last), router, and the trust each TLS peer name gets.
+  // Routing: resolver, health (probes start last), router (with the access rules the accept screen uses).
   const resolver = createResolver({ clock, overrides: config.dns.overrides });
   const health = createHealthMonitor({
     clock,
@@ -202,7 +150,15 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     ...(deps.onHealthChange ? { onChange: deps.onHealthChange } : {}),
   });
   const router = createRouter(config, { resolver, health, clock });
-  const trust = trustByName(config, router);
+  // TLS material, both roles: policy, our identities and tickets, the trust each peer name gets.
+  const edgeTls = new EdgeTls(config, router, {
+    secrets: deps.secrets,
+    log,
+    ...(deps.onRevocationEvent ? { onRevocationEvent: deps.onRevocationEvent } : {}),
+    ...(deps.crlUrlOverrides ? { crlUrlOverrides: deps.crlUrlOverrides } : {}),
+    ...(deps.ticketSecret !== undefined ? { ticketSecret: deps.ticketSecret } : {}),
+  });
+  const tlsServerOptions = edgeTls.serverOptions();
 
   const messageLimits = {
     maxMessageSize: limits.maxMessageSize,
@@ -217,21 +173,15 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     tls: tlsListeners.map(streamListen),
     // Issue 11 #6: the source is screened at accept, before TLS, with the SIP-level access rules.
     isKnownSource: (side, remote, local, t) => router.admit({ transport: t, address: remote.address, port: remote.port, localAddress: local.address, localPort: local.port }, side) === null,
-    ...(identities !== null ? { tlsServerOptions: serverOptions(identities) } : {}),
-    checkResumedSession: (s) => (SessionResumption.sessionAllowed(s, policy) ? null : `resumed session ${s.getProtocol() ?? ''} ${s.getCipher().name} is not in the policy (S-TLS-1/3)`),
+    ...(tlsServerOptions !== null ? { tlsServerOptions } : {}),
+    checkResumedSession: (s) => edgeTls.checkResumedSession(s),
     handshakeTimeoutMs: config.tls.handshakeTimeoutMs,
-    connectOptions: (t) => {
-      const name = t.servername ?? t.address;
-      const peer = trust.get(name.toLowerCase());
-      if (peer === undefined) throw new Error(`no TLS trust configured for ${name}`);
-      const session = sessions?.offer(name, t.port, policy)?.session;
-      return { ...buildClientOptions({ host: name, port: t.port, trust: peer.anchors, policy }), host: t.address, ...(session !== undefined ? { session } : {}) };
-    },
-    verifyPeer: (socket, t) => verify(socket, t),
+    connectOptions: (t) => edgeTls.connectOptions(t),
+    verifyPeer: (socket, t) => edgeTls.verify(socket, t),
     classifyTlsError: (e) => classifyTlsError(e) ?? 'handshake-failed',
     clock,
     onTlsServer: (server) => {
-      resumption?.attach(server);
+      edgeTls.attachServer(server);
       deps.onTlsServer?.(server);
     },
     ...(deps.onTlsClientSocket ? { onTlsClientSocket: deps.onTlsClientSocket } : {}),
@@ -248,30 +198,6 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     messageLimits,
     ...(worker !== undefined ? { flowIdPrefix: flowIdPrefix(worker.slot), reusePort: true } : {}),
   });
-
-  const verify = async (socket: tls.TLSSocket, t: PeerAddress): Promise<VerifyResult | { ok: true }> => {
-    const name = t.servername ?? t.address;
-    const peer = trust.get(name.toLowerCase());
-    if (peer === undefined) return { ok: false, reason: 'untrusted-root', detail: `no trust configured for ${name}` } as VerifyResult;
-    const cached = socket.isSessionReused() ? sessions?.get(name, t.port) : undefined;
-    const r = await verifyPeer(socket, {
-      host: name,
-      ...(cached !== undefined ? { resumedChain: cached.chain } : {}),
-      anchors: peer.anchors,
-      policy,
-      extraNames: peer.extraNames,
-      revocation,
-      onSoftRevocation: (d) => log('warn', 'CRL unavailable, allowed (revocation: soft)', { event: 'crl-soft-allowed', host: name, detail: d }),
-    });
-    // Only a fully verified session is kept (re-judged on its cached chain when resumed).
-    const session = r.ok ? socket.getSession() : undefined;
-    if (r.ok && session !== undefined) sessions?.store({ host: name, port: t.port, session, chain: r.chain, protocol: r.protocol, cipher: r.cipher });
-    else if (!r.ok) sessions?.drop(name, t.port);
-    if (r.ok && r.deprecatedCipher && policy.deprecatedCiphers === 'warn') {
-      log('warn', 'deprecated cipher negotiated (S-TLS-4)', { host: name, cipher: r.cipher });
-    }
-    return r;
-  };
 
   /** Six sends per call: no async layers here, one promise from the transport. */
   const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
@@ -385,7 +311,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const probeOptions = createOptionsProbe({ clock, identity, transactions, edgeName: config.edge.name, agent: AGENT });
 
   const stopStack = async (): Promise<void> => {
-    resumption?.stop();
+    edgeTls.stop();
     transactions.close();
     await transport.stop();
     await media?.close();
@@ -399,7 +325,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     throw e;
   }
   for (const n of router.notes()) log('warn', n.message, { trunk: n.trunk });
-  resumption?.start();
+  edgeTls.start();
   health.start();
   // Not awaited: a dead host must not hold the start; calls meanwhile queue on the connecting entry.
   void preconnectTrunks(router.trunkPlans(), resolver, config.dns.srv, (target) => transport.preconnect(target)).then((results) => {
@@ -419,31 +345,15 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     media,
     anchored: [...config.trunks.filter((t) => t.media === 'anchor').map((t) => `trunk:${t.name}`), ...config.peers.filter((p) => p.media === 'anchor').map((p) => `peer:${p.name}`)],
     handoff: routing?.handoff ?? null,
-    watchedFiles: [...config.tls.identities.flatMap((i) => [i.cert, i.key]), ...config.tls.crlFiles, ...(st.keyFile !== undefined ? [st.keyFile] : [])],
-    loadedCertificates() {
-      if (identities === null) return [];
-      return identities.identities.flatMap((id) => [id.leaf, ...id.chain.filter((c) => c !== id.leaf)].map((c) => ({
-        name: c.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3) ?? c.subject,
-        file: id.spec.certFile,
-        notAfter: new Date(c.validTo),
-      })));
-    },
+    watchedFiles: edgeTls.watchedFiles,
+    loadedCertificates: () => edgeTls.loadedCertificates(),
     reloadCertificates() {
-      const errors: Error[] = [];
-      // CRL files: a broken one keeps the checker that was loaded before.
-      try {
-        revocation = newRevocationChecker();
-      } catch (e) {
-        errors.push(e as Error);
-      }
-      if (identities === null) return { reloaded: 0, errors };
-      const ticketErr = resumption?.reload() ?? null;
-      if (ticketErr !== null) errors.push(ticketErr);
-      const r = identities.reload(policy);
+      const r = edgeTls.reload();
       // The SNI callback already picks the new identities; the server's own default context (served
       // to clients that send no SNI) must be replaced too.
-      if (r.reloaded > 0) transport.setTlsServerOptions(serverOptions(identities));
-      return { reloaded: r.reloaded, errors: [...errors, ...r.errors] };
+      const options = r.reloaded > 0 ? edgeTls.serverOptions() : null;
+      if (options !== null) transport.setTlsServerOptions(options);
+      return r;
     },
     async drain(timeoutMs) {
       health.stop();
@@ -483,31 +393,6 @@ function passiveHealth(observer: ProxyObserver, health: HealthMonitor): ProxyObs
 /** A follower worker's passive verdicts: sent to the prober, which alone decides (docs/workers.md). */
 function forwardedHealth(health: HealthMonitor, forward: (ref: HostRef, ok: boolean, reason: string | undefined) => void): HealthMonitor {
   return { ...health, reportFailure: (ref, reason) => forward(ref, false, reason), reportSuccess: (ref) => forward(ref, true, undefined) };
-}
-
-/** TLS trust per server name: each trunk host's anchors and accepted names, inside TLS peers' files. */
-function trustByName(config: EdgeConfig, router: EdgeRouter): Map<string, TlsPeerPolicy> {
-  const trust = new Map<string, TlsPeerPolicy>();
-  for (const plan of router.trunkPlans()) {
-    const anchors = trustFor(plan.trunk.trust, plan.region?.roots);
-    for (const h of plan.hosts) {
-      trust.set(h.name, { anchors, extraNames: router.acceptedNamesFor(h.name).filter((n) => n !== h.name) });
-    }
-  }
-  for (const p of config.peers) {
-    if (p.transport === 'tls' && p.trustFiles !== undefined) {
-      trust.set((p.servername ?? p.host).toLowerCase(), { anchors: loadTrustAnchors({ files: p.trustFiles }), extraNames: [] });
-    }
-  }
-  return trust;
-}
-
-function trustFor(t: EdgeConfig['trunks'][number]['trust'], regionRoots: readonly string[] | undefined): TrustAnchors {
-  let spec: TrustSpec;
-  if (t?.files !== undefined) spec = { files: t.files };
-  else if (t?.roots !== undefined) spec = { roots: t.roots };
-  else spec = { roots: (regionRoots ?? REGION_ROOTS_EV) as readonly VendorRootName[] };
-  return loadTrustAnchors(spec);
 }
 
 /**

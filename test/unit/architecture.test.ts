@@ -23,8 +23,8 @@ const LAYERS: ReadonlyArray<readonly [layer: string, imports: readonly string[]]
   ['lab', ['message', 'sdp', 'config', 'tls', 'transport', 'routing']],
   ['doctor', ['config', 'tls', 'routing']],
   ['cli', ['*']],
-  // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-runtime.ts (the process around it),
-  // edge-cluster.ts and worker-routing.ts (edge.workers > 1), loopback-warmup.ts (a private stack before listening).
+  // The composition root: sip-stack.ts (the SIP stack, built in one pass), edge-tls.ts (its TLS material, both
+  // roles), edge-runtime.ts (the process around it), edge-cluster.ts and worker-routing.ts (edge.workers > 1), loopback-warmup.ts (a private stack before listening).
   ['.', ['*']],
 ];
 
