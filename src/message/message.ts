@@ -228,6 +228,30 @@ export class SipMessage {
     return first;
   }
 
+  /**
+   * Removes the first `count` values of a list header (the edge's own Route entries), as `count`
+   * shifts would, splitting and joining each field once.
+   */
+  shiftValues(name: string, count: number): void {
+    if (count <= 0) return;
+    const key = headerKey(name);
+    let left = count;
+    let at = this.fields.findIndex((f) => f.key === key);
+    while (left > 0 && at >= 0) {
+      const field = this.fields[at]!;
+      const parts = splitList(field.value);
+      if (parts.length <= left) {
+        this.fields.splice(at, 1);
+        left -= parts.length;
+        at = this.fields.findIndex((f) => f.key === key);
+      } else {
+        this.fields[at] = { name: field.name, key, value: parts.slice(left).join(', '), raw: null };
+        left = 0;
+      }
+    }
+    this.touch(key);
+  }
+
   /** Index just after the last field of a name, or -1. */
   indexAfter(name: string): number {
     const key = headerKey(name);

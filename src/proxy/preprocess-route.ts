@@ -1,7 +1,7 @@
 import type { SipMessage } from '../message/message.js';
 import { SipUri } from '../message/uri.js';
 import type { ProxyIdentity } from './identity.js';
-import { readOwnRoute, routeUriOf, type OwnRoute } from './record-route.js';
+import { readOwnRoute, type OwnRoute } from './record-route.js';
 
 export interface Preprocessed {
   /** The request with the edge's own Route entries removed (a copy; the original is untouched). */
@@ -25,31 +25,37 @@ export function preprocessRoute(original: SipMessage, identity: ProxyIdentity): 
   const own: OwnRoute[] = [];
   let strictFixed = false;
   let forged = false;
+  // The original's parsed Route list, only read here: validation parsed it already (the copy's lists
+  // start unparsed), so an in-dialog request's entries are not split and parsed again.
+  const routes = original.routes();
+  let last = routes.length;
   const ruri = request.requestUri();
   if (ruri instanceof SipUri && identity.isOwnUri(ruri)) {
     const mine = readOwnRoute(ruri, signer);
-    const routes = request.values('route');
     if (mine === 'forged') forged = true;
-    else if (mine !== null && routes.length > 0) {
+    else if (mine !== null && last > 0) {
       own.push(mine);
-      const last = routeUriOf(routes[routes.length - 1]!);
-      if (last !== null) {
-        request.setRequestUri(last);
+      const lastUri = routes[last - 1]!.uri;
+      if (lastUri instanceof SipUri) {
+        request.setRequestUri(lastUri);
         removeLastRoute(request);
+        last--;
         strictFixed = true;
       }
     }
   }
-  for (;;) {
-    const top = request.values('route')[0];
-    if (top === undefined) break;
-    const uri = routeUriOf(top);
-    if (uri === null || !identity.isOwnUri(uri)) break;
-    request.shift('route');
+  let popped = 0;
+  while (popped < last) {
+    const uri = routes[popped]!.uri;
+    if (!(uri instanceof SipUri) || !identity.isOwnUri(uri)) break;
+    popped++;
     const mine = readOwnRoute(uri, signer);
     if (mine === 'forged') forged = true;
     else if (mine !== null) own.push(mine);
   }
+  // Every entry left was the edge's (an in-dialog request between two legs of ours): no split at all.
+  if (popped > 0 && popped === last) request.remove('route');
+  else if (popped > 0) request.shiftValues('route', popped);
   return { request, own, strictFixed, forged };
 }
 

@@ -57,6 +57,31 @@ test('popping the top Route and Record-Route', () => {
   assert.match(m.serialize().toString(), /\r\nRoute: <sip:edge\.example\.com:5061;transport=tls;lr;r2=on>\r\n/);
 });
 
+test('shiftValues(n) removes what n shifts would, across Route fields, and keeps the rest in place', () => {
+  const text = [
+    'BYE sip:pbx@10.20.0.15:5060 SIP/2.0',
+    'Via: SIP/2.0/UDP 10.20.0.1:5060;branch=z9hG4bK-shift-1',
+    'Route: <sip:a.example.com;lr>, <sip:b.example.com;lr>',
+    'Route: <sip:c.example.com;lr>, <sip:d.example.com;lr>',
+    'From: <sip:a@example.com>;tag=1',
+    'To: <sip:b@example.com>;tag=2',
+    'Call-ID: shift-1',
+    'CSeq: 2 BYE',
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n');
+  for (let n = 0; n <= 5; n++) {
+    const parsed = parseMessage(Buffer.from(text, 'latin1'));
+    if (!parsed.ok) throw parsed.error;
+    const byShift = parsed.value.clone();
+    const byCount = parsed.value.clone();
+    for (let i = 0; i < n; i++) byShift.shift('route');
+    byCount.shiftValues('route', n);
+    assert.equal(byCount.serialize().toString('latin1'), byShift.serialize().toString('latin1'), `n=${n}`);
+    assert.deepEqual(byCount.values('route'), ['<sip:a.example.com;lr>', '<sip:b.example.com;lr>', '<sip:c.example.com;lr>', '<sip:d.example.com;lr>'].slice(n));
+  }
+});
+
 test('Content-Length is recomputed from the body on a modified message', () => {
   const m = load('invite-pbx-srtp.sip');
   m.setBody(Buffer.from('v=0\r\n'), 'application/sdp');
