@@ -21,7 +21,7 @@ import type { PeerAddress } from './transport/types.js';
 type LogFn = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
 /** Per TLS name the edge connects to: the anchors and extra accepted names of the trunk it belongs to. */
-export interface TlsPeerPolicy {
+interface TlsPeerPolicy {
   readonly anchors: TrustAnchors;
   readonly extraNames: readonly string[];
 }

@@ -80,8 +80,6 @@ export interface WorkerRole {
   readonly onPassiveHealth?: (ref: HostRef, ok: boolean, reason: string | undefined) => void;
 }
 
-export type { LoadedCertificate, TlsPeerPolicy } from './edge-tls.js';
-
 export interface BoundListener {
   readonly side: 'inside' | 'outside';
   readonly transport: 'udp' | 'tcp' | 'tls';

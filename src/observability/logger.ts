@@ -46,9 +46,11 @@ function cleanValue(v: unknown): unknown {
   if (typeof v === 'string') return redactSdpKeys(v);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
   const inner = v as Record<string, unknown>;
-  for (const k of Object.keys(inner)) {
+  // An Error's message and stack are not own enumerable fields, and may quote an SDP line.
+  const dirtyError = v instanceof Error && (redactSdpKeys(v.message) !== v.message || (v.stack !== undefined && redactSdpKeys(v.stack) !== v.stack));
+  for (const k of dirtyError ? [''] : Object.keys(inner)) {
     const iv = inner[k];
-    if (SECRET_FIELDS.has(k) || (typeof iv === 'string' && redactSdpKeys(iv) !== iv)) {
+    if (dirtyError || SECRET_FIELDS.has(k) || (typeof iv === 'string' && redactSdpKeys(iv) !== iv)) {
       // An Error's copy keeps its prototype, so pino's serializer still names its type.
       const copy = (v instanceof Error ? Object.create(Object.getPrototypeOf(v) as object) : {}) as Record<string, unknown>;
       if (v instanceof Error) {

@@ -81,6 +81,19 @@ test('every secret field name is censored at the top level, one object below, in
   }
 });
 
+test('an SDP key quoted in an Error\'s message or stack is redacted, the error keeps its type and code', () => {
+  const out = capture();
+  const log = createLogger({ level: 'info', destination: out.dest });
+  const err = Object.assign(new Error(`bad offer line a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${SRTP_KEY}`), { code: 'E_SDP' });
+  log.warn({ err }, 'offer refused');
+  assert.equal(out.lines.length, 1);
+  assert.ok(!out.lines[0]!.includes(SRTP_KEY), out.lines[0]);
+  const e = out.records()[0]!['err'] as Record<string, unknown>;
+  assert.deepEqual([e['type'], e['code']], ['Error', 'E_SDP']);
+  assert.match(String(e['message']), /inline:\[redacted\]/);
+  assert.match(String(e['stack']), /^Error: bad offer line/);
+});
+
 test('one line per transaction outcome with every field', () => {
   const out = capture();
   const log = componentLogger(createLogger({ level: 'info', destination: out.dest }), 'proxy');
