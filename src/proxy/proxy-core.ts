@@ -90,8 +90,9 @@ export class ProxyCore implements SettledListener {
       return;
     }
     const isInvite = request.method === 'INVITE';
-    // §16.2 / §16.7: the edge answers INVITE with its own 100 Trying at once.
-    if (isInvite) tx.respond(buildResponse(request, 100));
+    // §16.2 / §17.2.1: the edge's own 100 Trying, never forwarded; held back timers.trying (when a
+    // response is sent before, the 100 is not needed and not sent).
+    if (isInvite) tx.trying();
 
     const pre = preprocessRoute(request, this.deps.identity);
     // Issue 11: an entry naming the edge with `se` steers it only when the edge signed it.

@@ -109,13 +109,16 @@ export interface CallRigOptions {
   readonly compactLingering?: boolean;
 }
 
+const RIG_TIMERS = { ...DEFAULT_TIMERS, trying: 100 };
+
 export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig {
   /** Messages the edge sent, handled by the scripted peers after the edge's turn. */
   const outbox: { data: Buffer; dest: PeerAddress }[] = [];
   let core: ProxyCore | null = null;
   const send = (data: Buffer, dest: PeerAddress): Promise<void> => { outbox.push({ data, dest }); return Promise.resolve(); };
   const transactions = new TransactionLayer({
-    transport: { send }, clock, timers: DEFAULT_TIMERS,
+    // The config's default hold-back of the 100 Trying (timers.trying), as the edge runs.
+    transport: { send }, clock, timers: RIG_TIMERS,
     onRequest: (req, tx) => core!.onRequest(req, tx),
     onAck: (ack, src) => core!.onAck(ack, src),
     onStrayResponse: (res, src) => core!.onStrayResponse(res, src),

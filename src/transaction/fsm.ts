@@ -20,6 +20,8 @@ export interface TxTiming {
   readonly T1: number;
   readonly T2: number;
   readonly T4: number;
+  /** The INVITE server's 100 Trying hold-back (TimerConfig.trying); 0: sent at once. */
+  readonly trying: number;
   /** TCP/TLS: no retransmissions, Timers D/I/J/K are zero (RFC 3261 §17). */
   readonly reliable: boolean;
 }
@@ -28,7 +30,7 @@ export interface TxTiming {
 export const TIMER_D_UNRELIABLE_MS = 32_000;
 
 export function txTiming(timers: TimerConfig, transport: 'udp' | 'tcp' | 'tls'): TxTiming {
-  return { T1: timers.T1, T2: timers.T2, T4: timers.T4, reliable: transport !== 'udp' };
+  return { T1: timers.T1, T2: timers.T2, T4: timers.T4, trying: timers.trying ?? 0, reliable: transport !== 'udp' };
 }
 
 /** The two timings of one layer (unreliable, reliable), made once instead of per transaction. */

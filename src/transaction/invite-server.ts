@@ -9,13 +9,21 @@ import type { ServerAction, ServerInput, ServerMachine } from './server-machine.
  *        |                              +--Timer H (no ACK)--> Terminated
  *        +--2xx from TU--> Accepted --Timer L--> Terminated
  *
- * The TU sends 100 Trying itself (a proxy does so at once, §16.2), so the machine never does.
+ * The TU asks for the 100 Trying (`tu-trying`) once it has accepted the request for processing; the
+ * machine sends it at once, or with `ctx.trying` > 0 holds it back that long (timer `Trying`): §17.2.1
+ * "MUST generate a 100 (Trying) response unless it knows that the TU will generate a provisional or
+ * final response within 200 ms". A response sent first makes it moot; a retransmission of the
+ * request sends it at once (the 100 exists to quench retransmissions).
  */
 
-export type InviteServerTimer = 'G' | 'H' | 'I' | 'L';
+export type InviteServerTimer = 'G' | 'H' | 'I' | 'L' | 'Trying';
 
 export type InviteServerState =
-  | { readonly name: 'Proceeding'; readonly ctx: TxTiming; readonly lastProvisional: SipMessage | null }
+  | {
+    readonly name: 'Proceeding'; readonly ctx: TxTiming; readonly lastProvisional: SipMessage | null;
+    /** A 100 Trying is held back (timer `Trying` runs). */
+    readonly tryingHeld: boolean;
+  }
   | { readonly name: 'Completed'; readonly ctx: TxTiming; readonly final: SipMessage; /** Current Timer G interval. */ readonly timerG: number }
   | { readonly name: 'Confirmed'; readonly ctx: TxTiming }
   | { readonly name: 'Accepted'; readonly ctx: TxTiming }
@@ -28,7 +36,7 @@ type InviteServerStep = Step<InviteServerState, Action>;
 const TERMINATED: InviteServerState = { name: 'Terminated' };
 
 export function initialInviteServer(ctx: TxTiming): InviteServerState {
-  return { name: 'Proceeding', ctx, lastProvisional: null };
+  return { name: 'Proceeding', ctx, lastProvisional: null, tryingHeld: false };
 }
 
 export function inviteServerTransition(state: InviteServerState, input: Input): InviteServerStep {
@@ -53,41 +61,55 @@ export function inviteServerTransition(state: InviteServerState, input: Input): 
   }
 }
 
+const SEND_TRYING: Action = { kind: 'send-trying' };
+const CANCEL_TRYING: Action = cancelTimer('Trying');
+
 function fromProceeding(state: Extract<InviteServerState, { name: 'Proceeding' }>, input: Input): InviteServerStep {
   const { ctx } = state;
   switch (input.kind) {
     case 'tu-response': {
       const { response } = input;
       const status = response.status;
+      // Any response sent first answers for the held 100 Trying (§17.2.1).
+      const held: Action[] = state.tryingHeld ? [CANCEL_TRYING] : [];
       // "The TU passes any number of provisional responses to the server transaction. So long as
       // the server transaction is in the Proceeding state, each of these MUST be passed to the
       // transport layer for transmission."
-      if (status < 200) return { state: { ...state, lastProvisional: response }, actions: [{ kind: 'send-response', response }] };
+      if (status < 200) return { state: { ...state, lastProvisional: response, tryingHeld: false }, actions: [...held, { kind: 'send-response', response }] };
       // RFC 6026 §8.5: "If, while in the Proceeding state, the TU passes a 2xx response to the
       // server transaction, the server transaction MUST pass this response to the transport layer
       // for transmission ... The server transaction MUST then transition to the Accepted state",
       // starting Timer L = 64*T1.
       if (status < 300) {
-        return { state: { name: 'Accepted', ctx }, actions: [{ kind: 'send-response', response }, startTimer('L', 64 * ctx.T1)] };
+        return { state: { name: 'Accepted', ctx }, actions: [...held, { kind: 'send-response', response }, startTimer('L', 64 * ctx.T1)] };
       }
       // "While in the Proceeding state, if the TU passes a response with status code from 300 to
       // 699 to the server transaction, the response MUST be passed to the transport layer for
       // transmission, and the state machine MUST enter the Completed state. For unreliable
       // transports, timer G is set to fire in T1 seconds ... timer H MUST be set to fire in 64*T1."
-      const actions: Action[] = [{ kind: 'send-response', response }];
+      const actions: Action[] = [...held, { kind: 'send-response', response }];
       if (!ctx.reliable) actions.push(startTimer('G', ctx.T1));
       actions.push(startTimer('H', 64 * ctx.T1));
       return { state: { name: 'Completed', ctx, final: response, timerG: ctx.T1 }, actions };
     }
+    case 'tu-trying':
+      // Once per transaction, and never after another provisional response.
+      if (state.tryingHeld || state.lastProvisional !== null) return { state, actions: [] };
+      if (ctx.trying <= 0) return { state, actions: [SEND_TRYING] };
+      return { state: { ...state, tryingHeld: true }, actions: [startTimer('Trying', ctx.trying)] };
     case 'request':
       // "If a request retransmission is received while in the Proceeding state, the most recent
       // provisional response that was received from the TU MUST be passed to the transport layer."
+      // A held 100 Trying goes now: the sender is retransmitting already.
+      if (state.tryingHeld) return { state: { ...state, tryingHeld: false }, actions: [CANCEL_TRYING, SEND_TRYING] };
       return { state, actions: state.lastProvisional === null ? [] : [{ kind: 'send-response', response: state.lastProvisional }] };
+    case 'timer':
+      if (input.timer === 'Trying' && state.tryingHeld) return { state: { ...state, tryingHeld: false }, actions: [SEND_TRYING] };
+      return { state, actions: [] };
     case 'transport-error':
       // Figure 7: Proceeding --Transport Err. / Inform TU--> Terminated.
       return { state: TERMINATED, actions: [{ kind: 'transport-error', failure: input.failure }, { kind: 'terminated' }] };
     case 'ack':
-    case 'timer':
       return { state, actions: [] };
     default:
       return assertNever(input);
@@ -125,6 +147,7 @@ function fromCompleted(state: Extract<InviteServerState, { name: 'Completed' }>,
       // Figure 7: Completed --Transport Err. / Inform TU--> Terminated.
       return { state: TERMINATED, actions: [cancelTimer('G'), cancelTimer('H'), { kind: 'transport-error', failure: input.failure }, { kind: 'terminated' }] };
     case 'tu-response':
+    case 'tu-trying':
       return { state, actions: [] };
     default:
       return assertNever(input);
@@ -147,6 +170,7 @@ function fromAccepted(state: Extract<InviteServerState, { name: 'Accepted' }>, i
     case 'request':
       // RFC 6026 Figure 7: INVITE retransmissions in Accepted are absorbed (the UAS core, not the
       // transaction, retransmits 2xx).
+    case 'tu-trying':
       return { state, actions: [] };
     case 'timer':
       // RFC 6026 §8.5: "If Timer L fires while the INVITE server transaction is in the Accepted

@@ -145,6 +145,10 @@ export class LingeringInviteView implements ServerTransaction {
     // Accepted absorbs everything but a 2xx from the TU, and the TU no longer has this call.
   }
 
+  trying(): void {
+    // A final response was sent: no 100 Trying any more (Accepted absorbs it).
+  }
+
   terminate(): void {
     // Expires with its queue.
   }

@@ -56,6 +56,8 @@ export function nonInviteServerTransition(state: NonInviteServerState, input: In
           return { state: TERMINATED, actions: [{ kind: 'transport-error', failure: input.failure }, { kind: 'terminated' }] };
         case 'ack':
         case 'timer':
+        // §16.2: a stateful proxy SHOULD NOT send 100 Trying for a non-INVITE request (RFC 4320 §4.1).
+        case 'tu-trying':
           return { state, actions: [] };
         default:
           return assertNever(input);
@@ -76,6 +78,7 @@ export function nonInviteServerTransition(state: NonInviteServerState, input: In
           // Figure 8: Completed --Transport Err. / Inform TU--> Terminated.
           return { state: TERMINATED, actions: [{ kind: 'cancel-timer', timer: 'J' }, { kind: 'transport-error', failure: input.failure }, { kind: 'terminated' }] };
         case 'tu-response':
+        case 'tu-trying':
         case 'ack':
           return { state, actions: [] };
         default:

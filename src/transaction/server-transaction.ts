@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { buildResponse } from '../message/build-response.js';
 import { ownString, type SipMessage } from '../message/message.js';
 import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
 import { branchOfKey } from './matching.js';
@@ -43,6 +44,12 @@ export interface ServerTransaction {
   readonly createdAt: number;
   /** Sends a provisional or final response through the state machine (Figures 7 and 8). */
   respond(response: SipMessage): void;
+  /**
+   * INVITE: the 100 Trying of §17.2.1, built from the request when it goes: at once, or (timers.trying
+   * > 0) only when no other response has been sent that long after, or at once on a retransmission.
+   * A non-INVITE transaction ignores it (§16.2: SHOULD NOT).
+   */
+  trying(): void;
   /** Ends the transaction now; no further sends. */
   terminate(): void;
 }
@@ -135,6 +142,10 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
     this.input({ kind: 'tu-response', response });
   }
 
+  trying(): void {
+    this.input({ kind: 'tu-trying' });
+  }
+
   /** A retransmission of the request (§17.2.3 matched it). */
   receiveRequest(): void {
     this.input({ kind: 'request' });
@@ -183,6 +194,10 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
             this.req = null;
             this.send(a.response.compact());
           }
+          break;
+        case 'send-trying':
+          // The transaction is still Proceeding, so the request is still held.
+          this.input({ kind: 'tu-response', response: buildResponse(this.request, 100) });
           break;
         case 'start-timer':
           if ((a.timer === 'L' || a.timer === 'J') && this.deps.linger?.(this, a.ms) === true) break;

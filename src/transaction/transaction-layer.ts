@@ -59,7 +59,7 @@ type AnyServer = ServerTransactionDriver<{ readonly name: ServerTransaction['sta
  * (§17.1.3, §17.2.3) and hands the rest to the TU. All timers run on the injected clock.
  *
  * How the proxy (the TU) drives it: the transport calls `receive()` for every parsed message.
- * `onRequest` gets each new server transaction (INVITE: `tx.respond(100)` at once, §16.2; CANCEL:
+ * `onRequest` gets each new server transaction (INVITE: `tx.trying()`, §16.2 / §17.2.1; CANCEL:
  * `findInvite(cancel)`, answer 200, cancel the branches, §16.10). Each branch is
  * `createClient(request-with-own-Via, dest, handlers)`; `onResponse` results are relayed with
  * `serverTx.respond()`, `onTimeout` counts as a 408 and `onTransportError` as a 503 (§16.7,

@@ -30,6 +30,12 @@ export interface TimerConfig {
   readonly T4: number;
   /** RFC 3261 §16.6 step 11: > 3 min. Used by the proxy, kept here with the others. */
   readonly timerC: number;
+  /**
+   * How long an INVITE server transaction holds the TU's 100 Trying back (§17.2.1): it goes only
+   * when no other response has been sent by then, or at once on a retransmission. 0 (the default
+   * here): at once.
+   */
+  readonly trying?: number;
 }
 
 export const DEFAULT_TIMERS: TimerConfig = { T1: 500, T2: 4000, T4: 5000, timerC: 181_000 };

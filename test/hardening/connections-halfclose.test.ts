@@ -43,13 +43,14 @@ describe('half-close', () => {
     assert.equal(r.ended, true);
   });
 
-  it('TLS: an INVITE then FIN gets 100 Trying and, later, its final response (the PBX is down), then FIN', { timeout: 20_000 }, async () => {
+  it('TLS: an INVITE then FIN gets its final response (the PBX is down), then FIN', { timeout: 20_000 }, async () => {
     const s = await tlsClient(e!.tlsPort);
     sockets.push(s);
     const r = await requestThenFin(s, inviteText(e!.tlsPort));
     const statuses = [...r.bytes.matchAll(/^SIP\/2\.0 (\d{3}) /gm)].map((m) => Number(m[1]));
-    assert.equal(statuses[0], 100, r.bytes);
-    assert.ok(statuses.some((st) => st >= 300), `a final response on the half-closed flow: ${statuses.join(',')}`);
+    // A 100 Trying comes first only when the final took longer than timers.trying (§17.2.1).
+    assert.ok(statuses.every((st, i) => st >= 300 ? i === statuses.length - 1 : st === 100), r.bytes);
+    assert.ok(statuses.length > 0 && statuses[statuses.length - 1]! >= 300, `a final response on the half-closed flow: ${statuses.join(',')}`);
     assert.equal(r.ended, true);
   });
 

@@ -89,7 +89,7 @@ export interface Harness {
   readonly ended: ServerTransaction[];
 }
 
-export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequest' | 'compactLingering'>> = {}): Harness {
+export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequest' | 'compactLingering' | 'timers'>> = {}): Harness {
   const clock = new VirtualClock();
   const transport = new FakeTransport(clock);
   const h: Omit<Harness, 'layer'> = { clock, transport, requests: [], acks: [], strays: [], ended: [] };
@@ -104,6 +104,7 @@ export function harness(overrides: Partial<Pick<TransactionLayerOptions, 'onRequ
     onStrayResponse: (r) => h.strays.push(r),
     onServerTxTerminated: (tx) => h.ended.push(tx),
     ...(overrides.compactLingering !== undefined ? { compactLingering: overrides.compactLingering } : {}),
+    ...(overrides.timers !== undefined ? { timers: overrides.timers } : {}),
   });
   return { ...h, layer };
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildResponse } from '../../../src/message/build-response.js';
+import { DEFAULT_TIMERS } from '../../../src/transaction/types.js';
 import { harness, settle, tlsSource, udpSource } from '../../helpers/transaction-fakes.js';
 import { ackFor, request } from '../../helpers/transaction-messages.js';
 
@@ -26,6 +27,81 @@ test('INVITE server: 100 Trying from the TU, request retransmission gets the las
   assert.equal(h.requests.length, 1, 'retransmission not passed up');
   assert.equal(tx.lastResponse?.status, 180);
   assert.deepEqual(h.transport.sent[0]!.dest, { transport: 'udp', address: '192.0.2.10', port: 5060 });
+});
+
+// RFC 3261 §17.2.1: "MUST generate a 100 (Trying) response unless it knows that the TU will generate a
+// provisional or final response within 200 ms". timers.trying holds the TU's 100 back that long.
+const HELD = { ...DEFAULT_TIMERS, trying: 100 };
+
+test('INVITE server, timers.trying 100: the 100 Trying goes when nothing else was sent by then, once', () => {
+  const h = harness({ timers: HELD });
+  const invite = inbound();
+  h.layer.receive(invite, udpSource());
+  const tx = h.requests[0]!.tx;
+  tx.trying();
+  tx.trying();
+  h.clock.advance(99);
+  assert.equal(h.transport.sent.length, 0, 'held back');
+  h.clock.advance(1);
+  assert.deepEqual(h.transport.times('100'), [100]);
+  const sent = h.transport.sent[0]!.message;
+  assert.equal(sent.status, 100);
+  assert.equal(sent.to().tag, null, 'no To-tag on a 100 (§17.2.1)');
+  assert.equal(sent.callId(), invite.callId());
+  h.layer.receive(inbound(), udpSource());
+  assert.deepEqual(h.transport.labels(), ['100', '100'], 'a retransmission gets the 100 as the last provisional');
+  tx.respond(buildResponse(invite, 180, { toTag: 't1' }));
+  h.clock.advance(1000);
+  assert.deepEqual(h.transport.labels(), ['100', '100', '180']);
+});
+
+test('INVITE server, timers.trying 100: a response sent first makes the 100 moot (provisional or final)', () => {
+  for (const status of [180, 200, 486]) {
+    const h = harness({ timers: HELD });
+    const invite = inbound();
+    h.layer.receive(invite, udpSource());
+    const tx = h.requests[0]!.tx;
+    tx.trying();
+    h.clock.advance(40);
+    tx.respond(buildResponse(invite, status, { toTag: 't1' }));
+    h.clock.advance(200);
+    assert.equal(h.transport.times('100').length, 0, `no 100 after a ${status}`);
+    assert.deepEqual(h.transport.times(String(status)).slice(0, 1), [40]);
+  }
+});
+
+test('INVITE server, timers.trying 100: a retransmission of the INVITE releases the held 100 at once, and only once', () => {
+  const h = harness({ timers: HELD });
+  const invite = inbound();
+  h.layer.receive(invite, udpSource());
+  const tx = h.requests[0]!.tx;
+  tx.trying();
+  h.clock.advance(30);
+  h.layer.receive(inbound(), udpSource());
+  assert.deepEqual(h.transport.times('100'), [30]);
+  h.clock.advance(500);
+  assert.deepEqual(h.transport.times('100'), [30], 'the timer was cancelled');
+  assert.equal(h.requests.length, 1);
+});
+
+test('INVITE server, timers.trying 0 (the layer default): the 100 Trying goes at once; a 180 after it is not held', () => {
+  const h = harness();
+  const invite = inbound();
+  h.layer.receive(invite, udpSource());
+  const tx = h.requests[0]!.tx;
+  tx.trying();
+  assert.deepEqual(h.transport.labels(), ['100']);
+  tx.trying();
+  assert.deepEqual(h.transport.labels(), ['100'], 'once');
+  assert.equal(h.clock.pending, 0, 'no timer');
+});
+
+test('non-INVITE server: trying() sends nothing (§16.2: SHOULD NOT)', () => {
+  const h = harness({ timers: HELD });
+  h.layer.receive(request({ method: 'OPTIONS', branch: 'z9hG4bK-opt-1' }), udpSource());
+  h.requests[0]!.tx.trying();
+  h.clock.advance(1000);
+  assert.equal(h.transport.sent.length, 0);
 });
 
 test('INVITE server over UDP: 486 retransmitted by Timer G (T1 doubling, capped at T2), ACK -> Confirmed, Timer I = T4', () => {
