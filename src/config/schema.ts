@@ -67,12 +67,15 @@ const tls = obj('TLS policy (S-TLS, S-VAL)', {
   clientSessionCache: withDefault(bool('resume TLS sessions to lb hosts: one session per (host name, port), at most 1,000, only after full verification, offered only to the name it was verified for'), true),
 });
 
+/** timers.trying's default: half of §17.2.1's 200 ms, far under a caller's Timer A (T1, 500 ms). */
+export const DEFAULT_TRYING_MS = 100;
+
 const timers = obj('RFC 3261 timers, milliseconds', {
   T1: withDefault(int('RTT estimate (§17.1.1.1)', 50, 10_000), 500),
   T2: withDefault(int('maximum retransmit interval for non-INVITE requests and INVITE responses', 500, 60_000), 4000),
   T4: withDefault(int('maximum time a message stays in the network', 500, 60_000), 5000),
   timerC: withDefault(int('proxy INVITE transaction timeout (§16.6 step 11: more than 3 min)', 1000, 3_600_000), 181_000),
-  trying: withDefault(int('the edge\'s 100 Trying to an INVITE goes only when no other response has been sent this long after the INVITE arrived (or at once on a retransmission); 0: at once. §17.2.1 requires it unless the TU answers within 200 ms', 0, 200), 100),
+  trying: withDefault(int('the edge\'s 100 Trying to an INVITE goes only when no other response has been sent this long after the INVITE arrived (or at once on a retransmission); 0: at once. §17.2.1 requires it unless the TU answers within 200 ms', 0, 200), DEFAULT_TRYING_MS),
   inviteFailover: withDefault(int('an INVITE branch with no response at all (not even 100 Trying) this long is given up and the next host tried; 0: off (only Timer B/C). 4 s: far above a healthy hop\'s 100 Trying (<200 ms, §17.2.1), and four hosts fit in the caller\'s 32 s Timer B', 0, 60_000), 4000),
 });
 

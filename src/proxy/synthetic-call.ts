@@ -17,6 +17,7 @@ import { SrtpGate } from './srtp-gate.js';
 import type { ForwardDecision, Router } from './types.js';
 import { DEFAULT_SRTP_POLICY } from '../sdp/srtp-policy.js';
 import { TransactionLayer } from '../transaction/transaction-layer.js';
+import { DEFAULT_TRYING_MS } from '../config/schema.js';
 import { DEFAULT_TIMERS, type PeerAddress } from '../transaction/types.js';
 
 const CRLF = '\r\n';
@@ -109,7 +110,7 @@ export interface CallRigOptions {
   readonly compactLingering?: boolean;
 }
 
-const RIG_TIMERS = { ...DEFAULT_TIMERS, trying: 100 };
+const RIG_TIMERS = { ...DEFAULT_TIMERS, trying: DEFAULT_TRYING_MS };
 
 export function createCallRig(clock: Clock, opts: CallRigOptions = {}): CallRig {
   /** Messages the edge sent, handled by the scripted peers after the edge's turn. */

@@ -24,7 +24,8 @@ export interface ConnEdge {
 }
 
 /** Starts the edge with `limits` (YAML flow mapping body, e.g. `maxConnectionsPerListener: 50`). */
-export async function startConnEdge(limits: string): Promise<ConnEdge> {
+/** `extra`: more top-level YAML (e.g. `timers: { ... }`). */
+export async function startConnEdge(limits: string, extra = ''): Promise<ConnEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'sips-edge-conn-'));
   const pki = generateLabPki({ outDir: dir, edgeName: EDGE_NAME });
   const edge = await EdgeProcess.start(`edge:
@@ -43,6 +44,7 @@ routing:
 limits: { ${limits} }
 admin: { enabled: true, address: 127.0.0.1, port: 0 }
 logging: { level: info }
+${extra}
 `);
   const admin = edge.logs.find((l) => l.event === 'listening')?.['admin'] as { port: number } | null;
   if (!admin) throw new Error('no admin address in the listening line');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildResponse } from '../../../src/message/build-response.js';
-import { DEFAULT_TIMERS } from '../../../src/transaction/types.js';
+import { DEFAULT_TIMERS, type TimerConfig } from '../../../src/transaction/types.js';
 import { harness, settle, tlsSource, udpSource } from '../../helpers/transaction-fakes.js';
 import { ackFor, request } from '../../helpers/transaction-messages.js';
 
@@ -33,12 +33,18 @@ test('INVITE server: 100 Trying from the TU, request retransmission gets the las
 // provisional or final response within 200 ms". timers.trying holds the TU's 100 back that long.
 const HELD = { ...DEFAULT_TIMERS, trying: 100 };
 
-test('INVITE server, timers.trying 100: the 100 Trying goes when nothing else was sent by then, once', () => {
-  const h = harness({ timers: HELD });
+/** A layer with these timers, one INVITE received and its transaction asked for the 100 Trying. */
+function tryingAsked(timers: TimerConfig = HELD) {
+  const h = harness({ timers });
   const invite = inbound();
   h.layer.receive(invite, udpSource());
   const tx = h.requests[0]!.tx;
   tx.trying();
+  return { h, invite, tx };
+}
+
+test('INVITE server, timers.trying 100: the 100 Trying goes when nothing else was sent by then, once', () => {
+  const { h, invite, tx } = tryingAsked();
   tx.trying();
   h.clock.advance(99);
   assert.equal(h.transport.sent.length, 0, 'held back');
@@ -57,11 +63,7 @@ test('INVITE server, timers.trying 100: the 100 Trying goes when nothing else wa
 
 test('INVITE server, timers.trying 100: a response sent first makes the 100 moot (provisional or final)', () => {
   for (const status of [180, 200, 486]) {
-    const h = harness({ timers: HELD });
-    const invite = inbound();
-    h.layer.receive(invite, udpSource());
-    const tx = h.requests[0]!.tx;
-    tx.trying();
+    const { h, invite, tx } = tryingAsked();
     h.clock.advance(40);
     tx.respond(buildResponse(invite, status, { toTag: 't1' }));
     h.clock.advance(200);
@@ -71,11 +73,7 @@ test('INVITE server, timers.trying 100: a response sent first makes the 100 moot
 });
 
 test('INVITE server, timers.trying 100: a retransmission of the INVITE releases the held 100 at once, and only once', () => {
-  const h = harness({ timers: HELD });
-  const invite = inbound();
-  h.layer.receive(invite, udpSource());
-  const tx = h.requests[0]!.tx;
-  tx.trying();
+  const { h } = tryingAsked();
   h.clock.advance(30);
   h.layer.receive(inbound(), udpSource());
   assert.deepEqual(h.transport.times('100'), [30]);
@@ -84,12 +82,8 @@ test('INVITE server, timers.trying 100: a retransmission of the INVITE releases 
   assert.equal(h.requests.length, 1);
 });
 
-test('INVITE server, timers.trying 0 (the layer default): the 100 Trying goes at once; a 180 after it is not held', () => {
-  const h = harness();
-  const invite = inbound();
-  h.layer.receive(invite, udpSource());
-  const tx = h.requests[0]!.tx;
-  tx.trying();
+test('INVITE server, timers.trying 0 (the layer default): the 100 Trying goes at once, once, with no timer', () => {
+  const { h, tx } = tryingAsked(DEFAULT_TIMERS);
   assert.deepEqual(h.transport.labels(), ['100']);
   tx.trying();
   assert.deepEqual(h.transport.labels(), ['100'], 'once');
