@@ -201,6 +201,9 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
   const send = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
     // A flow of another worker (the answer to a request it handed over): that worker writes it.
     if (routing !== null && routing.divertSend(data, dest)) return Promise.resolve(null);
+    return sendHere(data, dest);
+  };
+  const sendHere = (data: Buffer, dest: PeerAddress): Promise<unknown> => {
     const flow = dest.flowId !== undefined ? transport.getFlow(dest.flowId) : undefined;
     const sent = flow !== undefined ? transport.send(flow.id, data) : transport.send(dest, data);
     const capture = deps.capture;
@@ -209,6 +212,16 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
       const f = used ?? flow;
       capture('out', dest.transport, f?.local ?? { address: '0.0.0.0', port: dest.localPort ?? 0 }, f?.remote ?? dest, data);
     });
+  };
+  /** What the transactions send (TransactionTransport.sendNoWait): the same, with no promise unless capturing. */
+  const sendNoWait = (data: Buffer, dest: PeerAddress, onFailure: (err: unknown) => void): void => {
+    if (routing !== null && routing.divertSend(data, dest)) return;
+    if (deps.capture !== undefined) {
+      sendHere(data, dest).then(undefined, onFailure);
+      return;
+    }
+    const flowId = dest.flowId;
+    transport.sendNoWait(flowId !== undefined && transport.getFlow(flowId) !== undefined ? flowId : dest, data, onFailure);
   };
 
   // Bind: every listener, before anything that names the edge's own addresses.
@@ -233,7 +246,7 @@ export async function startSipStack(config: EdgeConfig, deps: SipStackDeps): Pro
     agent: AGENT,
   });
   const transactions: TransactionLayer = new TransactionLayer({
-    transport: { send },
+    transport: { send, sendNoWait },
     clock,
     timers: config.timers,
     onRequest: (req, tx) => proxy.onRequest(req, tx),

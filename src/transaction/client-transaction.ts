@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { SipMessage } from '../message/message.js';
 import type { ClientAction, ClientContext, ClientInput, ClientKind, ClientMachine } from './client-machine.js';
-import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
+import { TimerSet, sendOrReport, toFailure, type TxTiming } from './fsm.js';
 import type { InviteClientState } from './invite-client.js';
 import type { NonInviteClientState } from './non-invite-client.js';
 import type { ClientTransactionHandlers, PeerAddress, TransactionTransport } from './types.js';
@@ -176,7 +176,7 @@ export class ClientTransactionDriver<S extends { readonly name: ClientTransactio
 
   /** §17.1.4: a rejected send becomes the machine's "Transport Err." input. */
   private send(data: Buffer): void {
-    sendOrReport(this.deps.transport, data, this.dest, (failure) => this.input({ kind: 'transport-error', failure }));
+    sendOrReport(this.deps.transport, data, this.dest, (err) => this.input({ kind: 'transport-error', failure: toFailure(err) }));
   }
 
   private finish(): void {

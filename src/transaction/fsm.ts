@@ -66,16 +66,21 @@ export function toFailure(err: unknown): TransportFailure {
 
 /**
  * §17.1.4 / §17.2.x: hands one message to the transport; a rejected (or throwing) send is reported
- * as the machine's "Transport Err." input.
+ * as the machine's "Transport Err." input. `onFailure` gets what the send rejected with (toFailure
+ * makes it a TransportFailure), never synchronously: the machine is not re-entered mid-step.
  */
-export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: PeerAddress, onFailure: (f: TransportFailure) => void): void {
+export function sendOrReport(transport: TransactionTransport, data: Buffer, dest: PeerAddress, onFailure: (err: unknown) => void): void {
   let sent: Promise<unknown>;
   try {
+    if (transport.sendNoWait !== undefined) {
+      transport.sendNoWait(data, dest, onFailure);
+      return;
+    }
     sent = transport.send(data, dest);
   } catch (err) {
     sent = Promise.reject(err);
   }
-  sent.then(undefined, (err: unknown) => onFailure(toFailure(err)));
+  sent.then(undefined, onFailure);
 }
 
 /** Method-style, so a driver of any machine's timers is a driver of `string` timers (bivariant). */

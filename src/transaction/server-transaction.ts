@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { buildResponse } from '../message/build-response.js';
 import { ownString, type SipMessage } from '../message/message.js';
-import { TimerSet, sendOrReport, type TxTiming } from './fsm.js';
+import { TimerSet, sendOrReport, toFailure, type TxTiming } from './fsm.js';
 import { branchOfKey } from './matching.js';
 import type { InviteServerState } from './invite-server.js';
 import type { NonInviteServerState } from './non-invite-server.js';
@@ -228,7 +228,7 @@ export class ServerTransactionDriver<S extends { readonly name: ServerTransactio
   }
 
   private send(data: Buffer): void {
-    sendOrReport(this.deps.transport, data, this.responseDest, (failure) => this.input({ kind: 'transport-error', failure }));
+    sendOrReport(this.deps.transport, data, this.responseDest, (err) => this.input({ kind: 'transport-error', failure: toFailure(err) }));
   }
 
   private finish(): void {

@@ -16,6 +16,13 @@ export interface TransactionTransport {
    * The rejection carries `reason` (e.g. 'handshake-timeout', 'name-mismatch', 'connect-refused').
    */
   send(data: Buffer, dest: PeerAddress): Promise<unknown>;
+  /**
+   * The same send without a promise: `onFailure` is called (never synchronously) with what `send`
+   * would have rejected with. Every message a transaction sends goes this way when the transport
+   * has it: a promise, its reaction and a microtask per message were a measurable share of the
+   * edge's CPU per call (issue 13).
+   */
+  sendNoWait?(data: Buffer, dest: PeerAddress, onFailure: (err: unknown) => void): void;
 }
 
 export interface TransportFailure {

@@ -84,6 +84,12 @@ export class ConnectionPool {
     return new Promise((resolve, reject) => this.connect(key, target, { data, resolve, reject }));
   }
 
+  /** Writes on the open pooled connection to `target`; false (nothing written) when there is none. */
+  sendOpen(target: StreamTarget, data: Uint8Array): boolean {
+    const e = this.entries.get(poolKey(target));
+    return e?.state === 'open' && e.flow.send(data);
+  }
+
   /** The flow closed: the next send to its target connects again. */
   forget(flow: Flow): void {
     const key = this.keyOfFlow.get(flow.id);

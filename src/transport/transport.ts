@@ -175,6 +175,25 @@ export class Transport {
   }
 
   /**
+   * `send` without a promise for the common cases (an open flow, a UDP address, an open pooled
+   * connection): `onFailure` gets what `send` would reject with, never synchronously. Anything
+   * else (a connect, a name to resolve, an error) takes `send`'s path.
+   */
+  sendNoWait(target: SendTarget, data: Uint8Array, onFailure: (err: unknown) => void): void {
+    if (this.state !== 'stopped') {
+      if (typeof target === 'string') {
+        if (this.table.get(target)?.send(data) === true) return;
+      } else if (target.transport === 'udp') {
+        if (this.udp.sendNoWait(target.address, target.port, data, target.localPort, onFailure)) return;
+      } else if (this.pool.sendOpen(target as StreamTarget, data)) {
+        return;
+      }
+    }
+    // A flow or pooled connection that refused the write did nothing: send() finds it closed again.
+    this.send(target, data).then(undefined, onFailure);
+  }
+
+  /**
    * Opens (or finds) the pooled connection to a TCP/TLS target ahead of traffic by sending it the
    * RFC 5626 §3.5.1 keep-alive ping, which a SIP stream peer answers with CRLF or skips (RFC 3261
    * §7.5): the same pool entry, peer check and handshake deadline as the first message would get.

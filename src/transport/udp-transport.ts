@@ -88,6 +88,23 @@ export class UdpTransport {
     return this.sendTo(family === 6 ? 'IPv6' : 'IPv4', host, port, data, localPort);
   }
 
+  /**
+   * Sends one datagram to an address literal with a bound socket of its family: true, and a send
+   * error later goes to `onFailure`. False (nothing sent) for anything `send` handles otherwise:
+   * too large, a name, no socket of the family.
+   */
+  sendNoWait(host: string, port: number, data: Uint8Array, localPort: number | undefined, onFailure: (err: unknown) => void): boolean {
+    if (data.length > this.ctx.maxDatagramSize) return false;
+    const family = ipFamily(host);
+    if (family === 0) return false;
+    const bound = this.socketFor(family === 6 ? 'IPv6' : 'IPv4', localPort);
+    if (bound === undefined) return false;
+    bound.socket.send(data, port, host, (err) => {
+      if (err) onFailure(new TransportError(TRANSPORT_ERROR_CODES.SEND, 'send-failed', `udp to ${host}:${port}: ${errorDetail(err)}`, { cause: err }));
+    });
+    return true;
+  }
+
   private async sendToName(host: string, port: number, data: Uint8Array, localPort?: number): Promise<null> {
     const families = new Set(this.sockets.map((b) => b.local.family));
     const found = await lookup(host, families.size === 1 && families.has('IPv6') ? { family: 6 } : families.has('IPv4') ? { family: 4 } : {});
@@ -95,14 +112,7 @@ export class UdpTransport {
   }
 
   private sendTo(family: 'IPv4' | 'IPv6', address: string, port: number, data: Uint8Array, localPort?: number): Promise<null> {
-    // Leave by the listener the caller chose (the exit leg), so peers that answer to the source
-    // address (symmetric SIP, RFC 3581) reach the right side of the edge.
-    let bound: Bound | undefined;
-    for (const b of this.sockets) {
-      if (b.local.family !== family) continue;
-      if (localPort === undefined || b.local.port === localPort) { bound = b; break; }
-      bound ??= b;
-    }
+    const bound = this.socketFor(family, localPort);
     if (bound === undefined) {
       return Promise.reject(new TransportError(TRANSPORT_ERROR_CODES.NO_SOCKET, 'no-socket-for-family', `no UDP socket for ${family} destination ${address}`));
     }
@@ -113,6 +123,20 @@ export class UdpTransport {
         else resolve(null);
       });
     });
+  }
+
+  /**
+   * Leave by the listener the caller chose (the exit leg), so peers that answer to the source
+   * address (symmetric SIP, RFC 3581) reach the right side of the edge.
+   */
+  private socketFor(family: 'IPv4' | 'IPv6', localPort: number | undefined): Bound | undefined {
+    let bound: Bound | undefined;
+    for (const b of this.sockets) {
+      if (b.local.family !== family) continue;
+      if (localPort === undefined || b.local.port === localPort) return b;
+      bound ??= b;
+    }
+    return bound;
   }
 
   close(): Promise<void> {

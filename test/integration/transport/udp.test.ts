@@ -91,6 +91,26 @@ describe('UDP', () => {
     }
   });
 
+  it('sendNoWait: delivers like send, and reports what send would reject with, never synchronously', () =>
+    withListener(async (t, inbox, port) => {
+      const failures: unknown[] = [];
+      const onFailure = (err: unknown): void => void failures.push(err);
+      t.sendNoWait({ transport: 'udp', address: '127.0.0.1', port }, sipRequest('nowait'), onFailure);
+      assert.equal(tagOf((await inbox.next()).data), 'nowait');
+      // EACCES from the kernel (broadcast without SO_BROADCAST), a family with no socket, too large,
+      // an unknown flow: each reported once, after this turn, as a TransportError with send's code.
+      const big = Buffer.alloc(70_000, 0x41);
+      t.sendNoWait({ transport: 'udp', address: '255.255.255.255', port: 9 }, sipRequest('bcast'), onFailure);
+      t.sendNoWait({ transport: 'udp', address: '::1', port: 9 }, sipRequest('v6'), onFailure);
+      t.sendNoWait({ transport: 'udp', address: '127.0.0.1', port: 9 }, big, onFailure);
+      t.sendNoWait('no-such-flow', sipRequest('flow'), onFailure);
+      assert.equal(failures.length, 0, 'a failure was reported synchronously');
+      const deadline = Date.now() + 5_000;
+      while (failures.length < 4 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      const codes = failures.map((e) => (e instanceof TransportError ? e.code : String(e))).sort();
+      assert.deepEqual(codes, ['SIPS_ERR_TRANSPORT_NO_FLOW', 'SIPS_ERR_TRANSPORT_NO_SOCKET', 'SIPS_ERR_TRANSPORT_SEND', 'SIPS_ERR_TRANSPORT_TOO_LARGE']);
+    }));
+
   it('drops CRLF keep-alive datagrams instead of handing them up', () =>
     withListener(async (t, inbox, port, raw) => {
       const dropped = nextEvent(t, 'datagramDropped');
