@@ -39,6 +39,35 @@ export const TOKEN_BYTES: Uint8Array = (() => {
   return t;
 })();
 
+/** 1 for A-Z a-z 0-9. */
+const ALNUM_BYTES: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0x30; b <= 0x39; b++) t[b] = 1;
+  for (let b = 0x41; b <= 0x5a; b++) t[b] = 1;
+  for (let b = 0x61; b <= 0x7a; b++) t[b] = 1;
+  return t;
+})();
+
+/**
+ * A host name or IPv4 address as the edge reads one (RFC 3261 §25.1 hostname, with "_" tolerated
+ * as other stacks do): alphanumeric first, alphanumeric or "." last, alphanumerics, "_", "." and
+ * "-" between. The RegExp `^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9.])?$` as a loop: it runs for
+ * every Via and SIP URI read.
+ */
+export function isHostText(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || ALNUM_BYTES[s.charCodeAt(0)] !== 1) return false;
+  for (let i = 1; i < n - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (ALNUM_BYTES[c] !== 1 && c !== 0x5f && c !== 0x2e && c !== 0x2d) return false;
+  }
+  if (n > 1) {
+    const c = s.charCodeAt(n - 1);
+    if (ALNUM_BYTES[c] !== 1 && c !== 0x2e) return false;
+  }
+  return true;
+}
+
 export function isTokenByte(b: number): boolean {
   return TOKEN_BYTES[b] === 1;
 }

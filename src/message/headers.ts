@@ -1,5 +1,5 @@
 import { BRANCH_MAGIC_COOKIE } from './constants.js';
-import { OWS, TOKEN, TOKEN_CHARS } from './grammar.js';
+import { OWS, TOKEN, TOKEN_BYTES, TOKEN_CHARS, isHostText } from './grammar.js';
 import { SipParseError } from './parse-error.js';
 import { findParam, parseParams, serializeParams, setParam, skipQuoted, type Param } from './params.js';
 import { parseUri, type Uri } from './uri.js';
@@ -27,23 +27,55 @@ export interface Via {
 /** sent-protocol = protocol-name SLASH protocol-version SLASH transport, then LWS (RFC 3261 §20.42). */
 const VIA_RE = new RegExp(`^(${TOKEN})${OWS}/${OWS}(${TOKEN})${OWS}/${OWS}(${TOKEN})[ \\t]+`);
 
+const SIP_2_0 = 'SIP/2.0/';
+
+/**
+ * The sent-protocol as nearly every Via writes it (`SIP/2.0/` + an upper-case transport + SP):
+ * [protocol, version, transport, where the sent-by starts], or null for VIA_RE to read. Same
+ * result as the RegExp, without its match array and capture strings.
+ */
+function commonSentProtocol(value: string): readonly [string, string, string, number] | null {
+  if (!value.startsWith(SIP_2_0)) return null;
+  let i = SIP_2_0.length;
+  while (i < value.length && TOKEN_BYTES[value.charCodeAt(i)] === 1) i++;
+  if (i === SIP_2_0.length) return null;
+  const t = value.charCodeAt(i);
+  if (t !== 0x20 && t !== 0x09) return null;
+  const transport = value.slice(SIP_2_0.length, i);
+  let end = i + 1;
+  while (value.charCodeAt(end) === 0x20 || value.charCodeAt(end) === 0x09) end++;
+  const known = transport === 'UDP' ? 'UDP' : transport === 'TLS' ? 'TLS' : transport === 'TCP' ? 'TCP' : transport.toUpperCase();
+  return ['SIP', '2.0', known, end];
+}
+
 export function parseVia(value: string): Via {
-  const m = VIA_RE.exec(value);
-  if (m === null) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-protocol in "${value}"`);
-  let i = m[0].length;
+  let protocol: string;
+  let version: string;
+  let transport: string;
+  let i: number;
+  const common = commonSentProtocol(value);
+  if (common !== null) {
+    [protocol, version, transport, i] = common;
+  } else {
+    const m = VIA_RE.exec(value);
+    if (m === null) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-protocol in "${value}"`);
+    protocol = m[1]!;
+    version = m[2]!;
+    transport = m[3]!.toUpperCase();
+    i = m[0].length;
+  }
   let host: string;
   const start = i;
-  if (value[i] === '[') {
+  if (value.charCodeAt(i) === 0x5b /* [ */) {
     const close = value.indexOf(']', i);
     if (close < 0) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad IPv6 sent-by in "${value}"`);
     host = value.slice(i, close + 1);
     i = close + 1;
+    if (!/^\[[0-9A-Fa-f:.]+\]$/.test(host)) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-by host in "${value}"`);
   } else {
-    while (i < value.length && !' \t:;'.includes(value[i]!)) i++;
+    for (let c = value.charCodeAt(i); i < value.length && c !== 0x20 && c !== 0x09 && c !== 0x3a && c !== 0x3b; c = value.charCodeAt(++i));
     host = value.slice(start, i);
-  }
-  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9.])?)$/.test(host)) {
-    throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-by host in "${value}"`);
+    if (!isHostText(host)) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad sent-by host in "${value}"`);
   }
   while (value[i] === ' ' || value[i] === '\t') i++;
   let port: number | null = null;
@@ -70,9 +102,9 @@ export function parseVia(value: string): Via {
   const ttl = ttlV === undefined || ttlV === null ? null : Number(ttlV);
   if (ttl !== null && (!Number.isInteger(ttl) || ttl < 0 || ttl > 255)) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad ttl in "${value}"`);
   return {
-    protocol: m[1]!,
-    version: m[2]!,
-    transport: m[3]!.toUpperCase(),
+    protocol,
+    version,
+    transport,
     host,
     port,
     params,
@@ -183,7 +215,42 @@ export interface CSeq {
 // 1*DIGIT: leading zeros are legal (RFC 4475 §3.1.1.1), so only the significant digits are bounded.
 const CSEQ_RE = new RegExp(`^0*(\\d{1,10})[ \\t]+(${TOKEN})$`);
 
+/**
+ * `1*DIGIT LWS Method` read by hand for the common form (digits, white space, a token, nothing
+ * else); anything else goes to CSEQ_RE, whose result it matches. Every message has one.
+ */
 export function parseCSeq(value: string): CSeq {
+  const n = value.length;
+  let i = 0;
+  while (i < n && value.charCodeAt(i) === 0x30) i++;
+  const digits = i;
+  let seq = 0;
+  for (let c = value.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) seq = seq * 10 + (c - 0x30);
+  const ws = i;
+  while (i < n && (value.charCodeAt(i) === 0x20 || value.charCodeAt(i) === 0x09)) i++;
+  const methodStart = i;
+  while (i < n && TOKEN_BYTES[value.charCodeAt(i)] === 1) i++;
+  // At least one digit (a lone 0 counts: the zeros skipped), at most 10 significant, white space, a whole token.
+  if (i === n && methodStart > ws && i > methodStart && ws - digits <= 10 && (ws > digits || digits > 0)) {
+    if (seq >= 2 ** 31) throw new SipParseError('SIPS_ERR_PARSE_CSEQ', `CSeq number out of range "${value}"`);
+    return { seq, method: knownMethod(value.slice(methodStart)) };
+  }
+  return parseCSeqRe(value);
+}
+
+/** The method names every call uses, one string each: a CSeq kept by a transaction holds no slice of the message. */
+function knownMethod(m: string): string {
+  switch (m) {
+    case 'INVITE': return 'INVITE';
+    case 'ACK': return 'ACK';
+    case 'BYE': return 'BYE';
+    case 'CANCEL': return 'CANCEL';
+    case 'OPTIONS': return 'OPTIONS';
+    default: return m;
+  }
+}
+
+function parseCSeqRe(value: string): CSeq {
   const m = CSEQ_RE.exec(value.trim());
   if (m === null) throw new SipParseError('SIPS_ERR_PARSE_CSEQ', `bad CSeq "${value}"`);
   const seq = Number(m[1]);
@@ -199,6 +266,14 @@ export function parseMaxForwards(value: string): number {
 }
 
 export function parseContentLength(value: string): number {
+  // The common form, digits only (at most 9 significant, leading zeros allowed), read by hand.
+  const n = value.length;
+  let i = 0;
+  while (i < n && value.charCodeAt(i) === 0x30) i++;
+  const sig = i;
+  let len = 0;
+  for (let c = value.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) len = len * 10 + (c - 0x30);
+  if (i === n && n > 0 && i - sig <= 9) return len;
   const t = value.trim();
   if (!/^0*\d{1,9}$/.test(t)) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_LENGTH', `bad Content-Length "${value}"`);
   return Number(t);
