@@ -309,11 +309,11 @@ export class SipMessage {
   }
 
   routes(): NameAddr[] {
-    return (this.vRoutes ??= this.values('route').map(parseNameAddr));
+    return (this.vRoutes ??= this.values('route').map(parseRouteEntry));
   }
 
   recordRoutes(): NameAddr[] {
-    return (this.vRecordRoutes ??= this.values('record-route').map(parseNameAddr));
+    return (this.vRecordRoutes ??= this.values('record-route').map(parseRouteEntry));
   }
 
   // --- body -------------------------------------------------------------------------------
@@ -463,6 +463,29 @@ export class SipMessage {
       default: break;
     }
   }
+}
+
+/**
+ * Route and Record-Route entries recur: every in-dialog request of a dialog carries the same route
+ * set, and the edge's own signed entries are the same for every call through one host and flow
+ * (two of them in each ACK and BYE). Each distinct value is parsed once (a NameAddr and its URI are
+ * immutable, so one view serves every message). Bounded and cleared whole when full: values a
+ * stranger makes up only cost it misses. Keys and views are parsed from an own copy of the text,
+ * so the cache never holds a message's header section alive. A value that does not parse is not
+ * kept (it throws each time, as before).
+ */
+const ROUTE_CACHE_LIMIT = 512;
+const routeEntries = new Map<string, NameAddr>();
+
+function parseRouteEntry(value: string): NameAddr {
+  let entry = routeEntries.get(value);
+  if (entry === undefined) {
+    const text = ownString(value);
+    entry = parseNameAddr(text);
+    if (routeEntries.size >= ROUTE_CACHE_LIMIT) routeEntries.clear();
+    routeEntries.set(text, entry);
+  }
+  return entry;
 }
 
 /**

@@ -99,3 +99,30 @@ test('SIP URIs: the sip/sips scheme compared in place, hosts and escapes checked
   assert.equal(outcome(() => parseUri('s1p:a@b')).constructor.name, 'OtherUri');
   assert.equal(outcome(() => parseUri('1sip:a@b')), 'SIPS_ERR_PARSE_URI');
 });
+
+test('Route entries: a value seen before is read from the cache, equal to a fresh parse; a bad one throws every time', async () => {
+  const { parseMessage } = await import('../../../src/message/parse-message.js');
+  const { parseNameAddr } = await import('../../../src/message/headers.js');
+  const own = '<sip:edge.example.com:5061;transport=tls;lr;r2=on;se=o;t=lb01.voice.euc1.pure.cloud;f=w1-7;sg=AAAAAAAAAAAAAAAA>';
+  const bye = (route: string): string => `BYE sip:pbx@192.0.2.5 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.5;branch=z9hG4bK1\r\nRoute: ${route}\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: r1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n`;
+  const read = (route: string) => {
+    const r = parseMessage(Buffer.from(bye(route), 'latin1'));
+    assert.ok(r.ok);
+    return r.value;
+  };
+  const a = read(own).routes();
+  const b = read(own).routes();
+  assert.equal(a[0], b[0], 'the second message got the cached view');
+  assert.notEqual(a, b, 'each message gets its own list');
+  assert.deepEqual(JSON.parse(JSON.stringify(a[0])), JSON.parse(JSON.stringify(parseNameAddr(own))));
+  const bad = read('<sip:edge.example.com;lr');
+  assert.throws(() => bad.routes(), { code: 'SIPS_ERR_PARSE_NAME_ADDR' });
+  assert.throws(() => read('<sip:edge.example.com;lr').routes(), { code: 'SIPS_ERR_PARSE_NAME_ADDR' });
+  // Past the bound: still right for every value (the cache starts over).
+  for (let i = 0; i < 1_500; i++) {
+    const v = `<sip:hop${i}.example.com;lr>`;
+    const got = read(v).routes()[0]!;
+    assert.ok(got.uri instanceof SipUri && got.uri.host === `hop${i}.example.com`);
+  }
+  assert.equal((read(own).routes()[0]!.uri as SipUri).param('t'), 'lb01.voice.euc1.pure.cloud');
+});
