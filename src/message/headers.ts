@@ -89,8 +89,23 @@ export function parseVia(value: string): Via {
   }
   const { params, end } = parseParams(value, i, 'SIPS_ERR_PARSE_VIA', '(');
   if (end < value.length && value[end] !== '(') throw new SipParseError('SIPS_ERR_PARSE_VIA', `trailing text in "${value}"`);
-  const branch = findParam(params, 'branch')?.value ?? null;
-  const rportP = findParam(params, 'rport');
+  // One pass for the five parameters read here; the first of each name counts (as findParam).
+  let branchP: Param | undefined;
+  let rportP: Param | undefined;
+  let ttlP: Param | undefined;
+  let receivedP: Param | undefined;
+  let maddrP: Param | undefined;
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k]!;
+    const n = p.name.length <= 8 ? p.name : '';
+    const name = n === 'branch' || n === 'rport' || n === 'received' || n === 'ttl' || n === 'maddr' ? n : n.toLowerCase();
+    if (name === 'branch') branchP ??= p;
+    else if (name === 'rport') rportP ??= p;
+    else if (name === 'received') receivedP ??= p;
+    else if (name === 'ttl') ttlP ??= p;
+    else if (name === 'maddr') maddrP ??= p;
+  }
+  const branch = branchP?.value ?? null;
   let rport: number | null | undefined;
   if (rportP === undefined) rport = undefined;
   else if (rportP.value === null || rportP.value === '') rport = null;
@@ -98,7 +113,7 @@ export function parseVia(value: string): Via {
     rport = Number(rportP.value);
     if (!Number.isInteger(rport) || rport < 1 || rport > 65535) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad rport in "${value}"`);
   }
-  const ttlV = findParam(params, 'ttl')?.value;
+  const ttlV = ttlP?.value;
   const ttl = ttlV === undefined || ttlV === null ? null : Number(ttlV);
   if (ttl !== null && (!Number.isInteger(ttl) || ttl < 0 || ttl > 255)) throw new SipParseError('SIPS_ERR_PARSE_VIA', `bad ttl in "${value}"`);
   return {
@@ -109,9 +124,9 @@ export function parseVia(value: string): Via {
     port,
     params,
     branch,
-    received: findParam(params, 'received')?.value ?? null,
+    received: receivedP?.value ?? null,
     rport,
-    maddr: findParam(params, 'maddr')?.value ?? null,
+    maddr: maddrP?.value ?? null,
     ttl,
     rfc3261: branch !== null && branch.startsWith(BRANCH_MAGIC_COOKIE),
   };

@@ -46,7 +46,7 @@ export function validateRequest(request: SipMessage, identity: ProxyIdentity): V
   }
   // Step 4: loop detection — one of our Vias whose branch carries this very request's hash.
   // Only a request with more than one Via can have passed through this edge already.
-  const vias = request.values('via').length > 1 ? safeVias(request) : [];
+  const vias = request.hasSeveral('via') ? safeVias(request) : [];
   if (vias.some((v) => identity.isOwnHost(v.host, v.port, v.transport === 'TLS'))) {
     const hash = loopHash(request);
     for (const v of vias) {
