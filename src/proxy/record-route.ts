@@ -69,6 +69,19 @@ export interface OwnRoute {
  * to the edge), 'forged' when it has one but its signature does not verify.
  */
 export function readOwnRoute(uri: SipUri, signer: RouteSigner): OwnRoute | 'forged' | null {
+  // Route entries are parsed once per distinct value (message.ts), so the same SipUri comes back in
+  // every ACK and BYE through one host and flow: its reading is kept with it, for this signer
+  // (a reload's new keys make a new signer). A forged one is read again each time.
+  const memo = ownRouteMemo.get(uri);
+  if (memo !== undefined && memo.signer === signer) return memo.route;
+  const route = readOwnRouteOnce(uri, signer);
+  if (route !== 'forged') ownRouteMemo.set(uri, { signer, route });
+  return route;
+}
+
+const ownRouteMemo = new WeakMap<SipUri, { readonly signer: RouteSigner; readonly route: OwnRoute | null }>();
+
+function readOwnRouteOnce(uri: SipUri, signer: RouteSigner): OwnRoute | 'forged' | null {
   const se = uri.param('se');
   if (se === undefined) return null;
   if (se !== 'o' && se !== 'i') return 'forged';

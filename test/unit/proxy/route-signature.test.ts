@@ -23,6 +23,20 @@ test('a Record-Route entry round-trips: signed with the first key, verified by a
   assert.equal(readOwnRoute(routeUriOf(v)!, new RouteSigner(['other-key-0123456789'])), 'forged');
 });
 
+test('one URI object read again (as the Route cache hands it back): its reading is kept per signer, never across keys', () => {
+  const a = new RouteSigner(['first-key-0123456789']);
+  const uri = routeUriOf(recordRouteValue(OUT, { targetName: 'lb01.voice.euc1.pure.cloud' }, a))!;
+  const first = readOwnRoute(uri, a);
+  assert.notEqual(first, 'forged');
+  assert.equal(readOwnRoute(uri, a), first, 'the same reading, not a second verification');
+  // Another signer without the key (a reload with new keys): the same object is forged for it...
+  const b = new RouteSigner(['other-key-0123456789']);
+  assert.equal(readOwnRoute(uri, b), 'forged');
+  assert.equal(readOwnRoute(uri, b), 'forged');
+  // ...and still the edge's own for the signer that wrote it.
+  assert.deepEqual(readOwnRoute(uri, a), first);
+});
+
 test('any changed, added or missing parameter fails the check; entries without se are not the edge\'s', () => {
   const s = new RouteSigner(['first-key-0123456789']);
   const v = recordRouteValue(OUT, { targetName: 'lb01.example.com' }, s);
