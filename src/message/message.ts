@@ -472,12 +472,16 @@ export class SipMessage {
  * immutable, so one view serves every message). Bounded and cleared whole when full: values a
  * stranger makes up only cost it misses. Keys and views are parsed from an own copy of the text,
  * so the cache never holds a message's header section alive. A value that does not parse is not
- * kept (it throws each time, as before).
+ * kept (it throws each time, as before). Only values up to ROUTE_CACHE_VALUE_CHARS are kept (the
+ * edge's own entries are about 150): at worst (512-character values of two-character parameters)
+ * the cache holds some 512 × 13 KB, where 8 KB values (limits.maxLineLength) could make it 200 MB.
  */
 const ROUTE_CACHE_LIMIT = 512;
+const ROUTE_CACHE_VALUE_CHARS = 512;
 const routeEntries = new Map<string, NameAddr>();
 
 function parseRouteEntry(value: string): NameAddr {
+  if (value.length > ROUTE_CACHE_VALUE_CHARS) return parseNameAddr(value);
   let entry = routeEntries.get(value);
   if (entry === undefined) {
     const text = ownString(value);

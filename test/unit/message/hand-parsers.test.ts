@@ -125,4 +125,10 @@ test('Route entries: a value seen before is read from the cache, equal to a fres
     assert.ok(got.uri instanceof SipUri && got.uri.host === `hop${i}.example.com`);
   }
   assert.equal((read(own).routes()[0]!.uri as SipUri).param('t'), 'lb01.voice.euc1.pure.cloud');
+  // A long value (hundreds of parameters) is parsed each time, never kept.
+  const long = `<sip:edge.example.com;lr${';p=1'.repeat(300)}>`;
+  const l1 = read(long).routes()[0]!;
+  const l2 = read(long).routes()[0]!;
+  assert.notEqual(l1, l2);
+  assert.equal(l1.uri instanceof SipUri && l1.uri.params.length, 301);
 });
