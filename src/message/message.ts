@@ -474,7 +474,7 @@ export class SipMessage {
  * so the cache never holds a message's header section alive. A value that does not parse is not
  * kept (it throws each time, as before). Only values up to ROUTE_CACHE_VALUE_CHARS are kept (the
  * edge's own entries are about 150): at worst (512-character values of two-character parameters)
- * the cache holds some 512 × 13 KB, where 8 KB values (limits.maxLineLength) could make it 200 MB.
+ * the cache holds some 512 × 13 KB, where 8 KB values (limits.maxLineLength) could make it some 100 MB.
  */
 const ROUTE_CACHE_LIMIT = 512;
 const ROUTE_CACHE_VALUE_CHARS = 512;
