@@ -258,6 +258,16 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   const sp1 = line.indexOf(' ');
   if (sp1 <= 0) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const first = line.slice(0, sp1);
+  // The status line as nearly every response writes it (`SIP/2.0 NNN reason`), read by hand; any
+  // other spelling goes the RegExp way below, with the same result.
+  if (first === SIP_VERSION) {
+    const status = threeDigits(line, sp1 + 1);
+    const after = line.length === sp1 + 4 ? -1 : line.charCodeAt(sp1 + 4);
+    if (status >= 100 && status <= 699 && (after === -1 || after === 0x20)) {
+      const reason = after === -1 ? '' : line.slice(sp1 + 5);
+      return { kind: 'response', version: SIP_VERSION, status, reason: reason === 'OK' ? 'OK' : reason };
+    }
+  }
   if (/^SIP\//i.test(first)) {
     checkVersion(first, line);
     const m = /^(\d{3})(?: (.*))?$/.exec(line.slice(sp1 + 1));
@@ -268,13 +278,23 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   }
   const sp2 = line.lastIndexOf(' ');
   if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
-  const method = KNOWN_METHODS.get(first) ?? first;
-  if (!TOKEN_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
+  const known = KNOWN_METHODS.get(first);
+  const method = known ?? first;
+  if (known === undefined && !TOKEN_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
   const uri = line.slice(sp1 + 1, sp2);
   if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
   const version = line.slice(sp2 + 1);
   checkVersion(version, line);
   return { kind: 'request', method, uri, version };
+}
+
+/** The number written by the three decimal digits at `at`, or -1. */
+function threeDigits(s: string, at: number): number {
+  const a = s.charCodeAt(at) - 0x30;
+  const b = s.charCodeAt(at + 1) - 0x30;
+  const c = s.charCodeAt(at + 2) - 0x30;
+  // NaN past the end compares false: -1.
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
 }
 
 function checkVersion(version: string, line: string): void {

@@ -132,3 +132,22 @@ test('Route entries: a value seen before is read from the cache, equal to a fres
   assert.notEqual(l1, l2);
   assert.equal(l1.uri instanceof SipUri && l1.uri.params.length, 301);
 });
+
+test('status line: `SIP/2.0 NNN reason` read by hand gives what ^(\\d{3})(?: (.*))?$ gives', async () => {
+  const { parseMessage } = await import('../../../src/message/parse-message.js');
+  const headers = '\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\nCall-ID: s1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n';
+  const reference = (rest: string): { status: number; reason: string } | string => {
+    const m = /^(\d{3})(?: (.*))?$/.exec(rest);
+    if (m === null) return 'SIPS_ERR_PARSE_STATUS';
+    const status = Number(m[1]);
+    return status < 100 || status > 699 ? 'SIPS_ERR_PARSE_STATUS' : { status, reason: m[2] ?? '' };
+  };
+  let n = 0;
+  for (const rest of strings('0179 Ox\t', 6)) {
+    const r = parseMessage(Buffer.from(`SIP/2.0 ${rest}${headers}`, 'latin1'));
+    const got = r.ok ? { status: r.value.status, reason: (r.value.startLine as { reason: string }).reason } : r.error.code;
+    assert.deepEqual(got, reference(rest), JSON.stringify(rest));
+    n++;
+  }
+  assert.equal(n, (8 ** 7 - 1) / 7); // every string of up to 6 of those 8 characters
+});
