@@ -68,6 +68,17 @@ export const LIST_HEADERS: ReadonlySet<string> = new Set([
   'p-preferred-identity', 'history-info', 'security-client', 'security-server', 'security-verify',
 ]);
 
+/**
+ * One string per known method: a parsed one is a fresh copy (a slice of the message) per message,
+ * and transactions keep it. The start line's method and CSeq's go through this.
+ */
+const KNOWN_METHODS: ReadonlyMap<string, string> = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
+
+/** The interned string of a known method, or undefined. */
+export function knownMethod(m: string): string | undefined {
+  return KNOWN_METHODS.get(m);
+}
+
 /** Limits on what the parser accepts from the network; config/limits.ts exposes them to operators. */
 export interface MessageLimits {
   /** Whole message (start line + headers + body), bytes. */

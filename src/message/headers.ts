@@ -1,4 +1,4 @@
-import { BRANCH_MAGIC_COOKIE } from './constants.js';
+import { BRANCH_MAGIC_COOKIE, knownMethod } from './constants.js';
 import { OWS, TOKEN, TOKEN_BYTES, TOKEN_CHARS, isHostText } from './grammar.js';
 import { SipParseError } from './parse-error.js';
 import { findParam, parseParams, serializeParams, setParam, skipQuoted, type Param } from './params.js';
@@ -236,11 +236,9 @@ const CSEQ_RE = new RegExp(`^0*(\\d{1,10})[ \\t]+(${TOKEN})$`);
  */
 export function parseCSeq(value: string): CSeq {
   const n = value.length;
-  let i = 0;
-  while (i < n && value.charCodeAt(i) === 0x30) i++;
-  const digits = i;
-  let seq = 0;
-  for (let c = value.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) seq = seq * 10 + (c - 0x30);
+  const seq = readDecimal(value);
+  const digits = decimalZerosEnd;
+  let i = decimalEnd;
   const ws = i;
   while (i < n && (value.charCodeAt(i) === 0x20 || value.charCodeAt(i) === 0x09)) i++;
   const methodStart = i;
@@ -248,21 +246,29 @@ export function parseCSeq(value: string): CSeq {
   // At least one digit (a lone 0 counts: the zeros skipped), at most 10 significant, white space, a whole token.
   if (i === n && methodStart > ws && i > methodStart && ws - digits <= 10 && (ws > digits || digits > 0)) {
     if (seq >= 2 ** 31) throw new SipParseError('SIPS_ERR_PARSE_CSEQ', `CSeq number out of range "${value}"`);
-    return { seq, method: knownMethod(value.slice(methodStart)) };
+    const method = value.slice(methodStart);
+    return { seq, method: knownMethod(method) ?? method };
   }
   return parseCSeqRe(value);
 }
 
-/** The method names every call uses, one string each: a CSeq kept by a transaction holds no slice of the message. */
-function knownMethod(m: string): string {
-  switch (m) {
-    case 'INVITE': return 'INVITE';
-    case 'ACK': return 'ACK';
-    case 'BYE': return 'BYE';
-    case 'CANCEL': return 'CANCEL';
-    case 'OPTIONS': return 'OPTIONS';
-    default: return m;
-  }
+/** Where readDecimal's leading zeros and its digits ended: module state, no object per message. */
+let decimalZerosEnd = 0;
+let decimalEnd = 0;
+
+/**
+ * The decimal number at the start of `value` (leading zeros skipped; 0 when there are no digits).
+ * Callers bound the significant digits (decimalEnd - decimalZerosEnd) before trusting the value.
+ */
+function readDecimal(value: string): number {
+  const n = value.length;
+  let i = 0;
+  while (i < n && value.charCodeAt(i) === 0x30) i++;
+  decimalZerosEnd = i;
+  let v = 0;
+  for (let c = value.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) v = v * 10 + (c - 0x30);
+  decimalEnd = i;
+  return v;
 }
 
 function parseCSeqRe(value: string): CSeq {
@@ -282,13 +288,8 @@ export function parseMaxForwards(value: string): number {
 
 export function parseContentLength(value: string): number {
   // The common form, digits only (at most 9 significant, leading zeros allowed), read by hand.
-  const n = value.length;
-  let i = 0;
-  while (i < n && value.charCodeAt(i) === 0x30) i++;
-  const sig = i;
-  let len = 0;
-  for (let c = value.charCodeAt(i); i < n && c >= 0x30 && c <= 0x39; c = value.charCodeAt(++i)) len = len * 10 + (c - 0x30);
-  if (i === n && n > 0 && i - sig <= 9) return len;
+  const len = readDecimal(value);
+  if (decimalEnd === value.length && value.length > 0 && decimalEnd - decimalZerosEnd <= 9) return len;
   const t = value.trim();
   if (!/^0*\d{1,9}$/.test(t)) throw new SipParseError('SIPS_ERR_PARSE_CONTENT_LENGTH', `bad Content-Length "${value}"`);
   return Number(t);

@@ -8,6 +8,8 @@ import { splitList } from './params.js';
 import { SipParseError } from './parse-error.js';
 // A cycle (parse-message builds SipMessage): safe, since neither module uses the other at load time.
 import { reparseHeaderFields } from './parse-message.js';
+import { ownString } from './own-string.js';
+import { parseRouteEntry } from './route-entries.js';
 import { parseUri, SipUri, type Uri } from './uri.js';
 
 export interface HeaderField {
@@ -465,40 +467,7 @@ export class SipMessage {
   }
 }
 
-/**
- * Route and Record-Route entries recur: every in-dialog request of a dialog carries the same route
- * set, and the edge's own signed entries are the same for every call through one host and flow
- * (two of them in each ACK and BYE). Each distinct value is parsed once (a NameAddr and its URI are
- * immutable, so one view serves every message). Bounded and cleared whole when full: values a
- * stranger makes up only cost it misses. Keys and views are parsed from an own copy of the text,
- * so the cache never holds a message's header section alive. A value that does not parse is not
- * kept (it throws each time, as before). Only values up to ROUTE_CACHE_VALUE_CHARS are kept (the
- * edge's own entries are about 150): at worst (512-character values of two-character parameters)
- * the cache holds some 512 × 13 KB, where 8 KB values (limits.maxLineLength) could make it some 100 MB.
- */
-const ROUTE_CACHE_LIMIT = 512;
-const ROUTE_CACHE_VALUE_CHARS = 512;
-const routeEntries = new Map<string, NameAddr>();
-
-function parseRouteEntry(value: string): NameAddr {
-  if (value.length > ROUTE_CACHE_VALUE_CHARS) return parseNameAddr(value);
-  let entry = routeEntries.get(value);
-  if (entry === undefined) {
-    const text = ownString(value);
-    entry = parseNameAddr(text);
-    if (routeEntries.size >= ROUTE_CACHE_LIMIT) routeEntries.clear();
-    routeEntries.set(text, entry);
-  }
-  return entry;
-}
-
-/**
- * A flat copy of a header-text string (latin1). V8 keeps substrings as views that hold their parent
- * alive: anything kept past the message (a transaction's branch, say) must not be such a view.
- */
-export function ownString(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'latin1').toString('latin1');
-}
+export { ownString } from './own-string.js';
 
 export function formatStartLine(s: StartLine): string {
   return s.kind === 'request' ? `${s.method} ${s.uri} ${s.version}` : `${s.version} ${s.status} ${s.reason}`;

@@ -1,4 +1,4 @@
-import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, type MessageLimits } from './constants.js';
+import { DEFAULT_MESSAGE_LIMITS, SIP_VERSION, knownMethod, type MessageLimits } from './constants.js';
 import { TOKEN_BYTES, TOKEN_RE } from './grammar.js';
 import { commonHeaderName, headerKey } from './header-names.js';
 import { parseCSeq, parseContentLength, parseVia } from './headers.js';
@@ -248,8 +248,6 @@ export function reparseHeaderFields(bytes: Buffer): HeaderField[] {
   return parseOrThrow(bytes, { framing: 'udp', limits: REPARSE_LIMITS }).headers.slice();
 }
 
-/** One string per known method (a parsed one is a fresh copy per message, and transactions keep it). */
-const KNOWN_METHODS = new Map(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'].map((m) => [m, m]));
 
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
@@ -265,7 +263,7 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
     const after = line.length === sp1 + 4 ? -1 : line.charCodeAt(sp1 + 4);
     if (status >= 100 && status <= 699 && (after === -1 || after === 0x20)) {
       const reason = after === -1 ? '' : line.slice(sp1 + 5);
-      return { kind: 'response', version: SIP_VERSION, status, reason: reason === 'OK' ? 'OK' : reason };
+      return { kind: 'response', version: SIP_VERSION, status, reason };
     }
   }
   if (/^SIP\//i.test(first)) {
@@ -278,7 +276,7 @@ function parseStartLine(line: string, limits: MessageLimits): StartLine {
   }
   const sp2 = line.lastIndexOf(' ');
   if (sp2 === sp1) throw new SipParseError('SIPS_ERR_PARSE_START_LINE', `"${printable(line)}"`);
-  const known = KNOWN_METHODS.get(first);
+  const known = knownMethod(first);
   const method = known ?? first;
   if (known === undefined && !TOKEN_RE.test(method)) throw new SipParseError('SIPS_ERR_PARSE_METHOD', `bad method "${printable(method)}"`);
   const uri = line.slice(sp1 + 1, sp2);
