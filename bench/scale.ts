@@ -5,9 +5,14 @@
  *     session offered) and resumed handshakes/s (the ticket of an earlier connection offered), from this
  *     process at a fixed concurrency, with this process's CPU and the edge's (primary + workers, /proc);
  *  2. RSS (primary + workers) per 1,000 idle TLS connections held open;
- *  3. RSS per 1,000 calls in progress: SIPp UAC (UDP, `-t un`) -> inside UDP -> insecure UDP trunk -> SIPp UAS.
+ *  3. RSS per 1,000 calls in progress: SIPp UAC (UDP, `-t un`) -> inside UDP -> insecure UDP trunk -> SIPp UAS;
+ *  4. new handshakes/s again with the light client (bench/tls12-light-client.ts: the same full handshake for the
+ *     server, about a quarter of node:tls's CPU for the client), so the client leaves the second core to a second
+ *     worker; each counted only when its Finished verified, and checked against the edge's own count of accepted
+ *     full handshakes (sips_edge_tls_handshakes_total).
  * The machine's cores are shared by the client, SIPp and the edge: read the CPU figures with the rates.
- *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15]
+ *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15] [--tls-only]
+ * --tls-only: the handshake phases (1 and 4) only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -17,6 +22,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import { conditions } from './lib.js';
+import { lightHandshake } from './tls12-light-client.js';
 import { CLIENT_OPTIONS, environment, labForBench } from './tls-common.js';
 
 function arg(name: string, dflt: number): number {
@@ -29,6 +35,7 @@ const CONNECTIONS = arg('connections', 1000);
 const CALLS = arg('calls', 1000);
 const RATE = arg('rate', 250);
 const HOLD = arg('hold', 15);
+const TLS_ONLY = process.argv.includes('--tls-only');
 const MiB = 1048576;
 const TICK = 100; // USER_HZ of /proc/<pid>/stat on Linux
 const round = (x: number, d = 2): number => Number(x.toFixed(d));
@@ -102,7 +109,9 @@ admin:
 async function startEdge(dir: string, workers: string, far: number, chain: string, key: string): Promise<Edge> {
   const file = join(dir, `edge-${workers}.yaml`);
   writeFileSync(file, config(workers, far, chain, key));
-  const proc = spawn(process.execPath, ['dist/cli/main.js', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // EDGE_NODE_FLAGS: node flags for the edge (e.g. --cpu-prof), as in bench/cps.sh.
+  const flags = (process.env['EDGE_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const proc = spawn(process.execPath, [...flags, 'dist/cli/main.js', 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((r) => proc.once('exit', r));
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -153,7 +162,7 @@ async function metric(e: Edge, name: string, ...labels: string[]): Promise<numbe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Rate { handshakesPerSec: number; done: number; failed: number; firstError: string; resumed: number; clientCpuSec: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number; cipher: string; group: string }
+interface Rate { handshakesPerSec: number; done: number; failed: number; firstError: string; resumed: number; edgeAccepted: number; clientCpuSec: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number; cipher: string; group: string }
 
 /** `resume`: offer the ticket of the first connection on every later one. */
 async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Rate> {
@@ -178,11 +187,15 @@ async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Ra
       cipher = s.getCipher().name;
       const k = s.getEphemeralKeyInfo();
       group = k && 'name' in k ? String(k.name) : group;
-      s.destroy();
+      // end(), not destroy(): after a resumed handshake the client's Finished is the last message, and
+      // destroy() could drop it unsent (the server then never completes: counted below).
+      s.end();
       resolve();
     });
     s.on('error', (err) => { failed++; firstError ||= err.message; s.destroy(); resolve(); });
   });
+  const accepted = (): Promise<number> => metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', `resumed="${resume}"`);
+  const a0 = await accepted();
   const end = Date.now() + seconds * 1000;
   const lane = async (): Promise<void> => { while (Date.now() < end) await one(); };
   const c0 = process.cpuUsage();
@@ -192,10 +205,43 @@ async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Ra
   const secs = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
   const edgeCpuSec = edgeCpu(e) - e0;
+  await sleep(300); // the workers' counters reach the primary's /metrics
   return {
-    handshakesPerSec: Math.round(done / secs), done, failed, firstError, resumed,
+    handshakesPerSec: Math.round(done / secs), done, failed, firstError, resumed, edgeAccepted: (await accepted()) - a0,
     clientCpuSec: round((c.user + c.system) / 1e6), edgeCpuSec: round(edgeCpuSec),
     edgeCpuPerHandshakeMs: round((edgeCpuSec * 1000) / Math.max(1, done), 3), cipher, group,
+  };
+}
+
+interface LightRate { handshakesPerSec: number; done: number; failed: number; firstError: string; edgeAcceptedFull: number; clientCpuSec: number; clientCpuPerHandshakeMs: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number }
+
+/** Full handshakes from the light client, CONCURRENCY in flight, for `seconds`. */
+async function lightHandshakes(e: Edge, seconds: number): Promise<LightRate> {
+  let done = 0;
+  let failed = 0;
+  let firstError = '';
+  const accepted = (): Promise<number> => metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="false"');
+  const a0 = await accepted();
+  const end = Date.now() + seconds * 1000;
+  const lane = async (): Promise<void> => {
+    while (Date.now() < end) {
+      try { await lightHandshake('127.0.0.1', e.tlsPort, CLIENT_OPTIONS.servername!, { verifyServerFinished: false }); done++; }
+      catch (err) { failed++; firstError ||= `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`; }
+    }
+  };
+  const c0 = process.cpuUsage();
+  const e0 = edgeCpu(e);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const secs = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const edgeCpuSec = edgeCpu(e) - e0;
+  await sleep(300); // the workers' counters reach the primary's /metrics
+  const clientCpuSec = (c.user + c.system) / 1e6;
+  return {
+    handshakesPerSec: Math.round(done / secs), done, failed, firstError, edgeAcceptedFull: (await accepted()) - a0,
+    clientCpuSec: round(clientCpuSec), clientCpuPerHandshakeMs: round((clientCpuSec * 1000) / Math.max(1, done), 3),
+    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: round((edgeCpuSec * 1000) / Math.max(1, done), 3),
   };
 }
 
@@ -280,9 +326,12 @@ async function callsInProgress(e: Edge, far: number, dir: string): Promise<Recor
   };
 }
 
+/** SIGTERM (drainTimeoutSeconds 0: it exits at once, and a --cpu-prof is written), SIGKILL after 5 s. */
 async function stopEdge(e: Edge): Promise<void> {
+  e.proc.kill('SIGTERM');
+  const exited = await Promise.race([e.exited.then(() => true), sleep(5000).then(() => false)]);
   for (const pid of e.pids.slice(1)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  e.proc.kill('SIGKILL');
+  if (!exited) e.proc.kill('SIGKILL');
   await e.exited;
 }
 
@@ -293,13 +342,16 @@ async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: st
     await handshakes(e, false, 1); // warm-up
     const full = await handshakes(e, false, SECONDS);
     const resumed = await handshakes(e, true, SECONDS);
-    const idle = await idleConnections(e);
-    await sleep(1000);
-    const calls = await callsInProgress(e, far, dir);
+    const idle = TLS_ONLY ? null : await idleConnections(e);
+    if (!TLS_ONLY) await sleep(1000);
+    const calls = TLS_ONLY ? null : await callsInProgress(e, far, dir);
+    await lightHandshakes(e, 1); // warm-up
+    const fullLightClient = await lightHandshakes(e, SECONDS);
     return {
       workers, processes: e.pids.length, loadavgAtStart: loadavg().map((x) => round(x)),
-      full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec),
-      idleTlsConnections: idle, callsInProgress: calls, loadavgAtEnd: loadavg().map((x) => round(x)),
+      full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec), fullLightClient,
+      ...(idle !== null ? { idleTlsConnections: idle } : {}), ...(calls !== null ? { callsInProgress: calls } : {}),
+      loadavgAtEnd: loadavg().map((x) => round(x)),
     };
   } finally {
     await stopEdge(e);
@@ -317,7 +369,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     lab.cleanup();
   }
-  type Run = { full: Rate; resumed: Rate; resumedOverFull: number };
+  type Run = { full: Rate; resumed: Rate; resumedOverFull: number; fullLightClient: LightRate };
   const [one, auto] = out as unknown as [Run, Run];
   console.log(JSON.stringify({
     bench: 'scale',
@@ -326,6 +378,7 @@ async function main(): Promise<void> {
     runs: out,
     ratios: {
       fullAutoOverOne: round(auto.full.handshakesPerSec / one.full.handshakesPerSec),
+      fullLightClientAutoOverOne: round(auto.fullLightClient.handshakesPerSec / one.fullLightClient.handshakesPerSec),
       resumedAutoOverOne: round(auto.resumed.handshakesPerSec / one.resumed.handshakesPerSec),
       resumedOverFull: { one: one.resumedOverFull, auto: auto.resumedOverFull },
     },

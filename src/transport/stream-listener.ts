@@ -80,7 +80,11 @@ export class StreamListener {
       if (!tlsServerOptions) throw new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'no-tls-options', 'a TLS listener needs tlsServerOptions');
       // Node's own handshakeTimeout only emits 'tlsClientError' and leaves the TCP connection open;
       // our timer (injected clock) destroys the raw socket. Node's stays as a backstop.
-      const server = tls.createServer({ ...tlsServerOptions, handshakeTimeout: ctx.handshakeTimeoutMs, allowHalfOpen: true });
+      // Half-open only once secure (onSecure): a FIN during the handshake means it can never complete,
+      // and a half-open TLSSocket reports nothing (its raw socket has no events once wrapped), so it
+      // held its pending slot and its connection cap until the handshake timer. Not half-open, Node ends
+      // the socket and reports 'socket hang up' at once (handshake-aborted).
+      const server = tls.createServer({ ...tlsServerOptions, handshakeTimeout: ctx.handshakeTimeoutMs, allowHalfOpen: false });
       server.on('secureConnection', (socket) => this.onSecure(socket));
       server.on('tlsClientError', (err, socket) => this.onTlsClientError(err, socket));
       this.server = server;
@@ -200,6 +204,8 @@ export class StreamListener {
     if (refused !== null) return this.fail(raw, 'no-shared-cipher', refused, socket);
     this.pending.delete(raw);
     p.timer.cancel();
+    // Duplex reads this when the peer's FIN arrives: from here a request followed by FIN is answered.
+    socket.allowHalfOpen = true;
     const servername = typeof socket.servername === 'string' ? socket.servername : null;
     const details = tlsDetailsOf(socket, servername);
     socket.once('close', p.release);
@@ -210,7 +216,9 @@ export class StreamListener {
 
   private onTlsClientError(err: Error, socket: tls.TLSSocket): void {
     const raw = rawOf(socket, this.pending);
-    const reason = (err as { code?: unknown }).code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake-timeout' : this.ctx.classifyTlsError(err);
+    const code = (err as { code?: unknown }).code;
+    // ECONNRESET: the peer reset or closed (FIN) before the handshake completed ('socket hang up').
+    const reason = code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake-timeout' : code === 'ECONNRESET' ? 'handshake-aborted' : this.ctx.classifyTlsError(err);
     if (raw) this.fail(raw, reason, errorDetail(err), socket);
     else socket.destroy();
   }
@@ -233,7 +241,10 @@ export class StreamListener {
  */
 function rawOf(socket: tls.TLSSocket, pending: ReadonlyMap<net.Socket, PendingHandshake>): net.Socket | null {
   const parent = (socket as unknown as { _parent?: unknown })._parent;
-  if (parent instanceof net.Socket && pending.has(parent)) return parent;
+  // A raw socket no longer pending was failed already (timer, abort): no search. Searching then made
+  // each late 'tlsClientError' cost a pass over every handshake in progress, so a burst of aborted
+  // handshakes cost the square of its size.
+  if (parent instanceof net.Socket) return pending.has(parent) ? parent : null;
   for (const [raw, p] of pending) {
     if (p.remote.port === socket.remotePort && p.remote.address === endpoint(socket.remoteAddress, 0).address) return raw;
   }

@@ -24,8 +24,8 @@ export interface ConnEdge {
 }
 
 /** Starts the edge with `limits` (YAML flow mapping body, e.g. `maxConnectionsPerListener: 50`). */
-/** `extra`: more top-level YAML (e.g. `timers: { ... }`). */
-export async function startConnEdge(limits: string, extra = ''): Promise<ConnEdge> {
+/** `extra`: more top-level YAML (e.g. `timers: { ... }`); `tlsExtra`: more keys of `tls:` (e.g. `handshakeTimeoutMs: 10000`). */
+export async function startConnEdge(limits: string, extra = '', tlsExtra = ''): Promise<ConnEdge> {
   const dir = mkdtempSync(join(tmpdir(), 'sips-edge-conn-'));
   const pki = generateLabPki({ outDir: dir, edgeName: EDGE_NAME });
   const edge = await EdgeProcess.start(`edge:
@@ -36,7 +36,7 @@ listen:
 tls:
   identities:
     - { cert: ${pki.edge.chain}, key: ${pki.edge.key} }
-peers:
+${tlsExtra === '' ? '' : `  ${tlsExtra}\n`}peers:
   - { name: pbx, host: 127.0.0.1, port: 5099, transport: tcp, sources: [127.0.0.1/32] }
 routing:
   defaultPeer: pbx

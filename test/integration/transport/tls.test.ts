@@ -162,6 +162,30 @@ describe('TLS listener and outbound TLS pool', () => {
     await silent.close();
   });
 
+  it('fails a handshake at once when the client sends FIN before it completes (no slot held until the timer)', async () => {
+    // A handshake timer far longer than the test: were the FIN not seen, the only failure would be
+    // handshake-timeout, 10 s later.
+    const slow = new Transport({ tls: [{ host: '127.0.0.1', port: 0 }], handshakeTimeoutMs: 10_000, tlsServerOptions: { key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } });
+    const port = (await slow.start()).tls[0]!.port;
+    try {
+      // The first 11 bytes of a TLS 1.2 ClientHello record (record header and handshake header), then FIN;
+      // then a connection that sends nothing before its FIN.
+      for (const bytes of [Buffer.from('16030100c8010000c40303', 'hex'), Buffer.alloc(0)]) {
+        const failure = nextEvent(slow, 'tlsFailure');
+        const socket = await connectTcp(port);
+        const sink = new ByteSink(socket);
+        socket.end(bytes);
+        await sink.waitClosed();
+        const f = await failure;
+        assert.deepEqual([f.role, f.reason], ['server', 'handshake-aborted'], f.detail);
+        assert.equal(sink.bytes.length, 0, 'nothing was sent back');
+        assert.equal(slow.stats().handshaking, 0, 'no handshake left pending');
+      }
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('reports a handshake error through classifyTlsError', async () => {
     const strict = new Transport({ connectOptions: () => ({ rejectUnauthorized: true }), classifyTlsError: (e) => `classified:${(e as { code?: string }).code ?? '?'}` });
     await strict.start();
