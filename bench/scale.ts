@@ -12,7 +12,8 @@
  *     full handshakes (sips_edge_tls_handshakes_total).
  * The machine's cores are shared by the client, SIPp and the edge: read the CPU figures with the rates.
  *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15] [--tls-only]
- * --tls-only: the handshake phases (1 and 4) only.
+ *  5. `openssl s_time -new` and `-reuse` against the edge's TLS listener (one connection at a time).
+ * --tls-only: the handshake phases (1, 4 and 5) only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -23,7 +24,7 @@ import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import { conditions } from './lib.js';
 import { lightHandshake } from './tls12-light-client.js';
-import { CLIENT_OPTIONS, environment, labForBench } from './tls-common.js';
+import { CLIENT_OPTIONS, environment, labForBench, sTime } from './tls-common.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -347,9 +348,19 @@ async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: st
     const calls = TLS_ONLY ? null : await callsInProgress(e, far, dir);
     await lightHandshakes(e, 1); // warm-up
     const fullLightClient = await lightHandshakes(e, SECONDS);
+    // The issue's own measure, on the edge's listener: openssl s_time, one connection at a time.
+    const a0 = await metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="true"');
+    const sTimeNew = await sTime(e.tlsPort, '-new', SECONDS);
+    const sTimeReuse = await sTime(e.tlsPort, '-reuse', SECONDS);
+    await sleep(300);
+    const sTimeResumedAccepted = (await metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="true"')) - a0;
     return {
       workers, processes: e.pids.length, loadavgAtStart: loadavg().map((x) => round(x)),
       full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec), fullLightClient,
+      opensslSTime: {
+        full: sTimeNew.connectionsPerSec, resumed: sTimeReuse.connectionsPerSec, resumedAcceptedByEdge: sTimeResumedAccepted,
+        resumedOverFull: sTimeNew.connectionsPerSec && sTimeReuse.connectionsPerSec ? round(sTimeReuse.connectionsPerSec / sTimeNew.connectionsPerSec) : null,
+      },
       ...(idle !== null ? { idleTlsConnections: idle } : {}), ...(calls !== null ? { callsInProgress: calls } : {}),
       loadavgAtEnd: loadavg().map((x) => round(x)),
     };

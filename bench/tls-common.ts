@@ -1,4 +1,5 @@
 /** Shared by the TLS benches: lab PKI, the two servers under comparison, environment line. */
+import { spawn } from 'node:child_process';
 import { constants as C } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -79,3 +80,21 @@ export const CLIENT_OPTIONS: tls.ConnectionOptions = {
   ecdhCurve: ECDH_CURVE,
   rejectUnauthorized: false,
 };
+
+/**
+ * `openssl s_time -new` (a full handshake per connection) or `-reuse` (the first session resumed on every
+ * later one) against 127.0.0.1:port for `seconds`, ECDHE-RSA-AES256-GCM-SHA384: connections per wall-clock second.
+ */
+export function sTime(port: number, mode: '-new' | '-reuse', seconds: number): Promise<{ connectionsPerSec: number | null; raw: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('openssl', ['s_time', '-connect', `127.0.0.1:${port}`, mode, '-time', String(seconds), '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => {
+      // "1342 connections in 4 real seconds, ..." (wall clock; the "user sec" figure is the client's CPU)
+      const n = /(\d+) connections in ([\d.]+) real seconds/.exec(out);
+      resolve({ connectionsPerSec: n ? Math.round(Number(n[1]) / Number(n[2])) : null, raw: out.split('\n').filter((l) => /connections/.test(l)).join(' | ') });
+    });
+  });
+}

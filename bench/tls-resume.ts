@@ -5,33 +5,18 @@
  * (full: no session offered; resumed: the first connection's ticket offered every time).
  *   node .test-build/bench/tls-resume.js [--seconds 5]
  */
-import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { DEFAULT_TLS_POLICY } from '../src/tls/policy.js';
 import { buildServerOptions, loadServerIdentity } from '../src/tls/secure-context.js';
 import { SessionResumption } from '../src/tls/session-resumption.js';
 import { guardTlsServer } from '../src/tls/verify.js';
-import { CLIENT_OPTIONS, environment, labForBench } from './tls-common.js';
+import { CLIENT_OPTIONS, environment, labForBench, sTime } from './tls-common.js';
 
 const seconds = (() => {
   const i = process.argv.indexOf('--seconds');
   return i > 0 ? Number(process.argv[i + 1]) : 5;
 })();
-
-function sTime(port: number, mode: '-new' | '-reuse'): Promise<{ connectionsPerSec: number | null; raw: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('openssl', ['s_time', '-connect', `127.0.0.1:${port}`, mode, '-time', String(seconds), '-cipher', 'ECDHE-RSA-AES256-GCM-SHA384'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', () => {
-      // "1342 connections in 4 real seconds, ..." (wall clock; the "user sec" figure is the client's CPU)
-      const n = /(\d+) connections in ([\d.]+) real seconds/.exec(out);
-      resolve({ connectionsPerSec: n ? Math.round(Number(n[1]) / Number(n[2])) : null, raw: out.split('\n').filter((l) => /connections/.test(l)).join(' | ') });
-    });
-  });
-}
 
 async function nodeLoop(port: number, resume: boolean): Promise<{ handshakesPerSec: number; resumed: number; done: number }> {
   let session: Buffer | undefined;
@@ -65,8 +50,8 @@ async function main(): Promise<void> {
   resumption.attach(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', 1024, r));
   const port = (server.address() as AddressInfo).port;
-  const sNew = await sTime(port, '-new');
-  const sReuse = await sTime(port, '-reuse');
+  const sNew = await sTime(port, '-new', seconds);
+  const sReuse = await sTime(port, '-reuse', seconds);
   const a0 = serverAccepted;
   const full = await nodeLoop(port, false);
   const a1 = serverAccepted;
