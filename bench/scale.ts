@@ -8,11 +8,11 @@
  *  3. RSS per 1,000 calls in progress: SIPp UAC (UDP, `-t un`) -> inside UDP -> insecure UDP trunk -> SIPp UAS;
  *  4. new handshakes/s again with the light client (bench/tls12-light-client.ts: the same full handshake for the
  *     server, about a quarter of node:tls's CPU for the client), so the client leaves the second core to a second
- *     worker; each counted only when its Finished verified, and checked against the edge's own count of accepted
- *     full handshakes (sips_edge_tls_handshakes_total).
+ *     worker; each counted once the server's Finished arrived (sent only after it verified the client's);
+ *  5. `openssl s_time -new` and `-reuse` against the edge's TLS listener (one connection at a time).
+ * Every handshake phase reports the edge's own count of the handshakes it accepted (sips_edge_tls_handshakes_total).
  * The machine's cores are shared by the client, SIPp and the edge: read the CPU figures with the rates.
  *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15] [--tls-only]
- *  5. `openssl s_time -new` and `-reuse` against the edge's TLS listener (one connection at a time).
  * --tls-only: the handshake phases (1, 4 and 5) only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -163,71 +163,29 @@ async function metric(e: Edge, name: string, ...labels: string[]): Promise<numbe
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Rate { handshakesPerSec: number; done: number; failed: number; firstError: string; resumed: number; edgeAccepted: number; clientCpuSec: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number; cipher: string; group: string }
-
-/** `resume`: offer the ticket of the first connection on every later one. */
-async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Rate> {
-  let session: Buffer | undefined;
-  if (resume) {
-    session = await new Promise<Buffer>((resolve, reject) => {
-      const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort });
-      s.once('session', (b: Buffer) => { resolve(b); s.destroy(); });
-      s.on('error', reject);
-    });
-  }
-  let done = 0;
-  let failed = 0;
-  let firstError = '';
-  let resumed = 0;
-  let cipher = '';
-  let group = '';
-  const one = (): Promise<void> => new Promise((resolve) => {
-    const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort, ...(session ? { session } : {}) }, () => {
-      done++;
-      if (s.isSessionReused()) resumed++;
-      cipher = s.getCipher().name;
-      const k = s.getEphemeralKeyInfo();
-      group = k && 'name' in k ? String(k.name) : group;
-      // end(), not destroy(): after a resumed handshake the client's Finished is the last message, and
-      // destroy() could drop it unsent (the server then never completes: counted below).
-      s.end();
-      resolve();
-    });
-    s.on('error', (err) => { failed++; firstError ||= err.message; s.destroy(); resolve(); });
-  });
-  const accepted = (): Promise<number> => metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', `resumed="${resume}"`);
-  const a0 = await accepted();
-  const end = Date.now() + seconds * 1000;
-  const lane = async (): Promise<void> => { while (Date.now() < end) await one(); };
-  const c0 = process.cpuUsage();
-  const e0 = edgeCpu(e);
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  const secs = (performance.now() - t0) / 1000;
-  const c = process.cpuUsage(c0);
-  const edgeCpuSec = edgeCpu(e) - e0;
-  await sleep(300); // the workers' counters reach the primary's /metrics
-  return {
-    handshakesPerSec: Math.round(done / secs), done, failed, firstError, resumed, edgeAccepted: (await accepted()) - a0,
-    clientCpuSec: round((c.user + c.system) / 1e6), edgeCpuSec: round(edgeCpuSec),
-    edgeCpuPerHandshakeMs: round((edgeCpuSec * 1000) / Math.max(1, done), 3), cipher, group,
-  };
+/** The edge's own count of handshakes it accepted (the primary's /metrics merges the workers'). */
+function acceptedHandshakes(e: Edge, resumed: boolean): Promise<number> {
+  return metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', `resumed="${resumed}"`);
 }
 
-interface LightRate { handshakesPerSec: number; done: number; failed: number; firstError: string; edgeAcceptedFull: number; clientCpuSec: number; clientCpuPerHandshakeMs: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number }
+interface Timed {
+  handshakesPerSec: number; done: number; failed: number; firstError: string;
+  /** Accepted by the edge meanwhile, by its own counter: equal to `done` when every handshake counted was complete. */
+  edgeAccepted: number;
+  clientCpuSec: number; clientCpuPerHandshakeMs: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number;
+}
 
-/** Full handshakes from the light client, CONCURRENCY in flight, for `seconds`. */
-async function lightHandshakes(e: Edge, seconds: number): Promise<LightRate> {
+/** CONCURRENCY lanes calling `one` for `seconds`, with this process's and the edge's CPU; `one` rejects on a failure. */
+async function timedLanes(e: Edge, resumed: boolean, seconds: number, one: () => Promise<void>): Promise<Timed> {
   let done = 0;
   let failed = 0;
   let firstError = '';
-  const accepted = (): Promise<number> => metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="false"');
-  const a0 = await accepted();
+  const a0 = await acceptedHandshakes(e, resumed);
   const end = Date.now() + seconds * 1000;
   const lane = async (): Promise<void> => {
     while (Date.now() < end) {
-      try { await lightHandshake('127.0.0.1', e.tlsPort, CLIENT_OPTIONS.servername!, { verifyServerFinished: false }); done++; }
-      catch (err) { failed++; firstError ||= `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`; }
+      try { await one(); done++; }
+      catch (err) { failed++; firstError ||= `${(err as { code?: string }).code ?? ''} ${(err as Error).message}`.trim(); }
     }
   };
   const c0 = process.cpuUsage();
@@ -239,11 +197,48 @@ async function lightHandshakes(e: Edge, seconds: number): Promise<LightRate> {
   const edgeCpuSec = edgeCpu(e) - e0;
   await sleep(300); // the workers' counters reach the primary's /metrics
   const clientCpuSec = (c.user + c.system) / 1e6;
+  const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, done), 3);
   return {
-    handshakesPerSec: Math.round(done / secs), done, failed, firstError, edgeAcceptedFull: (await accepted()) - a0,
-    clientCpuSec: round(clientCpuSec), clientCpuPerHandshakeMs: round((clientCpuSec * 1000) / Math.max(1, done), 3),
-    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: round((edgeCpuSec * 1000) / Math.max(1, done), 3),
+    handshakesPerSec: Math.round(done / secs), done, failed, firstError, edgeAccepted: (await acceptedHandshakes(e, resumed)) - a0,
+    clientCpuSec: round(clientCpuSec), clientCpuPerHandshakeMs: perHandshakeMs(clientCpuSec),
+    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec),
   };
+}
+
+interface Rate extends Timed { resumed: number; cipher: string; group: string }
+
+/** node:tls handshakes; `resume`: offer the ticket of the first connection on every later one. */
+async function handshakes(e: Edge, resume: boolean, seconds: number): Promise<Rate> {
+  let session: Buffer | undefined;
+  if (resume) {
+    session = await new Promise<Buffer>((resolve, reject) => {
+      const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort });
+      s.once('session', (b: Buffer) => { resolve(b); s.destroy(); });
+      s.on('error', reject);
+    });
+  }
+  let resumed = 0;
+  let cipher = '';
+  let group = '';
+  const one = (): Promise<void> => new Promise((resolve, reject) => {
+    const s = tls.connect({ ...CLIENT_OPTIONS, port: e.tlsPort, ...(session ? { session } : {}) }, () => {
+      if (s.isSessionReused()) resumed++;
+      cipher = s.getCipher().name;
+      const k = s.getEphemeralKeyInfo();
+      group = k && 'name' in k ? String(k.name) : group;
+      // end(), not destroy(): after a resumed handshake the client's Finished is the last message, and
+      // destroy() could drop it unsent (the server then never completes: edgeAccepted shows it).
+      s.end();
+      resolve();
+    });
+    s.on('error', (err) => { s.destroy(); reject(err); });
+  });
+  return { ...(await timedLanes(e, resume, seconds, one)), resumed, cipher, group };
+}
+
+/** Full handshakes from the light client (the server's Finished awaited, the edge's count checks them). */
+function lightHandshakes(e: Edge, seconds: number): Promise<Timed> {
+  return timedLanes(e, false, seconds, () => lightHandshake('127.0.0.1', e.tlsPort, CLIENT_OPTIONS.servername!, { verifyServerFinished: false }));
 }
 
 async function idleConnections(e: Edge): Promise<{ beforeMiB: number; afterMiB: number; held: number; mibPer1000: number; connectionsActive: number }> {
@@ -349,11 +344,11 @@ async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: st
     await lightHandshakes(e, 1); // warm-up
     const fullLightClient = await lightHandshakes(e, SECONDS);
     // The issue's own measure, on the edge's listener: openssl s_time, one connection at a time.
-    const a0 = await metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="true"');
+    const a0 = await acceptedHandshakes(e, true);
     const sTimeNew = await sTime(e.tlsPort, '-new', SECONDS);
     const sTimeReuse = await sTime(e.tlsPort, '-reuse', SECONDS);
     await sleep(300);
-    const sTimeResumedAccepted = (await metric(e, 'sips_edge_tls_handshakes_total', 'role="server"', 'result="ok"', 'resumed="true"')) - a0;
+    const sTimeResumedAccepted = (await acceptedHandshakes(e, true)) - a0;
     return {
       workers, processes: e.pids.length, loadavgAtStart: loadavg().map((x) => round(x)),
       full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec), fullLightClient,
@@ -380,7 +375,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     lab.cleanup();
   }
-  type Run = { full: Rate; resumed: Rate; resumedOverFull: number; fullLightClient: LightRate };
+  type Run = { full: Rate; resumed: Rate; resumedOverFull: number; fullLightClient: Timed };
   const [one, auto] = out as unknown as [Run, Run];
   console.log(JSON.stringify({
     bench: 'scale',
