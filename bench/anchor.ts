@@ -182,7 +182,7 @@ async function sippStep(rig: MediaRig, scenario: string, from: string, cps: numb
   p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   const bound = setTimeout(() => p.kill('SIGKILL'), (STEP_SECONDS + 40) * 1000);
-  const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+  const code = await new Promise<number | null>((r) => p.once('close', (c) => r(c)));
   clearTimeout(bound);
   const edgeCpuShare = (cpuSeconds(edgePid) - e0) / ((performance.now() - w0) / 1000);
   const edgeWarnings: Record<string, number> = {};

@@ -15,11 +15,12 @@
  *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15] [--tls-only]
  * --tls-only: the handshake phases (1, 4 and 5) only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import tls from 'node:tls';
 import { conditions } from './lib.js';
@@ -136,15 +137,18 @@ async function startEdge(dir: string, workers: string, far: number, chain: strin
   };
 }
 
-/** utime + stime of every edge process, seconds. */
-function edgeCpu(e: Edge): number {
-  let ticks = 0;
-  for (const pid of e.pids) {
+/** utime + stime of each edge process (primary first), seconds. */
+function edgeCpuEach(e: Edge): number[] {
+  return e.pids.map((pid) => {
     // Fields after the ")" of comm: state is field 3, utime 14, stime 15.
     const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    ticks += Number(rest[11]) + Number(rest[12]);
-  }
-  return ticks / TICK;
+    return (Number(rest[11]) + Number(rest[12])) / TICK;
+  });
+}
+
+/** utime + stime of every edge process, seconds. */
+function edgeCpu(e: Edge): number {
+  return edgeCpuEach(e).reduce((a, x) => a + x, 0);
 }
 
 function edgeRss(e: Edge): number {
@@ -173,6 +177,8 @@ interface Timed {
   /** Accepted by the edge meanwhile, by its own counter: equal to `done` when every handshake counted was complete. */
   edgeAccepted: number;
   clientCpuSec: number; clientCpuPerHandshakeMs: number; edgeCpuSec: number; edgeCpuPerHandshakeMs: number;
+  /** The same per edge process, primary first (with one worker, the one process). */
+  edgeCpuSecByProcess: number[];
 }
 
 /** CONCURRENCY lanes calling `one` for `seconds`, with this process's and the edge's CPU; `one` rejects on a failure. */
@@ -189,19 +195,20 @@ async function timedLanes(e: Edge, resumed: boolean, seconds: number, one: () =>
     }
   };
   const c0 = process.cpuUsage();
-  const e0 = edgeCpu(e);
+  const e0 = edgeCpuEach(e);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
   const secs = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const edgeCpuSec = edgeCpu(e) - e0;
+  const byProcess = edgeCpuEach(e).map((x, i) => round(x - e0[i]!));
+  const edgeCpuSec = byProcess.reduce((a, x) => a + x, 0);
   await sleep(300); // the workers' counters reach the primary's /metrics
   const clientCpuSec = (c.user + c.system) / 1e6;
   const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, done), 3);
   return {
     handshakesPerSec: Math.round(done / secs), done, failed, firstError, edgeAccepted: (await acceptedHandshakes(e, resumed)) - a0,
     clientCpuSec: round(clientCpuSec), clientCpuPerHandshakeMs: perHandshakeMs(clientCpuSec),
-    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec),
+    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec), edgeCpuSecByProcess: byProcess,
   };
 }
 
@@ -241,6 +248,39 @@ function lightHandshakes(e: Edge, seconds: number): Promise<Timed> {
   return timedLanes(e, false, seconds, () => lightHandshake('127.0.0.1', e.tlsPort, CLIENT_OPTIONS.servername!, { verifyServerFinished: false }));
 }
 
+/** bench/tls12-light-client.c, built into `dir` with the system's cc and libcrypto; null (and why) when that fails. */
+function buildCLightClient(dir: string): { bin: string | null; why: string } {
+  const src = fileURLToPath(new URL('../../bench/tls12-light-client.c', import.meta.url));
+  const bin = join(dir, 'tls12-light-client');
+  const r = spawnSync('cc', ['-O2', '-o', bin, src, '-lcrypto'], { encoding: 'utf8' });
+  if (r.status === 0) return { bin, why: '' };
+  return { bin: null, why: (r.error?.message ?? r.stderr).trim().split('\n').slice(0, 3).join(' | ') };
+}
+
+/** Full handshakes from the C light client in its own process (the same handshake; its CPU from its getrusage). */
+async function cLightHandshakes(e: Edge, bin: string, seconds: number): Promise<Timed> {
+  const a0 = await acceptedHandshakes(e, false);
+  const e0 = edgeCpuEach(e);
+  const child = spawn(bin, ['127.0.0.1', String(e.tlsPort), CLIENT_OPTIONS.servername!, String(seconds), String(CONCURRENCY)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  const byProcess = edgeCpuEach(e).map((x, i) => round(x - e0[i]!));
+  const edgeCpuSec = byProcess.reduce((a, x) => a + x, 0);
+  if (code !== 0) throw new Error(`the C light client exited ${code}: ${err.trim()}`);
+  const r = JSON.parse(out) as { done: number; failed: number; firstError: string; seconds: number; cpuSec: number };
+  await sleep(300); // the workers' counters reach the primary's /metrics
+  const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, r.done), 3);
+  return {
+    handshakesPerSec: Math.round(r.done / r.seconds), done: r.done, failed: r.failed, firstError: r.firstError,
+    edgeAccepted: (await acceptedHandshakes(e, false)) - a0,
+    clientCpuSec: round(r.cpuSec), clientCpuPerHandshakeMs: perHandshakeMs(r.cpuSec),
+    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec), edgeCpuSecByProcess: byProcess,
+  };
+}
+
 async function idleConnections(e: Edge): Promise<{ beforeMiB: number; afterMiB: number; held: number; mibPer1000: number; connectionsActive: number }> {
   const open = async (n: number): Promise<tls.TLSSocket[]> => {
     const held: tls.TLSSocket[] = [];
@@ -271,7 +311,7 @@ function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<
   let stdout = '';
   proc.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); if (stdout.length > 200_000) stdout = stdout.slice(-100_000); });
   proc.stderr!.on('data', () => {});
-  return { proc, done: new Promise((r) => proc.once('exit', (code) => r({ code, stdout }))) };
+  return { proc, done: new Promise((r) => proc.once('close', (code) => r({ code, stdout }))) };
 }
 
 /** SIPp's last cumulative count for `label` ("Successful call", "Failed call"). */
@@ -331,7 +371,7 @@ async function stopEdge(e: Edge): Promise<void> {
   await e.exited;
 }
 
-async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: string): Promise<Record<string, unknown>> {
+async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: string, cClient: string | null): Promise<Record<string, unknown>> {
   const far = await freeUdpPort();
   const e = await startEdge(dir, workers, far, lab.pki.edge.chain, lab.pki.edge.key);
   try {
@@ -343,6 +383,8 @@ async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: st
     const calls = TLS_ONLY ? null : await callsInProgress(e, far, dir);
     await lightHandshakes(e, 1); // warm-up
     const fullLightClient = await lightHandshakes(e, SECONDS);
+    if (cClient !== null) await cLightHandshakes(e, cClient, 1); // warm-up
+    const fullCLightClient = cClient === null ? null : await cLightHandshakes(e, cClient, SECONDS);
     // The issue's own measure, on the edge's listener: openssl s_time, one connection at a time.
     const a0 = await acceptedHandshakes(e, true);
     const sTimeNew = await sTime(e.tlsPort, '-new', SECONDS);
@@ -352,6 +394,7 @@ async function run(workers: string, lab: ReturnType<typeof labForBench>, dir: st
     return {
       workers, processes: e.pids.length, loadavgAtStart: loadavg().map((x) => round(x)),
       full, resumed, resumedOverFull: round(resumed.handshakesPerSec / full.handshakesPerSec), fullLightClient,
+      ...(fullCLightClient !== null ? { fullCLightClient } : {}),
       opensslSTime: {
         full: sTimeNew.connectionsPerSec, resumed: sTimeReuse.connectionsPerSec, resumedAcceptedByEdge: sTimeResumedAccepted,
         resumedOverFull: sTimeNew.connectionsPerSec && sTimeReuse.connectionsPerSec ? round(sTimeReuse.connectionsPerSec / sTimeNew.connectionsPerSec) : null,
@@ -368,14 +411,15 @@ async function main(): Promise<void> {
   const lab = labForBench();
   const dir = mkdtempSync(join(tmpdir(), 'sips-edge-scale-'));
   const out: Record<string, unknown>[] = [];
+  const cClient = buildCLightClient(dir);
   try {
-    out.push(await run('1', lab, dir));
-    out.push(await run('auto', lab, dir));
+    out.push(await run('1', lab, dir, cClient.bin));
+    out.push(await run('auto', lab, dir, cClient.bin));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     lab.cleanup();
   }
-  type Run = { full: Rate; resumed: Rate; resumedOverFull: number; fullLightClient: Timed };
+  type Run = { full: Rate; resumed: Rate; resumedOverFull: number; fullLightClient: Timed; fullCLightClient?: Timed };
   const [one, auto] = out as unknown as [Run, Run];
   console.log(JSON.stringify({
     bench: 'scale',
@@ -385,6 +429,9 @@ async function main(): Promise<void> {
     ratios: {
       fullAutoOverOne: round(auto.full.handshakesPerSec / one.full.handshakesPerSec),
       fullLightClientAutoOverOne: round(auto.fullLightClient.handshakesPerSec / one.fullLightClient.handshakesPerSec),
+      fullCLightClientAutoOverOne: auto.fullCLightClient && one.fullCLightClient
+        ? round(auto.fullCLightClient.handshakesPerSec / one.fullCLightClient.handshakesPerSec)
+        : `not measured: ${cClient.why}`,
       resumedAutoOverOne: round(auto.resumed.handshakesPerSec / one.resumed.handshakesPerSec),
       resumedOverFull: { one: one.resumedOverFull, auto: auto.resumedOverFull },
     },

@@ -30,7 +30,13 @@ export class EdgeProcess {
   stderr = '';
 
   private constructor(readonly proc: ChildProcess, readonly configFile: string) {
-    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
+    // Resolved once the pipes are drained too ('close'), so the last log lines are in `logs`; bounded,
+    // since a worker still holding the pipe after the primary's exit must not hang a test.
+    this.exited = new Promise((resolve) => proc.once('exit', (code) => {
+      const guard = setTimeout(() => resolve(code), 2000);
+      proc.once('close', () => { clearTimeout(guard); resolve(code); });
+      if (proc.stdout!.readableEnded && proc.stderr!.readableEnded) { clearTimeout(guard); resolve(code); }
+    }));
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
       let parsed: LogLine;

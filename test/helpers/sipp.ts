@@ -69,7 +69,8 @@ export function runSipp(o: SippOptions & { port: number }): { done: Promise<Sipp
   p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
   p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const done = new Promise<SippResult>((resolve) => {
-    p.once('exit', (code) => {
+    // 'close', not 'exit': at 'exit' the pipes may still hold SIPp's final screen (its counts), unread.
+    p.once('close', (code) => {
       let traces = '';
       for (const f of readdirSync(dir)) if (f.endsWith('.log')) traces += `--- ${f}\n` + readFileSync(join(dir, f), 'utf8');
       rmSync(dir, { recursive: true, force: true });

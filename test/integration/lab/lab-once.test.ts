@@ -30,7 +30,8 @@ function runLab(args: readonly string[], env: NodeJS.ProcessEnv = process.env): 
     // Bounded: the lab finishes in a few seconds; a hang is a failure, not a stuck CI job.
     const guard = setTimeout(() => p.kill('SIGKILL'), 45_000);
     p.once('error', reject);
-    p.once('exit', (code) => {
+    // 'close' (stdio drained), not 'exit': the last lines may still be in the pipe at 'exit'.
+    p.once('close', (code) => {
       clearTimeout(guard);
       resolve({ code, stdout, stderr });
     });

@@ -209,7 +209,8 @@ function runCli(args: readonly string[]): Promise<{ code: number | null; stdout:
     p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const guard = setTimeout(() => p.kill('SIGKILL'), 20_000);
     p.once('error', reject);
-    p.once('exit', (code) => {
+    // 'close' (stdio drained), not 'exit': the last lines may still be in the pipe at 'exit'.
+    p.once('close', (code) => {
       clearTimeout(guard);
       resolve({ code, stdout, stderr });
     });

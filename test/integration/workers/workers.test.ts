@@ -48,7 +48,9 @@ function counts(r: SippResult): { successful: number; failed: number } {
   const num = (label: string): number => {
     const lines = r.stdout.split('\n').filter((l) => l.includes(label));
     const cells = (lines.at(-1) ?? '').split('|').map((c) => c.trim());
-    return Number(cells[2] ?? NaN);
+    const n = Number(cells[2] ?? NaN);
+    assert.ok(Number.isInteger(n), `SIPp's final screen has no "${label}" count (exit ${r.code}); its stdout ends:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-1000)}`);
+    return n;
   };
   return { successful: num('Successful call'), failed: num('Failed call') };
 }
