@@ -9,11 +9,14 @@
  *  4. new handshakes/s again with the light client (bench/tls12-light-client.ts: the same full handshake for the
  *     server, about a quarter of node:tls's CPU for the client), so the client leaves the second core to a second
  *     worker; each counted once the server's Finished arrived (sent only after it verified the client's);
+ *     then the same from its C port (bench/tls12-light-client.c, built here with `cc -lcrypto`; skipped, and said
+ *     why in `ratios`, where no compiler or libcrypto headers are found), a process of its own that costs a
+ *     third of the TypeScript client's CPU, so the ratio of the worker counts is the edge's, not the client's;
  *  5. `openssl s_time -new` and `-reuse` against the edge's TLS listener (one connection at a time).
  * Every handshake phase reports the edge's own count of the handshakes it accepted (sips_edge_tls_handshakes_total).
  * The machine's cores are shared by the client, SIPp and the edge: read the CPU figures with the rates.
  *   node .test-build/bench/scale.js [--seconds 8] [--concurrency 24] [--connections 1000] [--calls 1000] [--rate 250] [--hold 15] [--tls-only]
- * --tls-only: the handshake phases (1, 4 and 5) only.
+ * --tls-only: the handshake phases (1, 4 and 5) only. Every phase reports the edge's CPU per process (primary first).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';

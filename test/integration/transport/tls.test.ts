@@ -186,6 +186,24 @@ describe('TLS listener and outbound TLS pool', () => {
     }
   });
 
+  it('fails an outbound TLS connect with handshake-aborted when the server closes or resets it mid-handshake', async () => {
+    // The server reads the ClientHello, then ends the connection: with FIN, then with RST.
+    for (const end of ['fin', 'rst'] as const) {
+      const peer = await tcpPeer((s) => s.once('data', () => (end === 'fin' ? s.end() : s.resetAndDestroy())));
+      try {
+        const failure = nextEvent(client, 'tlsFailure');
+        await assert.rejects(client.send({ transport: 'tls', address: '127.0.0.1', port: peer.port, servername: 'test.local' }, sipRequest(`hs-${end}`)), {
+          code: 'SIPS_ERR_TRANSPORT_TLS_HANDSHAKE',
+          reason: 'handshake-aborted',
+        });
+        const f = await failure;
+        assert.deepEqual([f.role, f.reason], ['client', 'handshake-aborted'], `${end}: ${f.detail}`);
+      } finally {
+        await peer.close();
+      }
+    }
+  });
+
   it('reports a handshake error through classifyTlsError', async () => {
     const strict = new Transport({ connectOptions: () => ({ rejectUnauthorized: true }), classifyTlsError: (e) => `classified:${(e as { code?: string }).code ?? '?'}` });
     await strict.start();
