@@ -43,13 +43,16 @@ async function metric(edge: EdgeProcess, name: string, labels = ''): Promise<num
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
 
-/** SIPp's final "Successful call" and "Failed call" counts (the cumulative column). */
+/**
+ * SIPp's final "Successful call" and "Failed call" counts (the cumulative column), from its stdout or,
+ * failing that, the screen file `-trace_screen` writes at exit (a CI run once found no counts in stdout).
+ */
 function counts(r: SippResult): { successful: number; failed: number } {
   const num = (label: string): number => {
-    const lines = r.stdout.split('\n').filter((l) => l.includes(label));
+    const lines = `${r.stdout}\n${r.traces}`.split('\n').filter((l) => l.includes(label));
     const cells = (lines.at(-1) ?? '').split('|').map((c) => c.trim());
     const n = Number(cells[2] ?? NaN);
-    assert.ok(Number.isInteger(n), `SIPp's final screen has no "${label}" count (exit ${r.code}); its stdout ends:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-1000)}`);
+    assert.ok(Number.isInteger(n), `SIPp's final screen has no "${label}" count (exit ${r.code}); its stdout ends:\n${r.stdout.slice(-1500)}\nstderr:\n${r.stderr.slice(-1000)}\ntraces:\n${r.traces.slice(-1500)}`);
     return n;
   };
   return { successful: num('Successful call'), failed: num('Failed call') };
@@ -66,7 +69,7 @@ async function uac(edge: EdgeProcess, scenario: string, calls: number, rate: num
   const port = await freeUdpPort();
   return runSipp({
     scenario, calls, rate, port, remote: `127.0.0.1:${edge.port('inside', 'udp')}`, timeoutSeconds: 60,
-    extra: ['-t', 'un', '-max_socket', String(calls + 20)],
+    extra: ['-t', 'un', '-max_socket', String(calls + 20), '-trace_screen'],
   });
 }
 
