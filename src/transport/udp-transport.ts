@@ -35,6 +35,22 @@ interface Bound {
   turnReads: number;
 }
 
+/** A UDP port on `host` that no socket holds: bound exclusively without SO_REUSEPORT, then released. */
+function unsharedUdpPort(host: string): Promise<number> {
+  const ipv6 = net.isIPv6(host);
+  const probe = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 });
+  return new Promise((resolve, reject) => {
+    probe.once('error', (err) => {
+      probe.close();
+      reject(new TransportError(TRANSPORT_ERROR_CODES.LISTEN, 'bind-failed', `udp listen on ${host}:0: ${errorDetail(err)}`, { cause: err }));
+    });
+    probe.bind({ address: host, port: 0, exclusive: true }, () => {
+      const port = probe.address().port;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 export class UdpTransport {
   private readonly sockets: Bound[] = [];
   dropped = 0;
@@ -46,6 +62,29 @@ export class UdpTransport {
   }
 
   listen(at: ListenAddress): Promise<Endpoint> {
+    return this.ctx.reusePort && at.port === 0 ? this.listenOnFreePort(at) : this.bindAt(at);
+  }
+
+  /**
+   * Port 0 with SO_REUSEPORT (the first worker picks the ports the others then bind): Linux's UDP
+   * autobind may hand out a port that another SO_REUSEPORT socket of the same user already holds
+   * (TCP's does not), and the workers would then share their datagrams with that stranger's socket.
+   * A port that an exclusive bind without SO_REUSEPORT gets is held by nobody: that one is bound.
+   * EADDRINUSE, should another process take it in between: another port, a few times.
+   */
+  private async listenOnFreePort(at: ListenAddress): Promise<Endpoint> {
+    for (let attempt = 1; ; attempt++) {
+      const port = await unsharedUdpPort(at.host);
+      try {
+        return await this.bindAt({ ...at, port });
+      } catch (err) {
+        const code = ((err as { cause?: { code?: unknown } }).cause)?.code;
+        if (attempt >= 5 || code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  private bindAt(at: ListenAddress): Promise<Endpoint> {
     const ipv6 = net.isIPv6(at.host);
     const reuse = this.ctx.reusePort;
     const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6, lookup: literalLookup, ...(reuse ? { reusePort: true } : {}) });

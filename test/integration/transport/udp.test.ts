@@ -62,6 +62,31 @@ async function withListener(fn: (t: Transport, inbox: Inbox, port: number, sende
 }
 
 describe('UDP', () => {
+  it('with reusePort, port 0 never lands on a port another process\'s SO_REUSEPORT socket holds (its datagrams would be split with it)', async () => {
+    // Another process of the same user (here: sockets of this one) holding 2,000 reuseport ports. The
+    // kernel's UDP autobind would put about 1 in 14 of 200 such listeners on one of them (e^-14 to see none).
+    const strangers: dgram.Socket[] = [];
+    const held = new Set<number>();
+    try {
+      for (let i = 0; i < 2000; i++) {
+        const s = dgram.createSocket({ type: 'udp4', reusePort: true });
+        await new Promise<void>((r) => s.bind({ address: '127.0.0.1', port: 0, exclusive: true }, () => r()));
+        strangers.push(s);
+        held.add(s.address().port);
+      }
+      const landed: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const t = new Transport({ udp: [{ host: '127.0.0.1', port: 0 }], reusePort: true });
+        const port = (await t.start()).udp[0]!.port;
+        await t.stop();
+        if (held.has(port)) landed.push(port);
+      }
+      assert.deepEqual(landed, [], 'no listener on a port a stranger holds');
+    } finally {
+      for (const s of strangers) s.close();
+    }
+  });
+
   it('sends and receives both ways over IPv4 loopback, one datagram = one message', async () => {
     await pingPong('127.0.0.1');
   });
