@@ -149,11 +149,6 @@ function edgeCpuEach(e: Edge): number[] {
   });
 }
 
-/** utime + stime of every edge process, seconds. */
-function edgeCpu(e: Edge): number {
-  return edgeCpuEach(e).reduce((a, x) => a + x, 0);
-}
-
 function edgeRss(e: Edge): number {
   let kb = 0;
   for (const pid of e.pids) kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -184,6 +179,20 @@ interface Timed {
   edgeCpuSecByProcess: number[];
 }
 
+/** What a client counted, beside the edge's CPU since `e0` and its accepted handshakes since `a0`. */
+async function timed(e: Edge, resumed: boolean, a0: number, e0: number[], c: { done: number; failed: number; firstError: string; seconds: number; cpuSec: number }): Promise<Timed> {
+  const byProcess = edgeCpuEach(e).map((x, i) => round(x - e0[i]!));
+  const edgeCpuSec = byProcess.reduce((a, x) => a + x, 0);
+  await sleep(300); // the workers' counters reach the primary's /metrics
+  const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, c.done), 3);
+  return {
+    handshakesPerSec: Math.round(c.done / c.seconds), done: c.done, failed: c.failed, firstError: c.firstError,
+    edgeAccepted: (await acceptedHandshakes(e, resumed)) - a0,
+    clientCpuSec: round(c.cpuSec), clientCpuPerHandshakeMs: perHandshakeMs(c.cpuSec),
+    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec), edgeCpuSecByProcess: byProcess,
+  };
+}
+
 /** CONCURRENCY lanes calling `one` for `seconds`, with this process's and the edge's CPU; `one` rejects on a failure. */
 async function timedLanes(e: Edge, resumed: boolean, seconds: number, one: () => Promise<void>): Promise<Timed> {
   let done = 0;
@@ -201,18 +210,9 @@ async function timedLanes(e: Edge, resumed: boolean, seconds: number, one: () =>
   const e0 = edgeCpuEach(e);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-  const secs = (performance.now() - t0) / 1000;
+  const wall = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const byProcess = edgeCpuEach(e).map((x, i) => round(x - e0[i]!));
-  const edgeCpuSec = byProcess.reduce((a, x) => a + x, 0);
-  await sleep(300); // the workers' counters reach the primary's /metrics
-  const clientCpuSec = (c.user + c.system) / 1e6;
-  const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, done), 3);
-  return {
-    handshakesPerSec: Math.round(done / secs), done, failed, firstError, edgeAccepted: (await acceptedHandshakes(e, resumed)) - a0,
-    clientCpuSec: round(clientCpuSec), clientCpuPerHandshakeMs: perHandshakeMs(clientCpuSec),
-    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec), edgeCpuSecByProcess: byProcess,
-  };
+  return timed(e, resumed, a0, e0, { done, failed, firstError, seconds: wall, cpuSec: (c.user + c.system) / 1e6 });
 }
 
 interface Rate extends Timed { resumed: number; cipher: string; group: string }
@@ -270,18 +270,9 @@ async function cLightHandshakes(e: Edge, bin: string, seconds: number): Promise<
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise<number | null>((r) => child.once('close', r));
-  const byProcess = edgeCpuEach(e).map((x, i) => round(x - e0[i]!));
-  const edgeCpuSec = byProcess.reduce((a, x) => a + x, 0);
   if (code !== 0) throw new Error(`the C light client exited ${code}: ${err.trim()}`);
-  const r = JSON.parse(out) as { done: number; failed: number; firstError: string; seconds: number; cpuSec: number };
-  await sleep(300); // the workers' counters reach the primary's /metrics
-  const perHandshakeMs = (cpuSec: number): number => round((cpuSec * 1000) / Math.max(1, r.done), 3);
-  return {
-    handshakesPerSec: Math.round(r.done / r.seconds), done: r.done, failed: r.failed, firstError: r.firstError,
-    edgeAccepted: (await acceptedHandshakes(e, false)) - a0,
-    clientCpuSec: round(r.cpuSec), clientCpuPerHandshakeMs: perHandshakeMs(r.cpuSec),
-    edgeCpuSec: round(edgeCpuSec), edgeCpuPerHandshakeMs: perHandshakeMs(edgeCpuSec), edgeCpuSecByProcess: byProcess,
-  };
+  // Its own count, wall time and getrusage CPU: {"done","failed","firstError","seconds","cpuSec"}.
+  return timed(e, false, a0, e0, JSON.parse(out) as Parameters<typeof timed>[4]);
 }
 
 async function idleConnections(e: Edge): Promise<{ beforeMiB: number; afterMiB: number; held: number; mibPer1000: number; connectionsActive: number }> {

@@ -171,9 +171,7 @@ export class ConnectionPool {
     };
     const onError = (err: Error): void => {
       if (phase === 'tcp') fail(TRANSPORT_ERROR_CODES.CONNECT, classifyConnectError(err), errorDetail(err));
-      // ECONNRESET: the server reset or closed (FIN) before the handshake completed, as the listener
-      // reports it (stream-listener.ts): handshake-aborted, not a failure of the TLS exchange itself.
-      else fail(TRANSPORT_ERROR_CODES.TLS_HANDSHAKE, (err as { code?: unknown }).code === 'ECONNRESET' ? 'handshake-aborted' : ctx.classifyTlsError(err), errorDetail(err));
+      else fail(TRANSPORT_ERROR_CODES.TLS_HANDSHAKE, ctx.classifyTlsError(err), errorDetail(err));
     };
     const onClose = (): void => {
       if (phase === 'tcp') fail(TRANSPORT_ERROR_CODES.CONNECT, 'connect-closed', 'closed before connecting');

@@ -216,9 +216,8 @@ export class StreamListener {
 
   private onTlsClientError(err: Error, socket: tls.TLSSocket): void {
     const raw = rawOf(socket, this.pending);
-    const code = (err as { code?: unknown }).code;
-    // ECONNRESET: the peer reset or closed (FIN) before the handshake completed ('socket hang up').
-    const reason = code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake-timeout' : code === 'ECONNRESET' ? 'handshake-aborted' : this.ctx.classifyTlsError(err);
+    // handshake-timeout and handshake-aborted (ECONNRESET) included: Transport's classifier.
+    const reason = this.ctx.classifyTlsError(err);
     if (raw) this.fail(raw, reason, errorDetail(err), socket);
     else socket.destroy();
   }

@@ -88,7 +88,7 @@ export interface TransportOptions {
   readonly connectOptions?: (target: PeerAddress) => tls.ConnectionOptions;
   /** Called after 'secureConnect'; a failure destroys the socket and fails the target with its reason. */
   readonly verifyPeer?: VerifyPeer;
-  /** Short reason for a TLS handshake error (both roles); default `handshake-failed`. */
+  /** Short reason for a TLS handshake error (both roles), after Transport's own handshake-timeout and handshake-aborted; default `handshake-failed`. */
   readonly classifyTlsError?: (err: unknown) => string;
   readonly clock?: Clock;
   readonly limits?: Partial<TransportLimits>;

@@ -87,7 +87,14 @@ export class Transport {
       reserved: l.reservedConnections,
       unknownPerListener: l.unknownSourceConnectionsPerListener,
     });
-    const classifyTlsError = options.classifyTlsError ?? (() => 'handshake-failed');
+    const classify = options.classifyTlsError ?? (() => 'handshake-failed');
+    // Node's own codes, the same for both roles, before the policy's classifier: a handshake timer
+    // (the listener's backstop), and ECONNRESET, the peer's reset or FIN before the handshake
+    // completed ('socket hang up' / 'disconnected before secure TLS connection').
+    const classifyTlsError = (err: unknown): string => {
+      const code = (err as { code?: unknown } | null)?.code;
+      return code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake-timeout' : code === 'ECONNRESET' ? 'handshake-aborted' : classify(err);
+    };
     const handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.pool = new ConnectionPool({
       clock: this.clock,

@@ -35,7 +35,6 @@ export class EdgeProcess {
     this.exited = new Promise((resolve) => proc.once('exit', (code) => {
       const guard = setTimeout(() => resolve(code), 2000);
       proc.once('close', () => { clearTimeout(guard); resolve(code); });
-      if (proc.stdout!.readableEnded && proc.stderr!.readableEnded) { clearTimeout(guard); resolve(code); }
     }));
     const rl = createInterface({ input: proc.stdout! });
     rl.on('line', (line) => {
